@@ -1,0 +1,206 @@
+"""Free-text archive dates -> (year, year_min, year_max, precision).
+
+Shared vocabulary: the crawler parses what it harvests and `cli.py import` parses CSV dates
+with the same function. Pure: no I/O, no clock. What cannot be read gets year None and
+precision "unknown", never a guess. A range's best estimate is its middle (rounded up).
+
+>>> parse_date("hacia 1930")
+DateEstimate(year=1930, year_min=1925, year_max=1935, precision='circa')
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Photography begins in 1826; anything outside this window is not a photograph's date.
+PHOTO_YEAR_MIN = 1826
+PHOTO_YEAR_MAX = 2099
+# "hacia 1930" / "ca. 1930": archivists mean within about five years.
+CIRCA_SPAN = 5
+
+PRECISIONS = (
+    "day", "month", "year", "uncertain", "circa", "range", "decade",
+    "century_part", "century", "before", "after", "unknown",
+)
+
+MONTHS = {
+    "enero": 1, "ene": 1, "febrero": 2, "feb": 2, "marzo": 3, "mar": 3, "abril": 4, "abr": 4,
+    "mayo": 5, "may": 5, "junio": 6, "jun": 6, "julio": 7, "jul": 7, "agosto": 8, "ago": 8,
+    "septiembre": 9, "setiembre": 9, "sept": 9, "sep": 9, "set": 9, "octubre": 10, "oct": 10,
+    "noviembre": 11, "nov": 11, "diciembre": 12, "dic": 12,
+}
+DECADE_WORDS = {
+    "diez": 10, "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50,
+    "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90,
+}
+ROMAN_CENTURIES = {"xviii": 1700, "xix": 1800, "xx": 1900, "xxi": 2000}
+# Part of a century -> (first year offset, last year offset) within it.
+CENTURY_PARTS = {
+    "principios": (0, 29), "comienzos": (0, 29), "inicios": (0, 29),
+    "primera mitad": (0, 49), "mediados": (40, 69), "segunda mitad": (50, 99),
+    "finales": (70, 99), "fines": (70, 99),
+}
+UNKNOWN_MARKERS = {"sf", "sd", "s f", "s d", "sin fecha", "sin datar", "desconocida", "desconocido", "nd", "n d"}
+
+
+@dataclass(frozen=True)
+class DateEstimate:
+    year: int | None  # best single estimate; None when the text gives none
+    year_min: int | None  # earliest year the text allows
+    year_max: int | None  # latest year the text allows
+    precision: str  # one of PRECISIONS
+
+
+UNKNOWN = DateEstimate(None, None, None, "unknown")
+
+YEAR = r"(1[89]\d\d|20\d\d)"
+MONTH = "(" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+CIRCA = r"(?:hacia(?: el)?|h\.?|ca\.?|c\.?|circa|aprox\.?|aproximadamente|sobre|alrededor de)"
+
+_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("iso", re.compile(rf"^{YEAR}-(\d{{1,2}})-(\d{{1,2}})$")),
+    ("dmy_num", re.compile(rf"^(\d{{1,2}})[/.-](\d{{1,2}})[/.-]{YEAR}$")),
+    ("dmy_text", re.compile(rf"^(\d{{1,2}})(?: de)? {MONTH}(?: de)?,? {YEAR}$")),
+    ("my_text", re.compile(rf"^{MONTH}(?: de)?,? {YEAR}$")),
+    ("my_num", re.compile(rf"^(\d{{1,2}})[/-]{YEAR}$")),
+    ("season", re.compile(rf"^(?:primavera|verano|otono|invierno)(?: de)? {YEAR}$")),
+    ("year", re.compile(rf"^{YEAR}$")),
+    ("circa_pre", re.compile(rf"^{CIRCA} ?{YEAR}$")),
+    ("circa_post", re.compile(rf"^{YEAR},? ?(?:ca|c|aprox|aproximadamente|circa)\.?$")),
+    ("range", re.compile(rf"^(?:entre |de )?{YEAR} ?(?:-|/|a|y|al) ?(\d{{4}}|\d{{2}})$")),
+    ("decade_num", re.compile(r"^(?:los )?anos (?:de )?(?:los )?(\d{2}|1[89]\d0)(?: del (?:siglo|s\.?) ([xvi]+))?$")),
+    ("decade_word", re.compile(r"^(?:los )?anos (" + "|".join(DECADE_WORDS) + r")(?: del (?:siglo|s\.?) ([xvi]+))?$")),
+    ("decade_of", re.compile(r"^decada (?:de )?(?:los )?(?:anos )?(\d{2}|1[89]\d0|20\d0)$")),
+    ("decade_s", re.compile(r"^(1[89]\d0|20\d0) ?'?s$")),
+    ("decade_blank", re.compile(r"^(1[89]\d|20\d)(?:\?|-|x)$")),
+    ("century_part", re.compile(r"^(" + "|".join(CENTURY_PARTS) + r") (?:del? )?(?:siglo|s\.?) ?([xvi]+)$")),
+    ("century", re.compile(r"^(?:siglo|s\.?) ?([xvi]+)$")),
+    ("before", re.compile(rf"^(?:antes de|anterior a|ante) {YEAR}$")),
+    ("after", re.compile(rf"^(?:despues de|posterior a|post) {YEAR}$")),
+]
+
+
+def _normalise(text: str) -> tuple[str, bool]:
+    """Lowercase ASCII with single spaces, without brackets; and whether a '?' was present."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    # "192?" is a decade with its last digit unknown, not an uncertain year.
+    folded = re.sub(r"\b(1[89]\d|20\d)\?", r"\1x", folded)
+    uncertain = "?" in folded
+    folded = re.sub(r"[\[\]()¿?]", " ", folded)
+    folded = re.sub(r"\s*([/-])\s*", r"\1", folded)
+    folded = re.sub(r"\s+", " ", folded).strip(" .,;:")
+    return folded, uncertain
+
+
+def _plausible(*years: int) -> bool:
+    return all(PHOTO_YEAR_MIN <= y <= PHOTO_YEAR_MAX for y in years)
+
+
+def _span(year_min: int, year_max: int, precision: str) -> DateEstimate:
+    if year_min > year_max:
+        year_min, year_max = year_max, year_min
+    return DateEstimate((year_min + year_max + 1) // 2, year_min, year_max, precision)
+
+
+def _exact(year: int, precision: str) -> DateEstimate:
+    return DateEstimate(year, year, year, precision)
+
+
+def _century(roman: str) -> int | None:
+    return ROMAN_CENTURIES.get(roman)
+
+
+def _two_digit_decade(digits: str, roman: str | None) -> int | None:
+    if len(digits) == 4:
+        return int(digits)
+    base = _century(roman) if roman else 1900
+    return None if base is None else base + int(digits)
+
+
+def _from_match(kind: str, m: re.Match) -> DateEstimate | None:
+    g = m.groups()
+    if kind == "iso":
+        year, month, day = int(g[0]), int(g[1]), int(g[2])
+        return _exact(year, "day") if 1 <= month <= 12 and 1 <= day <= 31 else None
+    if kind == "dmy_num":
+        day, month, year = int(g[0]), int(g[1]), int(g[2])
+        return _exact(year, "day") if 1 <= month <= 12 and 1 <= day <= 31 else None
+    if kind == "dmy_text":
+        return _exact(int(g[2]), "day") if 1 <= int(g[0]) <= 31 else None
+    if kind == "my_text":
+        return _exact(int(g[1]), "month")
+    if kind == "my_num":
+        return _exact(int(g[1]), "month") if 1 <= int(g[0]) <= 12 else None
+    if kind in ("year", "season"):
+        return _exact(int(g[0]), "year")
+    if kind in ("circa_pre", "circa_post"):
+        year = int(g[-1] if kind == "circa_pre" else g[0])
+        return DateEstimate(year, year - CIRCA_SPAN, year + CIRCA_SPAN, "circa")
+    if kind == "range":
+        start, end = int(g[0]), g[1]
+        # "1920/30" abbreviates the second year; "1920/5" is too ambiguous to read.
+        stop = int(end) if len(end) == 4 else (start // 100) * 100 + int(end)
+        if len(end) == 2 and stop < start:
+            stop += 100
+        return _span(start, stop, "range") if _plausible(stop) else None
+    if kind in ("decade_num", "decade_of"):
+        roman = g[1] if kind == "decade_num" else None
+        start = _two_digit_decade(g[0], roman)
+        return _span(start, start + 9, "decade") if start is not None and start % 10 == 0 else None
+    if kind == "decade_word":
+        base = _century(g[1]) if g[1] else 1900
+        return None if base is None else _span(base + DECADE_WORDS[g[0]], base + DECADE_WORDS[g[0]] + 9, "decade")
+    if kind == "decade_s":
+        start = int(g[0])
+        return _span(start, start + 9, "decade")
+    if kind == "decade_blank":
+        start = int(g[0]) * 10
+        return _span(start, start + 9, "decade")
+    if kind == "century_part":
+        base = _century(g[1])
+        if base is None:
+            return None
+        first, last = CENTURY_PARTS[g[0]]
+        return _span(base + first, base + last, "century_part")
+    if kind == "century":
+        base = _century(g[0])
+        return None if base is None else _span(base, base + 99, "century")
+    if kind == "before":
+        return DateEstimate(None, None, int(g[0]) - 1, "before")
+    if kind == "after":
+        return DateEstimate(None, int(g[0]) + 1, None, "after")
+    raise ValueError(f"unknown pattern kind {kind!r}")
+
+
+def parse_date(text: str | None) -> DateEstimate:
+    """Read an archive's free-text date.
+
+    >>> parse_date("años 50")
+    DateEstimate(year=1955, year_min=1950, year_max=1959, precision='decade')
+    >>> parse_date("s.f.").precision
+    'unknown'
+    """
+    if text is None:
+        return UNKNOWN
+    folded, uncertain = _normalise(str(text))
+    if not folded or folded.replace(".", "").replace("/", " ").strip() in UNKNOWN_MARKERS:
+        return UNKNOWN
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(folded)
+        if not m:
+            continue
+        estimate = _from_match(kind, m)
+        if estimate is None:
+            return UNKNOWN
+        if estimate.precision in ("century", "century_part") and estimate.year_min < PHOTO_YEAR_MIN:
+            # "siglo XIX" can only mean its photographic years.
+            estimate = _span(PHOTO_YEAR_MIN, estimate.year_max, estimate.precision)
+        bounds = [y for y in (estimate.year_min, estimate.year_max) if y is not None]
+        if not _plausible(*bounds):
+            return UNKNOWN
+        if uncertain and estimate.precision in ("year", "month", "day"):
+            return DateEstimate(estimate.year, estimate.year_min, estimate.year_max, "uncertain")
+        return estimate
+    return UNKNOWN

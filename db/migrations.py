@@ -1,0 +1,74 @@
+"""Schema versions and the ordered migrations between them.
+
+A fresh database gets the current schema from the models and is stamped with the latest
+version. An older database gets each pending migration, in order, inside a transaction.
+To change the schema: edit the models, then append a `Migration` that takes a database
+of the previous version to the new one (tests/test_db.py checks that both paths agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, inspect, select
+
+from db.errors import PipelineError
+from db.models import Base, SchemaVersion
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int  # the schema version this migration produces
+    description: str  # one line, stored in schema_version
+    apply: Callable[[Connection], None]  # DDL/DML that takes version-1 to version
+
+
+def _v1_baseline(conn: Connection) -> None:
+    # Version 1 is the first schema; a database without schema_version is created fresh.
+    Base.metadata.create_all(conn)
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "records, images, pages, crawl runs", _v1_baseline),
+]
+
+
+class SchemaTooNew(PipelineError):
+    """The database was written by a newer version of this toolkit."""
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version
+
+
+def current_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(SchemaVersion.__tablename__):
+        return None
+    return conn.execute(select(SchemaVersion.version).order_by(SchemaVersion.version.desc())).scalar()
+
+
+def upgrade(engine: Engine) -> int:
+    """Bring the database to the latest schema; returns the version it ends at."""
+    with engine.begin() as conn:
+        version = current_version(conn)
+        if version is None:
+            Base.metadata.create_all(conn)
+            conn.execute(
+                SchemaVersion.__table__.insert(),
+                [{"version": m.version, "description": m.description} for m in MIGRATIONS],
+            )
+            return latest_version()
+        if version > latest_version():
+            raise SchemaTooNew(
+                f"Database schema is version {version}, this code knows up to {latest_version()}. "
+                "Upgrade the toolkit (pip install -U .) or point --db at another database."
+            )
+        for migration in MIGRATIONS:
+            if migration.version > version:
+                migration.apply(conn)
+                conn.execute(
+                    SchemaVersion.__table__.insert(),
+                    {"version": migration.version, "description": migration.description},
+                )
+        return latest_version()

@@ -1,0 +1,124 @@
+"""The archive store: every stage reads and writes these tables.
+
+Column types are portable (no SQLite-only types), so any SQLAlchemy URL works.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Record(Base):
+    """One catalogued photograph: its metadata as the archive states it, plus the parsed date."""
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_records_source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    source_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(Text)
+    place: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    date_raw: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer, index=True)
+    year_min: Mapped[int | None] = mapped_column(Integer)
+    year_max: Mapped[int | None] = mapped_column(Integer)
+    date_precision: Mapped[str] = mapped_column(String(16), default="unknown")
+    page_url: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the extracted fields: tells "updated" from "unchanged" on a refresh.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # ok | incomplete (required field missing) | failed (page could not be read)
+    status: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    images: Mapped[list[Image]] = relationship(back_populates="record", cascade="all, delete-orphan")
+
+
+class Image(Base):
+    """The file behind a record, stored content-addressed by sha256."""
+
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("record_id", "url", name="uq_images_record_url"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    path: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    format: Mapped[str | None] = mapped_column(String(16))
+    bytes: Mapped[int | None] = mapped_column(Integer)
+    # ok | failed (download or decode failed, see error) | pending
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    record: Mapped[Record] = relationship(back_populates="images")
+
+
+class Page(Base):
+    """A fetched URL that did not yield a record (listing pages, failed record pages): failures are data."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    # listing | record
+    kind: Mapped[str] = mapped_column(String(16))
+    # ok | failed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CrawlRun(Base):
+    """One invocation of the crawler, with its counters as JSON text."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    start_url: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[str | None] = mapped_column(String(256))
+    # running | finished | interrupted
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    stats: Mapped[str | None] = mapped_column(Text)
+    refresh: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SchemaVersion(Base):
+    """One row per applied migration; the highest version is the schema's."""
+
+    __tablename__ = "schema_version"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    description: Mapped[str] = mapped_column(String(256))

@@ -1,0 +1,1 @@
+"""Modeling stage: train, evaluate, predict and serve photo-dating models."""
