@@ -6,6 +6,8 @@ Domain errors (db.errors.PipelineError) become one clean line and exit code 1.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from db.errors import PipelineError
@@ -43,13 +45,403 @@ def main() -> None:
 # --- harvest stage (crawler/, db/) ---
 
 
+@main.command()
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
+@click.option("--records", default=200, show_default=True, type=click.IntRange(1, 100_000), help="Records in the archive.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Generator seed: the same seed serves the same archive.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on (nothing else is allowed).")
+@click.option(
+    "--url-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the base URL to this file once serving (removed on exit); used by 'make demo'.",
+)
+def replica(port: int, records: int, seed: int, host: str, url_file: Path | None) -> None:
+    """Serve a local replica of the photo archive until Ctrl-C (or SIGTERM).
+
+    \b
+    A deterministic fake "La Rioja en la memoria": paginated listing /fotos, record pages in
+    three markups, JPEG/PNG era-cued photos, duplicates and injected faults.
+    Example:  cli.py replica --port 8765 --records 500
+    """
+    from crawler.replica import ReplicaConfig, serve_replica
+
+    config = ReplicaConfig(records=records, seed=seed, host=host, port=port, url_file=url_file)
+    serve_replica(config, announce=lambda url: click.echo(f"Replica archive ({records} records, seed {seed}) at {url}"))
+    click.echo("Replica stopped.", err=True)
+
+
+@main.command()
+@click.option("--start-url", default=None, help="First listing page (replaces the profile's); a bare origin joins the profile's paths.")
+@click.option("--profile", default="larioja", show_default=True, help="Site profile: a name in crawler/profiles/ or a TOML file.")
+@db_option
+@click.option("--images-dir", type=click.Path(file_okay=False), default="data/images", show_default=True,
+              help="Where image files go, content-addressed (<sha[:2]>/<sha>.<ext>).")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Fetch at most N record pages this run.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Requests in flight per domain [default: 2, from crawler/settings.py].")
+@click.option("--delay", type=click.FloatRange(0), default=None,
+              help="Seconds between requests to a domain [default: 1.0, from crawler/settings.py].")
+@click.option("--autothrottle/--no-autothrottle", default=True, show_default=True,
+              help="Adapt the delay to the server's latency.")
+@click.option("--refresh", is_flag=True, help="Refetch pages and images already stored; count updated/unchanged.")
+@click.option("--verbose", is_flag=True, help="Show Scrapy's own log on stderr.")
+def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, limit: int | None,
+          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, verbose: bool) -> None:
+    """Harvest an archive's records and images into the database, politely and resumably.
+
+    \b
+    Obeys robots.txt, throttles itself and honours Retry-After. Killed, it continues where it
+    stopped when rerun with the same command; pages and images stored complete are not fetched
+    again unless --refresh. Every fault is stored as a row with its reason.
+    Example:  cli.py crawl --profile replica --start-url http://127.0.0.1:8765
+    """
+    from crawler.run import CrawlConfig, format_summary, run_crawl
+
+    config = CrawlConfig(profile=profile, start_url=start_url, db_url=db_url, images_dir=images_dir, limit=limit,
+                         concurrency=concurrency, delay=delay, autothrottle=autothrottle, refresh=refresh,
+                         verbose=verbose)
+    click.echo(format_summary(run_crawl(config)))
+
+
+@main.command()
+@click.argument("url")
+@click.option("--profile", default="larioja", show_default=True, help="Site profile: a name in crawler/profiles/ or a TOML file.")
+def probe(url: str, profile: str) -> None:
+    """Fetch one record page and show the fields the profile extracts and the ones it misses.
+
+    \b
+    The quick way to check or fix a profile against the live site before a crawl.
+    Example:  cli.py probe https://archive.example/foto/123 --profile larioja
+    """
+    from crawler.probe import format_probe, probe as run_probe
+
+    click.echo(format_probe(run_probe(url, profile)))
+
+
 # --- curation stage (dataset/) ---
+
+
+def _default_workers() -> int:
+    import os
+
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+@main.command("import")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV with a 'file' column and date (free text) or year, title, place, holder, description.")
+@click.option("--source", default="local", show_default=True, help="Source name the records are keyed under.")
+@click.option("--images-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/images"),
+              show_default=True, help="Content-addressed image store (same as crawl's).")
+@db_option
+def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, db_url: str) -> None:
+    """Import photographs from a local folder (recursively) with metadata from a CSV.
+
+    \b
+    Formats: JPEG, PNG, TIFF, WEBP, BMP, GIF, PPM/PGM and the like. Unreadable files become rows
+    with their reason; importing the same folder again adds nothing twice.
+    Example:  cli.py import scans/ --metadata scans/fechas.csv --source family
+    """
+    from dataset.importer import ImportConfig, run_import
+    from db.session import make_engine
+
+    summary = run_import(make_engine(db_url), ImportConfig(folder, metadata, source, images_dir))
+    click.echo(f"Imported {summary.files} files from {folder}: {summary.added} added, {summary.updated} updated, "
+               f"{summary.unchanged} unchanged, {summary.failed} unreadable, {summary.skipped} not pictures (skipped).")
+    for rel, reason in summary.failures:
+        click.echo(f"  unreadable: {rel}: {reason}")
+    if summary.unmatched_metadata:
+        click.echo(f"  {len(summary.unmatched_metadata)} metadata rows name no file in the folder: "
+                   + ", ".join(summary.unmatched_metadata[:10]))
+
+
+@main.command()
+@click.option("--hash", "hash_name", type=click.Choice(["phash", "dhash", "both"]), default="phash", show_default=True,
+              help="Perceptual hash; 'both' needs a pair within the threshold on phash and dhash.")
+@click.option("--threshold", default=8, show_default=True, type=click.IntRange(0, 32),
+              help="Largest Hamming distance (bits of 64) between near-duplicates.")
+@click.option("--workers", default=_default_workers, show_default="CPU count", type=click.IntRange(1, 64),
+              help="Hashing processes.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV of duplicate clusters, conflicting catalogued years first.")
+@db_option
+def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db_url: str) -> None:
+    """Hash new images and mark near-duplicates (keeps the best of each cluster; deletes nothing).
+
+    \b
+    Incremental: stored hashes are reused, so a new --threshold only re-clusters.
+    Example:  cli.py dedupe --threshold 8 --report data/duplicates.csv
+    """
+    from dataset.dedupe import DedupeConfig, run_dedupe
+    from db.session import make_engine
+
+    s = run_dedupe(make_engine(db_url), DedupeConfig(hash_name, threshold, workers, report))
+    click.echo(f"{s.images} images: {s.hashed} hashed now, {s.reused_hashes} reused, {len(s.unreadable)} unreadable.")
+    click.echo(f"{s.pairs} near-duplicate pairs (threshold {threshold}) in {s.clusters} clusters: "
+               f"{s.excluded} images excluded ({s.exact_excluded} byte-identical); "
+               f"{s.conflicting_clusters} clusters with conflicting years.")
+    for bad in s.unreadable:
+        click.echo(f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}")
+    if report:
+        click.echo(f"Report: {report}")
+
+
+@main.command("balance-report")
+@click.option("--bins", "bins_spec", default="20y", show_default=True,
+              help="decade | 10y | 20y | Ny | edges such as 1860,1900,1930,1960,1991.")
+@click.option("--origin", default=1860, show_default=True, type=int, help="First edge of Ny bins.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also draw a bar chart (PNG).")
+@click.option("--min-count", default=50, show_default=True, type=click.IntRange(0),
+              help="Bins with fewer images are named in the suggestion.")
+@db_option
+def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min_count: int, db_url: str) -> None:
+    """Show how the images spread over year bins, before and after dedupe.
+
+    \b
+    Per bin: count, excluded duplicates, share; empty bins, imbalance ratio, what is left out and why.
+    Example:  cli.py balance-report --bins 20y --plot data/balance.png
+    """
+    from dataset.balance import BalanceConfig, render
+    from dataset.balance import balance_report as make_report
+    from dataset.balance import plot as draw
+    from db.session import make_engine
+
+    report = make_report(make_engine(db_url), BalanceConfig(bins_spec, origin, min_count))
+    click.echo(render(report, fmt))
+    if plot:
+        click.echo(f"Plot: {draw(report, plot)}", err=True)
+
+
+@main.command()
+@click.option("--bins", "bins_spec", default="20y", show_default=True,
+              help="decade | 10y | 20y | Ny | edges such as 1860,1900,1930,1960,1991.")
+@click.option("--origin", default=1860, show_default=True, type=int, help="First edge of Ny bins.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Dataset directory to create.")
+@click.option("--splits", default="0.8,0.1,0.1", show_default=True, help="train,valid,test fractions.")
+@click.option("--balance", type=click.Choice(["none", "undersample", "oversample"]), default="none", show_default=True,
+              help="Balance the train split only.")
+@click.option("--min-per-class", type=click.IntRange(1), default=None,
+              help="oversample: repeat each train bin up to K rows (default: the largest bin).")
+@click.option("--max-per-class", type=click.IntRange(1), default=None,
+              help="undersample: cut each train bin to K images (default: the smallest bin).")
+@click.option("--image-size", default=256, show_default=True, type=click.IntRange(0),
+              help="Short side in pixels; 0 copies the original files.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed + same database = same manifest.")
+@click.option("--workers", default=_default_workers, show_default="CPU count", type=click.IntRange(1, 64),
+              help="Resizing processes.")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+@db_option
+def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, min_per_class: int | None,
+           max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, db_url: str) -> None:
+    """Write a leak-free train/valid/test dataset (ImageFolder layout, manifest.csv, export.json).
+
+    \b
+    Stratified by bin; a duplicate cluster never crosses splits; balancing touches train only.
+    Example:  cli.py export --bins 20y --out data/export --balance undersample
+    """
+    from dataset.export import ExportConfig, run_export
+    from dataset.split import parse_fractions
+    from db.session import make_engine
+
+    config = ExportConfig(out, bins_spec, origin, parse_fractions(splits), balance, min_per_class, max_per_class,
+                          image_size, seed, force, workers)
+    summary = run_export(make_engine(db_url), config, db_url)
+    click.echo(f"Exported {summary.images} images ({summary.rows} manifest rows) to {summary.out}")
+    for split, per_bin in summary.counts.items():
+        click.echo(f"  {split:5}  " + "  ".join(f"{label}: {n}" for label, n in per_bin.items()))
+    if summary.left_out:
+        click.echo("  left out: " + ", ".join(f"{k} {n}" for k, n in summary.left_out.items()))
+    for failure in summary.failed:
+        click.echo(f"  failed image {failure['image_id']}: {failure['error']}")
 
 
 # --- modeling stage (modeling/) ---
 
 
+def _train_options(command):
+    """Options shared by `train` and `lr-find` (they map onto modeling.config.TrainConfig)."""
+    options = [
+        click.option("--data", "data", type=click.Path(path_type=Path), required=True,
+                     help="Export directory (made by 'cli.py export')."),
+        click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
+                     help="Bins (classify) or the year itself (regress)."),
+        click.option("--arch", default="resnet18", show_default=True, help="Any timm model name."),
+        click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0 works offline)."),
+        click.option("--weights", type=click.Path(path_type=Path), default=None,
+                     help="Local backbone weights (.safetensors/.pth) instead of the hub."),
+        click.option("--img-size", type=int, default=224, show_default=True, help="Input side in pixels."),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural", show_default=True,
+                     help="balanced draws every bin equally often."),
+        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber"]), default=None,
+                     help="ce|soft for classify (default ce), l1|huber for regress (default l1)."),
+        click.option("--label-smoothing", type=float, default=0.1, show_default=True),
+        click.option("--class-weights/--no-class-weights", default=False, show_default=True,
+                     help="Weight the loss by inverse bin frequency."),
+        click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light", show_default=True),
+        click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
+                     help="Strong augmentation for bins rarer than the median."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+                     show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
+        click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
+        click.option("--seed", type=int, default=0, show_default=True),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _train_config(out: Path, lr: float | None, **options):
+    from modeling.config import TrainConfig
+
+    return TrainConfig(out=out, lr=lr, **options)
+
+
+def _parse_lr(_ctx, _param, value: str) -> float | None:
+    if value == "auto":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
+
+
+@main.command()
+@_train_options
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--lr", default="auto", show_default=True, callback=_parse_lr,
+              help="Peak learning rate, or 'auto' for an LR range test first (saved as lr_find.png).")
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True,
+              help="Run directory to write.")
+@click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
+def train(out: Path, lr: float | None, **options) -> None:
+    """Train a timm model on an export and write a run directory (weights, config, history, plots)."""
+    from modeling.report import render_train
+    from modeling.train import train as run_training
+
+    result = run_training(_train_config(out, lr, **options))
+    if result.lr_png is not None:
+        click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
+    click.echo(render_train(result))
+
+
+@main.command("lr-find")
+@_train_options
+@click.option("--out", "png", type=click.Path(path_type=Path), default=Path("runs/lr_find.png"),
+              show_default=True, help="Where to save the loss-vs-LR curve.")
+@click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
+def lr_find(png: Path, steps: int, **options) -> None:
+    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG."""
+    from modeling.lr_find import find_lr
+
+    result = find_lr(_train_config(png.parent, None, **options), png, num_iter=steps)
+    click.echo(f"suggested lr {result.suggestion:.2e} ({len(result.lrs)} steps; curve: {result.png})")
+
+
+@main.command()
+@click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Export directory.")
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True)
+def evaluate(model: Path, data: Path, split: str, output: str, workers: int) -> None:
+    """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE..."""
+    from modeling.evaluate import EvaluateConfig, evaluate_run
+    from modeling.report import render_evaluate
+
+    click.echo(render_evaluate(evaluate_run(EvaluateConfig(model=model, data=data, split=split, workers=workers)),
+                               output))
+
+
+@main.command()
+@click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str) -> None:
+    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image."""
+    from tqdm import tqdm
+
+    from modeling.predict import Predictor, predict_paths
+    from modeling.report import render_predictions
+
+    rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
+                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False))
+    click.echo(render_predictions(rows, output))
+    failed = sum("error" in row for row in rows)
+    if failed:
+        click.echo(f"{failed} of {len(rows)} file(s) could not be read (see the error column).", err=True)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+def compare(runs: tuple[Path, ...], output: str) -> None:
+    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE."""
+    import json
+
+    from modeling.compare import COMPARE_COLUMNS, compare_runs
+    from modeling.report import table
+
+    rows = compare_runs(list(runs))
+    click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
+
+
 # --- app (modeling/app) ---
+
+
+@main.command()
+@click.option(
+    "--model",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory written by 'train' (model.safetensors, config.json, metrics.json).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--max-upload-mb",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Largest photograph accepted; bigger uploads get HTTP 413.",
+)
+@click.option(
+    "--precompute/--lazy",
+    default=True,
+    show_default=True,
+    help="Date the archive's records in the background at startup, or only when /records needs them.",
+)
+@db_option
+def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, precompute: bool, db_url: str) -> None:
+    """Serve the photo-dating web app and JSON API (the records page reads --db).
+
+    \b
+    Pages:  /  (drop a photograph)   /records  (catalogued date vs. the model's, by disagreement)
+    API:    POST /api/predict (multipart field 'file')   GET /api/model   GET /healthz
+    Example:  cli.py serve --model runs/demo --port 8000
+    """
+    from modeling.app.server import AppConfig
+    from modeling.app.server import serve as serve_app
+
+    config = AppConfig(
+        run_dir=run_dir,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        db_url=db_url,
+        precompute_records=precompute,
+    )
+    click.echo(f"Loading {run_dir} ...", err=True)
+    serve_app(config, host=host, port=port)
 
 
 if __name__ == "__main__":

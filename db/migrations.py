@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, inspect, select
 
 from db.errors import PipelineError
-from db.models import Base, SchemaVersion
+from db.models import Base, ImageDuplicate, ImageHash, SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,15 @@ def _v1_baseline(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
+def _v2_curation(conn: Connection) -> None:
+    # New tables only: the v1 tables are untouched.
+    ImageHash.__table__.create(conn, checkfirst=True)
+    ImageDuplicate.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
+    Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
 ]
 
 

@@ -114,6 +114,48 @@ class CrawlRun(Base):
     refresh: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ImageHash(Base):
+    """A perceptual hash of one stored image by one algorithm (schema v2); computed once, reused by dedupe."""
+
+    __tablename__ = "image_hashes"
+    __table_args__ = (UniqueConstraint("image_id", "algorithm", name="uq_image_hashes_image_algorithm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # phash | dhash (imagehash, 64 bits)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    # 16 hex digits; None when the image could not be decoded
+    hash_hex: Mapped[str | None] = mapped_column(String(64))
+    # the Image.sha256 this hash was computed from: a re-downloaded file is hashed again
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    # ok | failed (unreadable file, see error)
+    status: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImageDuplicate(Base):
+    """The latest dedupe verdict for one image (schema v2); rewritten by each dedupe run, no image is deleted."""
+
+    __tablename__ = "image_duplicates"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    # id of the image kept for this image's cluster (itself when kept); every member is within threshold of it
+    cluster_id: Mapped[int] = mapped_column(Integer, index=True)
+    # connected component of the near-duplicate graph (smallest cluster id in it): splits never cut a group
+    group_id: Mapped[int] = mapped_column(Integer, index=True)
+    # True for the duplicates left out in favour of the kept image
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # unique | kept | duplicate | unreadable
+    role: Mapped[str] = mapped_column(String(16))
+    # Hamming distance to the kept image (0 for byte-identical files); None for unique/unreadable
+    distance: Mapped[int | None] = mapped_column(Integer)
+    # the algorithm(s) and threshold of the run that wrote this row, e.g. "phash", 8
+    algorithm: Mapped[str] = mapped_column(String(16))
+    threshold: Mapped[int] = mapped_column(Integer)
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class SchemaVersion(Base):
     """One row per applied migration; the highest version is the schema's."""
 

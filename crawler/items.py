@@ -1,0 +1,59 @@
+"""Items the spider yields and the loader that cleans record fields on the way in."""
+
+from __future__ import annotations
+
+import scrapy
+from itemloaders.processors import Identity, MapCompose, TakeFirst
+from scrapy.loader import ItemLoader
+
+from crawler.extract import clean_text
+
+
+class RecordItem(scrapy.Item):
+    # from the record page
+    source = scrapy.Field()  # profile's source name
+    source_id = scrapy.Field()  # Identificador
+    title = scrapy.Field()
+    holder = scrapy.Field()
+    place = scrapy.Field()
+    description = scrapy.Field()
+    date_raw = scrapy.Field()  # the date exactly as printed
+    page_url = scrapy.Field()  # the URL the listing links to (before any redirect)
+    image_url = scrapy.Field()  # absolute URL of the main image
+    # filled by the pipelines
+    year = scrapy.Field()
+    year_min = scrapy.Field()
+    year_max = scrapy.Field()
+    date_precision = scrapy.Field()
+    status = scrapy.Field()  # ok | incomplete
+    error = scrapy.Field()  # "reason: detail" when not ok
+    reasons = scrapy.Field()  # failure reasons, for the run's counters
+    content_hash = scrapy.Field()  # sha256 of the page fields
+    image = scrapy.Field()  # dict: url, status, error, reason, path, sha256, width, height, format, bytes
+
+
+class PageItem(scrapy.Item):
+    """A listing page, or a record page that yielded no record: failures are rows too."""
+
+    url = scrapy.Field()
+    kind = scrapy.Field()  # listing | record
+    status = scrapy.Field()  # ok | failed
+    http_status = scrapy.Field()
+    reason = scrapy.Field()  # short code counted in the summary, e.g. page_http_500
+    error = scrapy.Field()  # "reason: detail"
+    seen_urls = scrapy.Field()  # listing only: known record pages it links to (not refetched)
+
+
+def _non_empty(value: str) -> str | None:
+    cleaned = clean_text(value)
+    return cleaned or None
+
+
+class RecordLoader(ItemLoader):
+    """Whitespace-normalised single values; empty strings count as absent."""
+
+    default_item_class = RecordItem
+    default_input_processor = MapCompose(_non_empty)
+    default_output_processor = TakeFirst()
+    page_url_in = Identity()
+    image_url_in = Identity()

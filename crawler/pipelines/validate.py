@@ -1,0 +1,67 @@
+"""Decide a record's status: "ok", or "incomplete" with an error naming what is missing.
+
+Also fingerprints the page's fields (content_hash), which tells an updated record from an
+unchanged one when a crawl runs with --refresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+
+from crawler.items import RecordItem
+from crawler.extract import normalize_label
+from crawler.profile import RECORD_FIELDS
+from db.dates import UNKNOWN_MARKERS
+
+HASHED_FIELDS = (*RECORD_FIELDS, "image_url")
+
+
+def content_hash(item: Mapping[str, object]) -> str:
+    payload = json.dumps({name: item.get(name) for name in HASHED_FIELDS}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def says_undated(date_raw: str) -> bool:
+    """True for the archive's own "no date" notes (s.f., s.d., sin fecha), as db.dates reads them."""
+    return " ".join(re.sub(r"\W+", " ", normalize_label(date_raw)).split()) in UNKNOWN_MARKERS
+
+
+def check_required(item: RecordItem, required: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(reasons, messages) for what `item` lacks; both empty when it is complete."""
+    reasons: list[str] = []
+    messages: list[str] = []
+    missing = [name for name in required if name != "year" and not item.get(name)]
+    if missing:
+        reasons.append("record_missing_fields")
+        messages.append(f"record_missing_fields: {', '.join(missing)}")
+    date_raw = item.get("date_raw")
+    if "year" in required and date_raw and item.get("year") is None:
+        if says_undated(date_raw):
+            reasons.append("record_undated")
+            messages.append(f"record_undated: the archive gives no date ({date_raw!r})")
+        else:
+            reasons.append("record_date_not_understood")
+            messages.append(f"record_date_not_understood: {date_raw!r} gives no year")
+    return reasons, messages
+
+
+class ValidatePipeline:
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler) -> ValidatePipeline:
+        return cls(crawler)
+
+    def process_item(self, item):
+        if not isinstance(item, RecordItem):
+            return item
+        reasons, messages = check_required(item, self.crawler.spider.profile.required)
+        item["status"] = "incomplete" if reasons else "ok"
+        item["error"] = "; ".join(messages) or None
+        item["reasons"] = reasons
+        item["content_hash"] = content_hash(item)
+        return item

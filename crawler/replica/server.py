@@ -1,0 +1,314 @@
+"""ReplicaServer: the replica archive over real HTTP on loopback, with its faults and a hit log.
+
+>>> from crawler.replica import build_archive
+>>> with ReplicaServer(build_archive(30)) as server:
+...     server.base_url.startswith("http://127.0.0.1:")
+True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from crawler.replica import pages
+from crawler.replica.archive import ReplicaArchive, ReplicaRecord, build_archive
+from db.errors import PipelineError
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+TRANSIENT_500_COUNT = 2  # a page_500_transient record page fails this many times, then answers
+RETRY_AFTER_S = 1  # the Retry-After a page_429 record page sends with its one 429
+PAGE_CACHE_SIZE = 4096  # rendered record pages kept in memory
+
+
+def _not_found(path: str) -> bytes:
+    return pages.message_page("Página no encontrada", path)
+
+
+class NonLoopbackHost(PipelineError):
+    """The replica only ever listens on the loopback interface."""
+
+
+class PortUnavailable(PipelineError):
+    """The requested port could not be bound."""
+
+
+def check_loopback(host: str) -> None:
+    """Raise NonLoopbackHost unless `host` is 'localhost' or a loopback IPv4 address (127.x.x.x)."""
+    if host == "localhost":
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or address.version != 4 or not address.is_loopback:
+        raise NonLoopbackHost(
+            f"Refusing to serve the replica on {host!r}: it listens only on loopback. "
+            "Pass --host 127.0.0.1 (or another 127.x.x.x address)."
+        )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address, handler, replica: ReplicaServer):
+        self.replica = replica
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request, client_address):
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        # A client hanging up mid-response is normal for a crawler being killed; anything else
+        # is a bug in the replica and gets the default traceback on stderr.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a crawler reuses connections
+    server_version = "LaRiojaReplica/1.0"
+    timeout = 30  # an idle keep-alive connection is closed after this many seconds
+    # Headers and body go out in two writes; with Nagle on, the client's delayed ACK stalls
+    # every keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:
+        self.server.replica._respond(self, send_body=True)
+
+    def do_HEAD(self) -> None:
+        self.server.replica._respond(self, send_body=False)
+
+    def log_message(self, format: str, *args) -> None:
+        """Quiet: requests go to ReplicaServer.request_log instead of stderr."""
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class ReplicaServer:
+    """Serve a ReplicaArchive on http://127.0.0.1:PORT from a background thread.
+
+    `hits` counts requests per path (query string included); `request_log` lists
+    (monotonic time of arrival, path, status). Fault counters (transient 500s, the one 429) run
+    from start() and are not reset by reset_hits().
+    """
+
+    def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24):
+        check_loopback(host)
+        if per_page < 1:
+            raise ValueError(f"per_page must be at least 1, got {per_page}")
+        self.archive = archive
+        self.host = host
+        self.port = port
+        self.per_page = per_page
+        self._lock = threading.Lock()
+        self._hits: Counter[str] = Counter()
+        self._log: list[tuple[float, str, int]] = []
+        self._fault_requests: Counter[str] = Counter()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._record_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_record)
+        self._listing_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_listing)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> ReplicaServer:
+        if self._httpd is not None:
+            return self
+        try:
+            self._httpd = _HTTPServer((self.host, self.port), _Handler, self)
+        except OSError as exc:
+            raise PortUnavailable(
+                f"Cannot listen on {self.host}:{self.port} ({exc.strerror}). "
+                "Pass another --port, or --port 0 for a free one."
+            ) from None
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replica-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        with httpd.sockets_lock:
+            open_sockets = list(httpd.open_sockets)
+        for sock in open_sockets:  # wake keep-alive threads blocked on an idle connection
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                continue  # already closed by its handler
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- observation -------------------------------------------------------------------------
+    @property
+    def hits(self) -> Counter[str]:
+        """A snapshot of requests per path (query string included)."""
+        with self._lock:
+            return Counter(self._hits)
+
+    @property
+    def request_log(self) -> list[tuple[float, str, int]]:
+        """A snapshot of (time.monotonic() at arrival, path, status), in arrival order."""
+        with self._lock:
+            return list(self._log)
+
+    def reset_hits(self) -> None:
+        with self._lock:
+            self._hits.clear()
+            self._log.clear()
+
+    # -- routing -----------------------------------------------------------------------------
+    def _respond(self, handler: _Handler, send_body: bool) -> None:
+        arrived = time.monotonic()
+        path = handler.path
+        with self._lock:
+            self._hits[path] += 1
+        response = self._route(path)
+        with self._lock:
+            self._log.append((arrived, path, response.status))
+        handler.send_response(response.status)
+        handler.send_header("Content-Type", response.content_type)
+        handler.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers:
+            handler.send_header(name, value)
+        handler.end_headers()
+        if send_body:
+            handler.wfile.write(response.body)
+
+    def _route(self, raw_path: str) -> _Response:
+        parts = urlsplit(raw_path)
+        path = parts.path
+        if path == "/":
+            return _Response(200, HTML, pages.home_page(self.archive))
+        if path == "/robots.txt":
+            return _Response(200, TEXT, pages.ROBOTS_TXT.encode())
+        if path == "/fotos":
+            return self._listing(parts.query)
+        if path.startswith("/foto/") or path.startswith("/privado/foto/"):
+            return self._record(self.archive.find(path.rsplit("/", 1)[-1]), raw_path)
+        if path == "/ficha.php":
+            record = self.archive.find(parse_qs(parts.query).get("id", [""])[0])
+            if record is not None:
+                location = self.base_url + record.page_path
+                return _Response(301, HTML, pages.message_page("Movida permanentemente", location), (("Location", location),))
+        if path.startswith("/media/"):
+            return self._image(path)
+        return _Response(404, HTML, _not_found(raw_path))
+
+    def _render_record(self, source_id: str) -> bytes:
+        return pages.record_page(self.archive.record(source_id))
+
+    def _render_listing(self, page: int) -> bytes | None:
+        return pages.listing_page(self.archive, page, self.per_page)
+
+    def _listing(self, query: str) -> _Response:
+        values = parse_qs(query).get("pagina", ["1"])
+        body = self._listing_page(int(values[0])) if values[0].isdigit() else None
+        if body is None:
+            return _Response(404, HTML, _not_found(f"/fotos?{query}"))
+        return _Response(200, HTML, body)
+
+    def _record(self, record: ReplicaRecord | None, raw_path: str) -> _Response:
+        if record is None:
+            return _Response(404, HTML, _not_found(raw_path))
+        if "page_500_transient" in record.faults or "page_429" in record.faults:
+            with self._lock:
+                self._fault_requests[record.source_id] += 1
+                seen = self._fault_requests[record.source_id]
+            if "page_500_transient" in record.faults and seen <= TRANSIENT_500_COUNT:
+                return _Response(500, HTML, pages.message_page("Error interno", "Inténtelo de nuevo más tarde."))
+            if "page_429" in record.faults and seen == 1:
+                body = pages.message_page("Demasiadas peticiones", f"Espere {RETRY_AFTER_S} s.")
+                return _Response(429, HTML, body, (("Retry-After", str(RETRY_AFTER_S)),))
+        return _Response(200, HTML, self._record_page(record.source_id))
+
+    def _image(self, path: str) -> _Response:
+        name = path.rsplit("/", 1)[-1]
+        record = self.archive.find(name.rsplit(".", 1)[0])
+        if record is None or record.image_path != path or "image_404" in record.faults:
+            return _Response(404, HTML, _not_found(path))
+        if "image_html" in record.faults:
+            return _Response(200, HTML, pages.image_html_page(record))
+        return _Response(200, IMAGE_TYPES[record.image_format], self.archive.image_bytes(record.source_id))
+
+
+@dataclass(frozen=True)
+class ReplicaConfig:
+    records: int = 200  # records in the generated archive
+    seed: int = 0  # generator seed: the same seed serves the same archive
+    host: str = "127.0.0.1"  # loopback address to listen on (anything else is refused)
+    port: int = 0  # TCP port; 0 picks a free one
+    per_page: int = 24  # records per listing page
+    url_file: Path | None = None  # where to write the base URL once serving (removed on exit)
+
+
+def serve_replica(config: ReplicaConfig, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
+    """Build the archive, serve it until SIGINT/SIGTERM (or `stop` is set), then shut down cleanly."""
+    check_loopback(config.host)
+    stop = stop or threading.Event()
+    archive = build_archive(config.records, config.seed)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        with ReplicaServer(archive, config.host, config.port, config.per_page) as server:
+            if config.url_file is not None:
+                partial = config.url_file.with_name(config.url_file.name + ".part")
+                partial.write_text(server.base_url + "\n")
+                os.replace(partial, config.url_file)
+            announce(server.base_url)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                if config.url_file is not None:
+                    config.url_file.unlink(missing_ok=True)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

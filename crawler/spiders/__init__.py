@@ -1,0 +1,1 @@
+"""Spiders: one, `archive`, driven by a site profile."""

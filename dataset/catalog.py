@@ -1,0 +1,109 @@
+"""The images a dataset can use: binned by their record's date, with dedupe verdicts and reasons for the rest.
+
+Shared by balance-report and export so that both count the same way. The unit is an image (a
+record with two images counts twice); records without a usable image are counted as records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from dataset.bins import Bins, parse_bins
+from db.models import Image, ImageDuplicate, Record
+from db.session import session_scope
+
+# Why an image (or a record without one) is not in any bin, in report order.
+LEFT_OUT_REASONS = {
+    "no_image": "record has no stored image",
+    "unreadable_image": "image could not be decoded (see dedupe)",
+    "no_date": "no usable date",
+    "open_date": "open-ended date (before/after a year)",
+    "spans_bins": "date range spans two bins",
+    "outside_bins": "date outside the bins",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    image_id: int  # images.id
+    record_id: int  # records.id
+    source_id: str  # the archive's identifier
+    path: str  # absolute path of the stored file
+    year: int | None  # best estimate of the record's date
+    year_min: int  # earliest year the catalogued date allows
+    year_max: int  # latest year the catalogued date allows
+    bin_index: int  # index into Bins
+    cluster_id: int  # kept image of its duplicate cluster (itself if unique or not deduped)
+    group_id: int  # near-duplicate component; splits never cut one
+    excluded: bool  # a duplicate left out in favour of its cluster's kept image
+    width: int | None  # stored pixels
+    height: int | None  # stored pixels
+    format: str | None  # PIL format name
+
+
+@dataclass(frozen=True)
+class Catalog:
+    bins: Bins  # the bins images were sorted into
+    items: list[Candidate]  # binned, readable images, excluded duplicates included (flagged), by image id
+    left_out: dict[str, int]  # LEFT_OUT_REASONS key -> count
+    not_deduped: int  # binned images without a dedupe verdict yet
+
+
+def _date_range(year: int | None, year_min: int | None, year_max: int | None) -> tuple[int | None, int | None]:
+    lo = year_min if year_min is not None else (year if year_max is None else None)
+    hi = year_max if year_max is not None else (year if year_min is None else None)
+    return lo, hi
+
+
+def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
+    """Sort every ok image into a bin of `bins_spec`; Ny bins run from `origin` to the latest dated year."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(
+                Record.id, Record.source_id, Record.year, Record.year_min, Record.year_max,
+                Image.id, Image.path, Image.width, Image.height, Image.format,
+                ImageDuplicate.cluster_id, ImageDuplicate.group_id, ImageDuplicate.excluded, ImageDuplicate.role,
+            )
+            .select_from(Record)
+            .outerjoin(Image, (Image.record_id == Record.id) & (Image.status == "ok") & Image.path.is_not(None))
+            .outerjoin(ImageDuplicate, ImageDuplicate.image_id == Image.id)
+            .order_by(Image.id, Record.id)
+        ).all()
+    years = [r.year for r in rows if r.year is not None and r[5] is not None]
+    bins = parse_bins(bins_spec, origin=origin, year_max=max(years, default=origin))
+    left_out: Counter[str] = Counter()
+    items, not_deduped = [], 0
+    for r in rows:
+        (record_id, source_id, year, year_min, year_max, image_id, path, width, height, fmt,
+         cluster_id, group_id, excluded, role) = r
+        if image_id is None:
+            left_out["no_image"] += 1
+            continue
+        if role == "unreadable":
+            left_out["unreadable_image"] += 1
+            continue
+        lo, hi = _date_range(year, year_min, year_max)
+        if lo is None and hi is None:
+            left_out["no_date"] += 1
+            continue
+        if lo is None or hi is None:
+            left_out["open_date"] += 1
+            continue
+        index = bins.index_of_range(lo, hi)
+        if index is None:
+            inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
+            left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
+            continue
+        if role is None:
+            not_deduped += 1
+        items.append(Candidate(
+            image_id=image_id, record_id=record_id, source_id=source_id, path=path, year=year,
+            year_min=lo, year_max=hi, bin_index=index,
+            cluster_id=cluster_id if cluster_id is not None else image_id,
+            group_id=group_id if group_id is not None else image_id,
+            excluded=bool(excluded), width=width, height=height, format=fmt,
+        ))
+    return Catalog(bins, items, {k: left_out[k] for k in LEFT_OUT_REASONS if left_out[k]}, not_deduped)

@@ -1,0 +1,98 @@
+"""Stratified, group-aware splits and train-only balancing. Pure functions of their inputs and a seed.
+
+Each bin's images are divided train/valid/test by largest-remainder rounding of the fractions;
+near-duplicate groups are placed whole (largest first, then in seeded random order) into the split
+whose bins most lack images, so with single-image groups every split hits its target exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from dataset.catalog import Candidate
+from db.errors import PipelineError
+
+SPLITS = ("train", "valid", "test")
+BALANCE_MODES = ("none", "undersample", "oversample")
+
+
+class BadSplitOptions(PipelineError):
+    """Split or balance options that cannot be honoured."""
+
+
+def parse_fractions(text: str) -> tuple[float, float, float]:
+    """"0.8,0.1,0.1" -> (0.8, 0.1, 0.1); the three must be >= 0 and sum to 1."""
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1) > 1e-6:
+        raise BadSplitOptions(f"Cannot use --splits {text!r}: expected three fractions train,valid,test summing to 1, e.g. 0.8,0.1,0.1.")
+    return parts  # type: ignore[return-value]
+
+
+def split_targets(count: int, fractions: Sequence[float]) -> list[int]:
+    """Largest-remainder rounding: integers summing to `count`, each within one of count * fraction."""
+    exact = [count * f for f in fractions]
+    targets = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda s: (-(exact[s] - targets[s]), s))
+    for s in by_remainder[: count - sum(targets)]:
+        targets[s] += 1
+    return targets
+
+
+def assign_splits(items: Sequence[Candidate], fractions: Sequence[float], seed: int) -> dict[int, str]:
+    """image_id -> split; every group_id lands whole in one split."""
+    per_bin = Counter(c.bin_index for c in items)
+    target = {b: split_targets(n, fractions) for b, n in per_bin.items()}
+    assigned: dict[int, list[int]] = {b: [0, 0, 0] for b in per_bin}
+    groups: dict[int, list[Candidate]] = defaultdict(list)
+    for c in items:
+        groups[c.group_id].append(c)
+    order = sorted(groups)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda g: -len(groups[g]))  # stable: big groups first, ties in seeded order
+    split_of = {}
+    for g in order:
+        bins_here = Counter(c.bin_index for c in groups[g])
+        lack = [sum((target[b][s] - assigned[b][s]) * n for b, n in bins_here.items()) for s in range(len(SPLITS))]
+        best = max(range(len(SPLITS)), key=lambda s: (lack[s], -s))
+        for b, n in bins_here.items():
+            assigned[b][best] += n
+        for c in groups[g]:
+            split_of[c.image_id] = SPLITS[best]
+    return split_of
+
+
+def balance_train(
+    rows: Sequence[Candidate], mode: str, seed: int, min_per_class: int | None = None, max_per_class: int | None = None
+) -> list[Candidate]:
+    """Train rows after balancing, sorted by (bin, image id); oversampling repeats rows.
+
+    undersample: every bin cut to --max-per-class (default: the smallest non-empty bin).
+    oversample: every non-empty bin repeated up to --min-per-class (default: the largest bin).
+    """
+    if mode not in BALANCE_MODES:
+        raise BadSplitOptions(f"Unknown --balance {mode!r}: expected one of {', '.join(BALANCE_MODES)}.")
+    by_bin: dict[int, list[Candidate]] = defaultdict(list)
+    for c in sorted(rows, key=lambda c: c.image_id):
+        by_bin[c.bin_index].append(c)
+    rng = random.Random(seed)
+    result: list[Candidate] = []
+    sizes = [len(v) for v in by_bin.values()]
+    for b in sorted(by_bin):
+        members = by_bin[b]
+        if mode == "undersample":
+            cap = max_per_class if max_per_class is not None else min(sizes)
+            chosen = rng.sample(members, cap) if len(members) > cap else members
+            result.extend(sorted(chosen, key=lambda c: c.image_id))
+        elif mode == "oversample":
+            goal = min_per_class if min_per_class is not None else max(sizes)
+            full, extra = divmod(max(goal, len(members)), len(members))
+            repeated = members * full + rng.sample(members, extra)
+            result.extend(sorted(repeated, key=lambda c: c.image_id))
+        else:
+            result.extend(members)
+    return result

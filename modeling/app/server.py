@@ -1,0 +1,236 @@
+"""The web app: a page to date one photograph, a JSON API, and the archive's records page.
+
+`create_app(AppConfig)` loads the model once; inference runs on a thread pool so the event
+loop keeps answering (health checks, other uploads) while the model works.
+
+Routes:
+    GET  /                 the upload page (drop or pick a photograph)
+    POST /                 the same page with the result (works without JavaScript)
+    POST /ui/predict       the result as an HTML fragment (what the page's script inserts)
+    POST /api/predict      JSON, the object `cli.py predict --format json` prints for one file
+    GET  /api/model        JSON, Predictor.describe()
+    GET  /healthz          JSON, {"status": "ok", ...}
+    GET  /records          the archive's records beside the model's estimates (?page=N&sort=...&lang=...)
+    GET  /records/image/N  the stored file of image N (thumbnails on /records)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from starlette.concurrency import run_in_threadpool
+
+from db.session import make_engine
+from modeling.app.i18n import LANGUAGES, pick_language, strings
+from modeling.app.records import SORTS, EstimateCache, RecordsQuery, image_path, list_records, warm_estimates
+from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
+from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
+from modeling.errors import ImageTooLarge, UnreadableImage
+from modeling.images import load_image
+from modeling.predict import Predictor
+
+APP_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    run_dir: Path  # the training run that answers: model.safetensors, config.json, metrics.json
+    max_upload_bytes: int = 20 * 1024 * 1024  # a larger file (or request body) gets 413
+    db_url: str | None = (
+        None  # the archive for /records; None (or a missing SQLite file) shows how to get one
+    )
+    records_per_page: int = 25  # rows on each /records page
+    top_k: int = 3  # how many periods a prediction lists
+    inference_threads: int = 2  # threads that decode and date uploads, off the event loop
+    precompute_records: bool = False  # date the archive's images on a background thread at startup
+
+
+@dataclass(frozen=True)
+class DatedUpload:
+    filename: str  # as uploaded
+    result: dict  # Predictor.predict's answer
+    preview: str | None  # data: URI of the photograph, for pages (None for the JSON API)
+
+    def as_json(self) -> dict:
+        """The object `cli.py predict --format json` prints for one file."""
+        return {"file": self.filename, **self.result}
+
+
+def _open_archive(db_url: str | None) -> tuple[Engine | None, str | None]:
+    """An engine for /records, or None with the URL to mention when there is no archive yet."""
+    if db_url is None:
+        return None, None
+    parsed = make_url(db_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).is_file():
+            # Serving must not create an empty archive as a side effect.
+            return None, db_url
+    return make_engine(db_url), db_url
+
+
+def create_app(config: AppConfig) -> FastAPI:
+    """The FastAPI app for `config`; loads the model now, so a bad run directory fails here.
+
+    >>> app = create_app(AppConfig(run_dir=Path("runs/demo")))  # doctest: +SKIP
+    """
+    predictor = Predictor.from_run_dir(config.run_dir)
+    description = predictor.describe()
+    model = model_view(description, Path(config.run_dir).name)
+    engine, archive_url = _open_archive(config.db_url)
+    estimates = EstimateCache(predictor)
+    executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
+    templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
+
+    stop_warming = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if engine is not None and config.precompute_records:
+            args = (engine, estimates, stop_warming)
+            threading.Thread(target=warm_estimates, args=args, name="warm-records", daemon=True).start()
+        yield
+        stop_warming.set()
+        executor.shutdown(wait=False, cancel_futures=True)
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="fotofecha",
+        summary="Date old photographs",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.mount("/static", StaticFiles(directory=str(APP_DIR / "static")), name="static")
+    app.state.config = config
+    app.state.predictor = predictor
+    app.state.estimates = estimates
+
+    def date_bytes(filename: str, data: bytes, with_preview: bool) -> DatedUpload:
+        # Decoded exactly as `cli.py predict` decodes a file, so both give the same answer.
+        picture = load_image(data, draft_size=predictor.img_size)
+        result = predictor.predict(picture, top_k=config.top_k)
+        preview = preview_data_uri(load_image(data, draft_size=PREVIEW_MAX_SIDE)) if with_preview else None
+        return DatedUpload(filename, result, preview)
+
+    async def date_upload(request: Request, with_preview: bool) -> DatedUpload:
+        """Receive, decode and date the upload; raises UploadRejected (400/413) for anything it cannot date."""
+        upload = await receive_upload(request, config.max_upload_bytes)
+        loop = asyncio.get_running_loop()
+        work = functools.partial(date_bytes, upload.filename, upload.data, with_preview)
+        try:
+            return await loop.run_in_executor(executor, work)
+        except (UnreadableImage, ImageTooLarge) as exc:
+            raise not_a_photograph(upload.filename, exc) from exc
+
+    def page_context(request: Request, **extra) -> dict:
+        lang = pick_language(request.query_params.get("lang"))
+        switch = {code: str(request.url.include_query_params(lang=code)) for code in LANGUAGES}
+        return {
+            "request": request,
+            "lang": lang,
+            "t": strings(lang),
+            "switch": switch,
+            "model": model,
+            "max_upload": human_size(config.max_upload_bytes),
+            **extra,
+        }
+
+    async def dated_page(request: Request, template: str) -> HTMLResponse:
+        status, result, error = 200, None, None
+        try:
+            dated = await date_upload(request, with_preview=True)
+            result = result_view(dated.filename, dated.result, dated.preview)
+        except UploadRejected as exc:
+            status, error = exc.status_code, str(exc)
+        return templates.TemplateResponse(
+            request, template, page_context(request, result=result, error=error), status_code=status
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "index.html", page_context(request, result=None, error=None)
+        )
+
+    @app.post("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index_post(request: Request) -> HTMLResponse:
+        return await dated_page(request, "index.html")
+
+    @app.post("/ui/predict", response_class=HTMLResponse, include_in_schema=False)
+    async def ui_predict(request: Request) -> HTMLResponse:
+        return await dated_page(request, "_result.html")
+
+    @app.post(
+        "/api/predict",
+        summary="Date one photograph",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def api_predict(request: Request) -> JSONResponse:
+        """Multipart field `file` -> {"file", "top", "year", "interval", "task"}; errors -> {"file", "error"}."""
+        try:
+            dated = await date_upload(request, with_preview=False)
+        except UploadRejected as exc:
+            return JSONResponse({"file": exc.filename, "error": str(exc)}, status_code=exc.status_code)
+        return JSONResponse(dated.as_json())
+
+    @app.get("/api/model", summary="Describe the model that answers")
+    async def api_model() -> dict:
+        return description
+
+    @app.get("/healthz", summary="Liveness")
+    async def healthz() -> dict:
+        return {"status": "ok", "arch": model.arch, "run": model.run}
+
+    @app.get("/records", response_class=HTMLResponse, include_in_schema=False)
+    async def records(request: Request, page: int = 1, sort: str = "disagreement") -> HTMLResponse:
+        sort = sort if sort in SORTS else "disagreement"
+        listing = None
+        if engine is not None:
+            query = RecordsQuery(page=page, sort=sort, per_page=config.records_per_page)
+            listing = await run_in_threadpool(list_records, engine, estimates, query)
+        context = page_context(request, listing=listing, sort=sort, sorts=SORTS, archive_url=archive_url)
+        return templates.TemplateResponse(request, "records.html", context)
+
+    @app.get("/records/image/{image_id}", include_in_schema=False)
+    async def record_image(image_id: int) -> Response:
+        path = await run_in_threadpool(image_path, engine, image_id) if engine is not None else None
+        if path is None:
+            return JSONResponse({"error": f"No stored file for image {image_id}."}, status_code=404)
+        return FileResponse(path, headers={"Cache-Control": "max-age=3600"})
+
+    return app
+
+
+def serve(config: AppConfig, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Load the model and serve the app until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    app = create_app(config)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,27 @@
+"""`cli.py compare`: finished runs side by side, from their config.json, metrics.json and history.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modeling.runs import read_history, read_metrics, read_run_config
+
+COMPARE_COLUMNS = ("run", "arch", "task", "loss", "sampler", "pretrained", "img_size", "epochs", "seconds",
+                   "accuracy", "balanced_accuracy", "mae", "within_10")
+
+
+def compare_runs(run_dirs: list[str | Path]) -> list[dict]:
+    """One row per run with COMPARE_COLUMNS (the best epoch's valid metrics)."""
+    rows = []
+    for run_dir in run_dirs:
+        config, metrics, history = read_run_config(run_dir), read_metrics(run_dir), read_history(run_dir)
+        train = config.get("train", {})
+        rows.append({
+            "run": Path(run_dir).name, "arch": config["arch"], "task": config["task"],
+            "loss": train.get("loss") or ("ce" if config["task"] == "classify" else "l1"),
+            "sampler": train.get("sampler", ""), "pretrained": bool(train.get("pretrained") or train.get("weights")),
+            "img_size": config["img_size"], "epochs": len(history),
+            "seconds": round(sum(float(r["seconds"]) for r in history), 1),
+            "accuracy": metrics.get("accuracy"), "balanced_accuracy": metrics.get("balanced_accuracy"),
+            "mae": metrics.get("mae"), "within_10": metrics.get("within_10")})
+    return rows

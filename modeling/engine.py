@@ -1,0 +1,82 @@
+"""The loops: one training epoch, and inference over a loader (outputs decoded to bins and years)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from modeling.decode import bin_centres, denormalise_year, year_to_bin
+from modeling.setup import autocast
+
+
+def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callable, device: torch.device,
+                precision: str, channels_last: bool, scaler=None, desc: str = "train", show: bool = True) -> dict:
+    """One pass; returns mean loss, images/s and seconds. The bar shows loss and images/s."""
+    model.train()
+    total_loss, seen, start = 0.0, 0, time.perf_counter()
+    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show, dynamic_ncols=True)
+    for images, bins, years in bar:
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        bins, years = bins.to(device, non_blocking=True), years.to(device, non_blocking=True)
+        with autocast(device, precision):
+            outputs = model(images)
+        loss = loss_fn(outputs, bins, years)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        total_loss += float(loss.detach()) * len(images)
+        seen += len(images)
+        bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+    seconds = time.perf_counter() - start
+    return {"loss": total_loss / max(seen, 1), "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+
+
+@torch.inference_mode()
+def infer(model: nn.Module, loader, loss_fn: Callable | None, device: torch.device, precision: str,
+          channels_last: bool, show: bool = False, desc: str = "valid") -> dict:
+    """Raw outputs (N, K), true bins and years, and the mean loss over a loader."""
+    model.eval()
+    outputs, bins_all, years_all, total_loss = [], [], [], 0.0
+    for images, bins, years in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show):
+        images = images.to(device, non_blocking=True)
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast(device, precision):
+            out = model(images)
+        out = out.float()
+        if loss_fn is not None:
+            total_loss += float(loss_fn(out, bins.to(device), years.to(device))) * len(images)
+        outputs.append(out.cpu().numpy())
+        bins_all.append(bins.numpy())
+        years_all.append(years.numpy())
+    n = sum(len(b) for b in bins_all)
+    return {"outputs": np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32),
+            "bins": np.concatenate(bins_all) if bins_all else np.zeros(0, int),
+            "years": np.concatenate(years_all) if years_all else np.zeros(0, np.float32),
+            "loss": total_loss / max(n, 1)}
+
+
+def decode_outputs(outputs: np.ndarray, task: str, edges, year_range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(predicted bins, predicted years, bin probabilities or None-equivalent) for a batch of raw outputs.
+
+    Classifiers: argmax bin, expected year over bin centres. Regressors: the year, binned.
+    """
+    if task == "classify":
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        probs = shifted / shifted.sum(axis=1, keepdims=True)
+        return probs.argmax(axis=1), probs @ bin_centres(edges), probs
+    years = denormalise_year(np.clip(outputs[:, 0], 0.0, 1.0), year_range)
+    return year_to_bin(years, edges), years, np.zeros((len(outputs), 0))

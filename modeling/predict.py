@@ -1,0 +1,105 @@
+"""Date photographs with a trained run: `Predictor` (used by `cli.py predict` and the web app).
+
+>>> predictor = Predictor.from_run_dir("runs/lite0")
+>>> predictor.predict(load_image("photo.jpg"), top_k=3)["year"]
+1951
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from modeling.decode import bin_centres, gaussian_bin_probs, interval
+from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
+from modeling.images import IMAGE_SUFFIXES, eval_array, load_image, to_rgb
+from modeling.runs import load_run_model, read_metrics, read_run_config
+
+__all__ = ["Predictor", "load_image", "predict_paths", "UnreadableImage", "ImageTooLarge"]
+INTERVAL_LEVEL = 0.8
+_Z80 = 1.2815515655446004  # standard normal quantile of 0.9: a central 80% interval
+
+
+class Predictor:
+    """A loaded run. Load once with from_run_dir; predict() is safe to call from several threads."""
+
+    def __init__(self, model: torch.nn.Module, config: dict, run_dir: Path, device: str = "cpu"):
+        self.model, self.config, self.run_dir, self.device = model.to(device).eval(), config, run_dir, device
+        self.edges = tuple(config["bins"]["edges"])
+        self.labels = tuple(config["bins"]["labels"])
+        self.mean, self.std = tuple(config["mean"]), tuple(config["std"])
+        self.img_size = int(config["img_size"])
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_run_dir(cls, path: str | Path, device: str = "cpu") -> Predictor:
+        run_dir = Path(path)
+        model, config = load_run_model(run_dir, read_run_config(run_dir))
+        return cls(model, config, run_dir, device)
+
+    def describe(self) -> dict:
+        """What the web app shows about the model: arch, task, labels, input size and validation metrics."""
+        return {"arch": self.config["arch"], "task": self.config["task"], "labels": list(self.labels),
+                "edges": list(self.edges), "img_size": self.img_size, "year_range": self.config["year_range"],
+                "export": self.config.get("export"), "metrics": read_metrics(self.run_dir)}
+
+    def predict(self, image: Image.Image, top_k: int = 3) -> dict:
+        """Top-k bins with probabilities, the expected year and a central 80% interval (JSON-able)."""
+        return self.predict_batch([image], top_k)[0]
+
+    def predict_batch(self, images: list[Image.Image], top_k: int = 3) -> list[dict]:
+        batch = np.stack([eval_array(to_rgb(im), self.img_size, self.mean, self.std) for im in images])
+        with self._lock, torch.inference_mode():
+            outputs = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+        return [self._decode(row, top_k) for row in outputs]
+
+    def _decode(self, output: np.ndarray, top_k: int) -> dict:
+        lo, hi = self.config["year_range"]
+        if self.config["task"] == "classify":
+            shifted = np.exp(output - output.max())
+            probs = shifted / shifted.sum()
+            year = float(probs @ bin_centres(self.edges))
+            low, high = interval(probs, self.edges, INTERVAL_LEVEL)
+        else:
+            year = float(np.clip(lo + output[0] * (hi - lo), lo, hi))
+            sigma = float(self.config.get("residual_sigma") or (hi - lo) / 10)
+            probs = gaussian_bin_probs(year, sigma, self.edges)
+            low, high = max(lo, year - _Z80 * sigma), min(hi, year + _Z80 * sigma)
+        order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
+        return {"top": [{"bin": self.labels[i], "probability": round(float(probs[i]), 4)} for i in order],
+                "year": int(round(year)),
+                "interval": {"low": int(np.floor(low)), "high": int(np.ceil(high)), "level": INTERVAL_LEVEL},
+                "task": self.config["task"]}
+
+
+def collect_images(paths: list[str | Path]) -> list[Path]:
+    """Files as given, folders expanded (recursively, sorted) to their image files."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3, progress=None) -> list[dict]:
+    """One row per image: {"file", **prediction} or {"file", "error"}; a bad file never stops the rest."""
+    rows = []
+    files = collect_images(paths)
+    if not files:
+        raise NoImages(f"No image files found under {', '.join(map(str, paths))}; expected files or folders "
+                    f"with {', '.join(sorted(IMAGE_SUFFIXES))}.")
+    for path in files if progress is None else progress(files):
+        try:
+            image = load_image(path, draft_size=predictor.img_size)
+        except (UnreadableImage, ImageTooLarge) as exc:
+            rows.append({"file": str(path), "error": str(exc)})
+            continue
+        rows.append({"file": str(path), **predictor.predict(image, top_k)})
+    return rows

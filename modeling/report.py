@@ -1,0 +1,76 @@
+"""Render results as text tables, markdown or JSON (cli.py prints what these return)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return "" if value is None else str(value)
+
+
+def table(rows: list[dict], columns: list[str] | tuple[str, ...], markdown: bool = False) -> str:
+    """A fixed-width text table, or a GitHub markdown table."""
+    cells = [[fmt(row.get(c)) for c in columns] for row in rows]
+    if markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells])
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, "-" * len(line), *body])
+
+
+def render_train(result) -> str:
+    columns = ("epoch", "train_loss", "valid_loss", "valid_accuracy", "valid_balanced_accuracy", "valid_mae",
+               "lr", "images_per_s", "seconds")
+    rows = [{c: row[c] if c == "lr" else _num(row[c]) for c in columns} for row in result.history]
+    best = result.best
+    return (table(rows, columns) + f"\n\nbest epoch {best['epoch']}: accuracy {best['accuracy']:.3f}, balanced "
+            f"{best['balanced_accuracy']:.3f}, MAE {best['mae']:.1f} years, within 10y {best['within_10']:.3f}"
+            f"\nlr {result.lr:.2e}; run directory {result.run_dir} ({result.seconds:.0f} s)")
+
+
+def render_evaluate(result: dict, output: str) -> str:
+    if output == "json":
+        return json.dumps(result, indent=2)
+    md = output == "markdown"
+    headline = [{"metric": k, "value": result[k]} for k in ("n", "accuracy", "balanced_accuracy", "macro_f1",
+                "within_one_bin", "mae", "rmse", "median_ae", "within_5", "within_10")]
+    per_bin = [{"bin": label, **values} for label, values in result["per_bin"].items()]
+    labels = result["labels"]
+    confusion = [{"actual \\ predicted": label, **dict(zip(labels, counts, strict=True))}
+                 for label, counts in zip(labels, result["confusion_matrix"], strict=True)]
+    title = f"{result['run']} ({result['arch']}, {result['task']}) on {result['split']}"
+    parts = [("## " if md else "") + title, table(headline, ("metric", "value"), md),
+             table(per_bin, ("bin", "precision", "recall", "support"), md),
+             "confusion matrix (rows = actual)", table(confusion, ("actual \\ predicted", *labels), md),
+             f"PNG: {result['confusion_png']}"]
+    return "\n\n".join(parts)
+
+
+def render_predictions(rows: list[dict], output: str) -> str:
+    if output == "json":
+        return json.dumps(rows, indent=2)
+    flat = [{"file": r["file"], "year": r.get("year"),
+             "interval": f"{r['interval']['low']}-{r['interval']['high']}" if "interval" in r else "",
+             "top": "; ".join(f"{t['bin']} {t['probability']:.2f}" for t in r.get("top", [])),
+             "error": r.get("error", "")} for r in rows]
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["file", "year", "interval", "top", "error"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        return buffer.getvalue().rstrip("\n")
+    return table(flat, ("file", "year", "interval", "top", "error"))
+
+
+def _num(value):
+    try:
+        return float(value) if "." in str(value) or "e" in str(value) else int(value)
+    except ValueError:
+        return value

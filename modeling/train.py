@@ -1,0 +1,156 @@
+"""`cli.py train`: fine-tune or train a timm model on an export and write a run directory.
+
+Each finished epoch writes RUN_DIR/checkpoint.pt (model, optimiser, scheduler, RNG states, history);
+--resume reloads it and, because data order and augmentation derive from (seed, epoch), ends with the
+same weights and history as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from modeling.config import RESUME_FREE_FIELDS, TrainConfig
+from modeling.engine import decode_outputs, infer, train_epoch
+from modeling.errors import BadTrainingSetup
+from modeling.lr_find import range_test
+from modeling.metrics import summarize
+from modeling.optim import frozen_epochs, make_optimizer, set_backbone_trainable
+from modeling.plots import confusion_png, curves_png
+from modeling.runs import (CONFIG, HISTORY, METRICS, WEIGHTS, load_checkpoint, save_checkpoint, save_weights,
+                           write_history, write_json)
+from modeling.setup import Setup, build
+
+CODE_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path  # where everything was written
+    lr: float  # the peak (head) learning rate used
+    lr_png: Path | None  # the LR range-test curve, with --lr auto
+    history: tuple[dict, ...]  # one row per epoch, as in history.csv
+    best: dict  # metrics.json: the best epoch's valid metrics
+    seconds: float  # wall time of this invocation
+    resumed_from: int | None  # epochs already done when --resume picked the run up
+
+
+def train(config: TrainConfig, *, show: bool = True,
+          on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
+    """Train per `config`; `on_epoch_end(epoch)` runs after each checkpoint (tests use it to kill a run)."""
+    start = time.perf_counter()
+    run_dir = Path(config.out)
+    checkpoint = _existing_checkpoint(config, run_dir)
+    setup = build(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lr, lr_png = config.lr, None
+    if checkpoint is not None:
+        lr = checkpoint["lr"]
+    elif lr is None:
+        lr_png = run_dir / "lr_find.png"
+        lr = range_test(setup, png=lr_png, show=show).suggestion
+    steps = len(setup.train_loader)
+    optimizer, scheduler = make_optimizer(setup.model, config, lr, steps)
+    scaler = torch.amp.GradScaler("cuda") if setup.precision == "fp16" and setup.device.type == "cuda" else None
+    history, best, first_epoch = [], None, 0
+    if checkpoint is not None:
+        setup.model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        if scaler is not None and checkpoint.get("scaler"):
+            scaler.load_state_dict(checkpoint["scaler"])
+        history, best, first_epoch = list(checkpoint["history"]), checkpoint["best"], checkpoint["epoch"]
+        _set_rng_state(checkpoint["rng"])
+    _write_config(setup, lr, run_dir, best)
+    for epoch in range(first_epoch, config.epochs):
+        setup.sampler.set_epoch(epoch)
+        set_backbone_trainable(setup.model, epoch >= frozen_epochs(config))
+        stats = train_epoch(setup.model, setup.train_loader, optimizer, scheduler, setup.loss_fn, setup.device,
+                            setup.precision, config.channels_last, scaler,
+                            desc=f"epoch {epoch + 1}/{config.epochs}", show=show)
+        metrics, valid_loss = _validate(setup)
+        history.append({"epoch": epoch + 1, "train_loss": round(stats["loss"], 6), "valid_loss": round(valid_loss, 6),
+                        "valid_accuracy": round(metrics["accuracy"], 6),
+                        "valid_balanced_accuracy": round(metrics["balanced_accuracy"], 6),
+                        "valid_mae": round(metrics["mae"], 4), "valid_within_10": round(metrics["within_10"], 6),
+                        "lr": f"{optimizer.param_groups[1]['lr']:.3e}",
+                        "images_per_s": round(stats["images_per_s"], 1), "seconds": round(stats["seconds"], 2)})
+        if best is None or _score(config.task, metrics, valid_loss) > _score(config.task, best, best["valid_loss"]):
+            best = {"epoch": epoch + 1, "split": "valid", "valid_loss": valid_loss,
+                    "selected_by": "balanced_accuracy" if config.task == "classify" else "mae", **metrics}
+            save_weights(setup.model, run_dir / WEIGHTS)
+            write_json(run_dir / METRICS, best)
+        write_history(run_dir / HISTORY, history)
+        save_checkpoint({"epoch": epoch + 1, "config": config.to_json(), "lr": lr, "history": history,
+                         "best": best, "model": setup.model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+                         "rng": _get_rng_state()}, run_dir)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    _write_config(setup, lr, run_dir, best)
+    confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
+                  title=f"valid, epoch {best['epoch']} (rows = actual)")
+    curves_png(history, run_dir / "curves.png")
+    return TrainResult(run_dir=run_dir, lr=lr, lr_png=lr_png, history=tuple(history), best=best,
+                       seconds=time.perf_counter() - start,
+                       resumed_from=checkpoint["epoch"] if checkpoint is not None else None)
+
+
+def _existing_checkpoint(config: TrainConfig, run_dir: Path) -> dict | None:
+    checkpoint = load_checkpoint(run_dir) if run_dir.is_dir() else None
+    if checkpoint is None:
+        return None
+    if not config.resume:
+        raise BadTrainingSetup(f"{run_dir} already holds a run (checkpoint.pt, {checkpoint['epoch']} epoch(s) done); "
+                               f"pass --resume to continue it, or choose another --out.")
+    theirs, ours = checkpoint["config"], config.to_json()
+    changed = [k for k in ours if k not in RESUME_FREE_FIELDS and theirs.get(k) != ours[k]]
+    if changed:
+        raise BadTrainingSetup(f"--resume with different options than the run in {run_dir}: "
+                               + ", ".join(f"{k} {theirs.get(k)!r} -> {ours[k]!r}" for k in changed)
+                               + ". Use the original options, or another --out for a new run.")
+    return checkpoint
+
+
+def _validate(setup: Setup) -> tuple[dict, float]:
+    out = infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device, setup.precision,
+                setup.config.channels_last)
+    export = setup.export
+    pred_bins, pred_years, _ = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
+    return summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels), out["loss"]
+
+
+def _score(task: str, metrics: dict, valid_loss: float) -> tuple:
+    return (metrics["balanced_accuracy"], -valid_loss) if task == "classify" else (-metrics["mae"], -valid_loss)
+
+
+def _write_config(setup: Setup, lr: float, run_dir: Path, best: dict | None) -> None:
+    config, export = setup.config, setup.export
+    write_json(run_dir / CONFIG, {
+        "arch": config.arch, "task": config.task,
+        "num_classes": export.num_bins,
+        "bins": {"spec": export.spec, "edges": list(export.edges), "labels": list(export.labels)},
+        "year_range": list(export.year_range), "img_size": config.img_size,
+        "mean": list(setup.mean), "std": list(setup.std), "export": str(Path(export.root).resolve()),
+        "residual_sigma": best["rmse"] if best else None,  # regressors: spread of predict's year distribution
+        "lr": lr, "precision": setup.precision, "device": str(setup.device), "best_epoch": best and best["epoch"],
+        "code_version": CODE_VERSION, "train": config.to_json()})
+
+
+def _get_rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,280 @@
+"""The web app's JSON API, pages and bad-input handling (modeling/app), on real JPEG bytes.
+
+Most tests use FastAPI's TestClient; the concurrency test runs a real uvicorn on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from cli import main
+from crawler.replica.photos import render_photo
+from modeling.app.runner import background_server
+from modeling.app.server import AppConfig, create_app
+from modeling.images import load_image
+from modeling.predict import Predictor
+
+CAP_BYTES = 100 * 1024
+
+
+def jpeg_bytes(year: int = 1950, seed: int = 0, size: tuple[int, int] = (160, 120)) -> bytes:
+    buffer = io.BytesIO()
+    render_photo(year, seed, size).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def png_bomb(width: int = 12_000, height: int = 12_000) -> bytes:
+    """A real 1-bit PNG of width x height zeros (144 Mpx in ~20 KB): over Pillow's pixel limit."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (width // 8 + 1)  # filter byte + 1-bit pixels
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def predictor(app_run_dir: Path) -> Predictor:
+    torch.set_num_threads(1)
+    return Predictor.from_run_dir(app_run_dir)
+
+
+@pytest.fixture(scope="module")
+def client(app_run_dir: Path):
+    app = create_app(AppConfig(run_dir=app_run_dir, max_upload_bytes=CAP_BYTES))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def expected_json(predictor: Predictor, filename: str, data: bytes) -> dict:
+    return {"file": filename, **predictor.predict(load_image(data, draft_size=predictor.img_size), top_k=3)}
+
+
+def test_predict_returns_what_cli_predict_json_prints(client, predictor):
+    data = jpeg_bytes(1925)
+    response = client.post("/api/predict", files={"file": ("photo.jpg", data, "image/jpeg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body == expected_json(predictor, "photo.jpg", data)
+    assert len(body["top"]) == 3
+    assert body["interval"]["low"] <= body["year"] <= body["interval"]["high"]
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "message"),
+    [
+        ("notes.txt", b"this is not a photograph\n" * 20, "cannot decode image"),
+        ("corrupt.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "cannot decode image"),
+        ("truncated.jpg", jpeg_bytes()[:1500], "cannot decode image"),
+    ],
+)
+def test_unreadable_upload_is_400_with_clear_message(client, name, payload, message):
+    response = client.post("/api/predict", files={"file": (name, payload, "image/jpeg")})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["file"] == name and body["error"].startswith(f"{name}: ") and message in body["error"]
+    assert "BytesIO" not in body["error"] and "<bytes>" not in body["error"]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb_is_400(client):
+    bomb = png_bomb()
+    assert len(bomb) < CAP_BYTES
+    response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
+    assert response.status_code == 400
+    assert "decompression-bomb" in response.json()["error"]
+
+
+def test_over_cap_by_content_length_is_413(client):
+    big = b"\xff\xd8" + b"\x00" * (CAP_BYTES + 80 * 1024)
+    response = client.post("/api/predict", files={"file": ("big.jpg", big, "image/jpeg")})
+    assert response.status_code == 413
+    assert "larger than the 100 KB limit" in response.json()["error"]
+
+
+def test_over_cap_file_inside_the_overhead_margin_is_413(client):
+    # The body fits the cap plus the multipart margin, but the file alone is over the cap.
+    big = b"\xff\xd8" + b"\x00" * (CAP_BYTES + 10)
+    response = client.post("/api/predict", files={"file": ("big.jpg", big, "image/jpeg")})
+    assert response.status_code == 413
+
+
+def test_lying_content_length_is_caught_by_counting(client):
+    boundary = "lyingclient"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n'
+            f"Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + b"\x00" * (CAP_BYTES * 3)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Content-Length": "1000"}
+    response = client.post("/api/predict", content=body, headers=headers)
+    assert response.status_code == 413
+
+
+CHUNKED_HEADERS = {"Content-Type": "multipart/form-data; boundary=chunked"}
+
+
+def _chunked_multipart():
+    """A multipart body of ~3x the cap, streamed (httpx sends it chunked, with no Content-Length)."""
+    yield b'--chunked\r\nContent-Disposition: form-data; name="file"; filename="x.jpg"\r\n\r\n'
+    for _ in range(40):
+        yield b"\x00" * 8192
+    yield b"\r\n--chunked--\r\n"
+
+
+def test_chunked_upload_without_length_over_cap_is_413(client):
+    response = client.post("/api/predict", content=_chunked_multipart(), headers=CHUNKED_HEADERS)
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"files": {"photo": ("p.jpg", b"\xff\xd8", "image/jpeg")}}, "No file in the request"),
+        ({"json": {"file": "p.jpg"}}, "No file in the request"),
+        ({"files": {"file": ("empty.jpg", b"", "image/jpeg")}}, "is empty"),
+    ],
+)
+def test_missing_or_empty_file_is_400(client, kwargs, message):
+    response = client.post("/api/predict", **kwargs)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_model_and_health(client, predictor):
+    assert client.get("/api/model").json() == predictor.describe()
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_html_form_post_renders_the_result_without_javascript(client, predictor):
+    data = jpeg_bytes(1965, seed=3)
+    response = client.post("/?lang=en", files={"file": ("street.jpg", data, "image/jpeg")})
+    assert response.status_code == 200
+    expected = predictor.predict(load_image(data, draft_size=predictor.img_size), top_k=3)
+    assert f'<span id="result-year">{expected["year"]}</span>' in response.text
+    assert f'id="result-period">{expected["top"][0]["bin"]}<' in response.text
+    assert 'src="data:image/jpeg;base64,' in response.text
+    fragment = client.post("/ui/predict?lang=en", files={"file": ("x.txt", b"hello", "text/plain")})
+    assert fragment.status_code == 400
+    assert "The photograph could not be dated" in fragment.text and "<html" not in fragment.text
+
+
+def test_language_switch(client, predictor):
+    spanish = client.get("/").text
+    assert '<html lang="es">' in spanish and "Arrastre una fotografía aquí" in spanish
+    english = client.get("/?lang=en").text
+    assert '<html lang="en">' in english and "Drop a photograph here" in english
+    assert 'href="http://testserver/?lang=es"' in english
+    assert '<html lang="es">' in client.get("/?lang=fr").text
+    metrics = predictor.describe()["metrics"]
+    assert f'id="model-accuracy" class="metric">{100 * metrics["accuracy"]:.1f} %<' in spanish
+    assert f'id="model-mae" class="metric">{metrics["mae"]:.1f} años<' in spanish
+    assert "Exactitud (validación)" in spanish and "Accuracy (validation)" in english
+    assert "no-referrer" not in spanish and "https://" not in spanish  # no CDN assets
+
+
+def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predictor):
+    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8))
+    with TestClient(app) as client:
+        page = client.get("/records?sort=disagreement&lang=en")
+        assert page.status_code == 200
+        rows = re.findall(
+            r'data-disagreement="([^"]*)"\s+data-year="([^"]*)" data-image-id="([^"]*)"', page.text
+        )
+        assert len(rows) == 8 and "Page 1 of 2" in page.text
+        gaps = [int(gap) for gap, _, _ in rows if gap]
+        assert len(gaps) == 6 and gaps == sorted(gaps, reverse=True)
+        for gap, year, image_id in rows[:6]:
+            photo = client.get(f"/records/image/{image_id}")
+            assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
+            estimate = predictor.predict(load_image(photo.content, draft_size=predictor.img_size), top_k=1)[
+                "year"
+            ]
+            assert int(gap) == abs(int(year) - estimate)
+        assert "not really a jpeg" not in page.text  # bytes are never echoed, only the decoder's reason
+        assert "cannot decode image" in page.text and "file missing:" in page.text
+        second = client.get("/records?sort=disagreement&page=2&lang=en").text
+        assert "HTTP 404" in second and "no image" in second and "Page 2 of 2" in second
+        by_year = client.get("/records?sort=year").text
+        years = [int(y) for y in re.findall(r"<td>\s*<strong>(\d{4})</strong>", by_year)]
+        assert years == sorted(years) and "Página 1 de 2" in by_year
+        assert client.get("/records/image/9999").status_code == 404
+
+
+def test_records_are_dated_in_the_background_at_startup(app_run_dir, app_archive_db):
+    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True))
+    with TestClient(app):
+        deadline = time.monotonic() + 30
+        while len(app.state.estimates) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(app.state.estimates) == 9  # every stored image, good or bad; the record without one has none
+
+
+def test_records_page_without_database_says_how_to_get_one(app_run_dir, tmp_path):
+    missing = f"sqlite:///{tmp_path / 'nothing.db'}"
+    app = create_app(AppConfig(run_dir=app_run_dir, db_url=missing))
+    with TestClient(app) as client:
+        page = client.get("/records?lang=en")
+    assert page.status_code == 200 and "No database at" in page.text
+    assert not (tmp_path / "nothing.db").exists()
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_fifty_concurrent_requests_on_uvicorn(app_run_dir, predictor):
+    photos = [(f"p{i}.jpg", jpeg_bytes(1860 + 13 * (i % 10), seed=i % 10)) for i in range(50)]
+    expected = {name: expected_json(predictor, name, data) for name, data in photos}
+    app = create_app(AppConfig(run_dir=app_run_dir, max_upload_bytes=CAP_BYTES))
+    with background_server(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
+
+        def post(item):
+            name, data = item
+            return name, http.post("/api/predict", files={"file": (name, data, "image/jpeg")})
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(post, photos))
+        # Bad input on the same server does not take it down.
+        assert http.post("/api/predict", files={"file": ("x.txt", b"nope", "text/plain")}).status_code == 400
+        assert (
+            http.post("/api/predict", files={"file": ("b.png", png_bomb(), "image/png")}).status_code == 400
+        )
+        too_big = http.post(
+            "/api/predict", files={"file": ("big.jpg", b"\0" * (3 * CAP_BYTES), "image/jpeg")}
+        )
+        assert too_big.status_code == 413
+        chunked = http.post("/api/predict", content=_chunked_multipart(), headers=CHUNKED_HEADERS)
+        assert chunked.status_code == 413 and "content-length" not in chunked.request.headers
+        assert http.get("/healthz").status_code == 200
+    assert all(response.status_code == 200 for _, response in answers)
+    assert {name: response.json() for name, response in answers} == expected
+
+
+def test_cli_serve_help_and_bad_model(tmp_path):
+    runner = CliRunner()
+    help_result = runner.invoke(main, ["serve", "--help"])
+    assert help_result.exit_code == 0 and "--max-upload-mb" in help_result.output
+    missing = tmp_path / "no-such-run"
+    result = runner.invoke(main, ["serve", "--model", str(missing)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: No run directory at {missing}. Train one with 'cli.py train --data DIR --out RUN_DIR', "
+        f"or pass --model RUN_DIR of a finished run."
+    )

@@ -1,0 +1,132 @@
+"""A real headless Chromium (Debian's /usr/bin/chromium through Playwright) uses the web app on 127.0.0.1.
+
+It picks a photograph, drops a second one, reads the period and year from the page, switches language,
+opens the records page, and saves screenshots under tmp_path.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from crawler.replica.photos import render_photo
+from modeling.app.runner import background_server
+from modeling.app.server import AppConfig, create_app
+from modeling.images import load_image
+from modeling.predict import Predictor
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: apt-get install chromium (.ci/run does)"
+    ),
+]
+
+
+def photo_file(directory: Path, year: int, seed: int) -> Path:
+    path = directory / f"photo-{year}.jpg"
+    render_photo(year, seed, (480, 360)).save(path, format="JPEG", quality=88)
+    return path
+
+
+def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, tmp_path: Path):
+    from playwright.sync_api import expect, sync_playwright
+
+    torch.set_num_threads(1)
+    predictor = Predictor.from_run_dir(app_run_dir)
+    picked, dropped = photo_file(tmp_path, 1928, 1), photo_file(tmp_path, 1962, 2)
+    expected = {
+        path.name: predictor.predict(load_image(path, draft_size=predictor.img_size), top_k=3)
+        for path in (picked, dropped)
+    }
+    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db))
+    profile = tmp_path / "chromium-profile"
+    with background_server(app) as server, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1200, "height": 900},
+        )
+        try:
+            page = context.new_page()
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(server.base_url + "/")
+            expect(page.locator("h1")).to_have_text("Fechar fotografías")
+
+            # Pick a file: the page's script posts it and inserts the result.
+            page.set_input_files("#file-input", str(picked))
+            page.wait_for_selector("#result-year")
+            want = expected[picked.name]
+            assert page.inner_text("#result-year") == str(want["year"])
+            assert page.inner_text("#result-period") == want["top"][0]["bin"]
+            assert page.locator("#result-periods li").count() == 3
+            assert page.locator("#result-photo").evaluate("img => img.naturalWidth") > 0
+            interval = page.inner_text("#result-interval")
+            assert f"{want['interval']['low']}–{want['interval']['high']}" in interval and "80 %" in interval
+            page.screenshot(path=str(tmp_path / "app-predict-es.png"), full_page=True)
+
+            # Switch to English, then drop a second photograph on the drop zone.
+            page.click("#lang-en")
+            expect(page.locator("h1")).to_have_text("Date photographs")
+            data = base64.b64encode(dropped.read_bytes()).decode("ascii")
+            page.evaluate(
+                """([name, data]) => {
+                    const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+                    const transfer = new DataTransfer();
+                    transfer.items.add(new File([bytes], name, {type: "image/jpeg"}));
+                    const form = document.getElementById("upload-form");
+                    form.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+                }""",
+                [dropped.name, data],
+            )
+            want = expected[dropped.name]
+            expect(page.locator("#result-photo")).to_have_attribute(
+                "alt", re.compile(re.escape(dropped.name))
+            )
+            assert page.inner_text("#result-year") == str(want["year"])
+            assert page.inner_text("#result-period") == want["top"][0]["bin"]
+            accuracy = predictor.describe()["metrics"]["accuracy"]
+            expect(page.locator("#model-accuracy")).to_have_text(f"{100 * accuracy:.1f} %")
+            page.screenshot(path=str(tmp_path / "app-predict-en.png"), full_page=True)
+
+            # A file that is not a photograph gets a readable error, and the page keeps working.
+            bad = tmp_path / "notes.txt"
+            bad.write_text("not a photograph")
+            page.set_input_files("#file-input", str(bad))
+            expect(page.locator("#result-error")).to_contain_text("cannot decode image")
+
+            # The records page, worst disagreement first.
+            page.click("text=Archive records")
+            page.wait_for_selector("#records-table")
+            gaps = [
+                int(g)
+                for g in page.locator("tr[data-disagreement]").evaluate_all(
+                    "rows => rows.map(r => r.dataset.disagreement).filter(Boolean)"
+                )
+            ]
+            assert len(gaps) == 6 and gaps == sorted(gaps, reverse=True)
+            page.screenshot(path=str(tmp_path / "app-records-en.png"), full_page=True)
+        finally:
+            context.close()
+    foreign = [url for url in requested if not url.startswith((server.base_url, "data:", "blob:"))]
+    assert foreign == [], f"the page fetched from elsewhere: {foreign}"

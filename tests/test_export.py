@@ -1,0 +1,197 @@
+"""export: layout and contract files, stratified group-aware splits, determinism, balancing, atomicity."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli import main
+from dataset import export as export_module
+from dataset.catalog import Candidate
+from dataset.export import MANIFEST_COLUMNS, ExportConfig, run_export
+from dataset.split import SPLITS, assign_splits
+from db.session import make_engine
+
+FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def export(url: str, out: Path, **kwargs) -> Path:
+    engine = make_engine(url)
+    run_export(engine, ExportConfig(out=out, image_size=kwargs.pop("image_size", 32), progress=False, **kwargs), url)
+    engine.dispose()
+    return out
+
+
+def manifest(out: Path) -> list[dict]:
+    return list(csv.DictReader((out / "manifest.csv").open(encoding="utf-8")))
+
+
+def per_split_bin(rows: list[dict]) -> Counter:
+    return Counter((r["split"], r["bin"]) for r in rows)
+
+
+def test_tiny_export_follows_the_contract(tiny_export):
+    meta = json.loads((tiny_export / "export.json").read_text())
+    assert {"format_version", "bins", "args", "counts", "database", "created_at", "code_version"} <= set(meta)
+    assert meta["format_version"] == 1 and meta["bins"]["spec"] == "20y" and meta["bins"]["origin"] == 1860
+    assert meta["bins"]["edges"] == list(range(1860, 2001, 20))
+    rows = manifest(tiny_export)
+    assert tuple(rows[0]) == MANIFEST_COLUMNS and len(rows) == 71
+    for r in rows:
+        path = tiny_export / r["file"]
+        assert r["file"] == f"{r['split']}/{r['bin']}/{r['image_id']}.jpg" and path.is_file()
+        assert meta["bins"]["labels"][int(r["bin_index"])] == r["bin"]
+        with Image.open(path) as img:
+            assert img.mode == "RGB" and min(img.size) == 64 and img.size == (int(r["width"]), int(r["height"]))
+    assert {s: sum(n.values()) for s, n in meta["counts"].items()} == {"train": 56, "valid": 8, "test": 7}
+    assert meta["left_out"] == {"no_date": 1, "spans_bins": 1, "excluded_duplicate": 3}
+
+
+def test_each_split_is_within_one_image_of_its_target(tiny_export):
+    rows = manifest(tiny_export)
+    got = per_split_bin(rows)
+    # the tiny archive holds 8, 8, 9, 10, 12, 14 and 10 kept images in its seven 20-year bins
+    per_bin = Counter(r["bin"] for r in rows)
+    assert list(per_bin.values()) == [8, 8, 9, 10, 12, 14, 10]
+    for label, count in per_bin.items():
+        for split, fraction in zip(SPLITS, FRACTIONS, strict=True):
+            assert abs(got[(split, label)] - count * fraction) <= 1, (split, label)
+
+
+def test_groups_never_cross_splits():
+    # groups of 1-4 images over 3 bins; a group may span bins (chained near-duplicates)
+    items, image_id = [], 0
+    for group in range(120):
+        for k in range(1 + group % 4):
+            image_id += 1
+            items.append(Candidate(image_id, image_id, str(image_id), "/x.jpg", 1900, 1900, 1900,
+                                   (group + k // 3) % 3, group, group, False, 10, 10, "JPEG"))
+    split_of = assign_splits(items, FRACTIONS, seed=3)
+    by_group: dict[int, set] = {}
+    for c in items:
+        by_group.setdefault(c.group_id, set()).add(split_of[c.image_id])
+    assert all(len(splits) == 1 for splits in by_group.values())
+    per_bin = Counter(c.bin_index for c in items)
+    got = Counter((c.bin_index, split_of[c.image_id]) for c in items)
+    for b, n in per_bin.items():
+        for split, fraction in zip(SPLITS, FRACTIONS, strict=True):
+            assert abs(got[(b, split)] - n * fraction) <= 4  # at most one group's size off
+    assert split_of == assign_splits(list(reversed(items)), FRACTIONS, seed=3)
+
+
+def test_same_seed_same_manifest_and_clusters_stay_in_one_split(tiny_archive, tiny_export, tmp_path):
+    again = export(tiny_archive, tmp_path / "again", image_size=64)
+    assert (again / "manifest.csv").read_bytes() == (tiny_export / "manifest.csv").read_bytes()
+    other = export(tiny_archive, tmp_path / "other", seed=1)
+    assert {(r["image_id"], r["split"]) for r in manifest(other)} != {(r["image_id"], r["split"]) for r in manifest(again)}
+    splits_of_cluster: dict[str, set] = {}
+    for r in manifest(other):
+        splits_of_cluster.setdefault(r["cluster_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in splits_of_cluster.values())
+
+
+def test_balance_modes_touch_train_only(tiny_archive, tmp_path):
+    natural = per_split_bin(manifest(export(tiny_archive, tmp_path / "none")))
+    under = manifest(export(tiny_archive, tmp_path / "under", balance="undersample"))
+    over_dir = export(tiny_archive, tmp_path / "over", balance="oversample")
+    over = manifest(over_dir)
+    capped = manifest(export(tiny_archive, tmp_path / "cap", balance="undersample", max_per_class=7))
+    floor = manifest(export(tiny_archive, tmp_path / "floor", balance="oversample", min_per_class=9))
+    train_natural = {b: n for (s, b), n in natural.items() if s == "train"}
+    for rows, expected in [(under, min(train_natural.values())), (over, max(train_natural.values()))]:
+        counts = per_split_bin(rows)
+        assert {n for (s, _), n in counts.items() if s == "train"} == {expected}
+        assert {k: n for k, n in counts.items() if k[0] != "train"} == {k: n for k, n in natural.items() if k[0] != "train"}
+    assert {n for (s, _), n in per_split_bin(capped).items() if s == "train"} == {6, 7}
+    assert {b: n for (s, b), n in per_split_bin(floor).items() if s == "train"} == {
+        b: max(9, n) for b, n in train_natural.items()}
+    # oversampling repeats manifest rows, not files
+    files = [p for p in over_dir.rglob("*.jpg")]
+    assert len(files) == len({r["image_id"] for r in over}) < len(over)
+
+
+def test_image_size_zero_copies_originals(tiny_archive, tmp_path):
+    out = export(tiny_archive, tmp_path / "orig", image_size=0)
+    row = manifest(out)[0]
+    engine = make_engine(tiny_archive)
+    with engine.connect() as conn:
+        original = conn.exec_driver_sql("select path from images where id = ?", (int(row["image_id"]),)).scalar()
+    engine.dispose()
+    assert (out / row["file"]).read_bytes() == Path(original).read_bytes()
+
+
+def test_refuses_non_empty_dir_without_force_then_replaces_it(tiny_archive, tmp_path):
+    out = tmp_path / "ds"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    args = ["export", "--db", tiny_archive, "--out", str(out), "--image-size", "16", "--workers", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: Export directory {out} is not empty. Pass --force to replace it, or choose another --out."
+    result = CliRunner().invoke(main, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"Exported 71 images (71 manifest rows) to {out}"
+    assert not (out / "notes.txt").exists() and (out / "manifest.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_options_that_do_not_fit_are_one_error_line(tiny_archive, tmp_path):
+    base = ["export", "--db", tiny_archive, "--out", str(tmp_path / "x")]
+    result = CliRunner().invoke(main, [*base, "--max-per-class", "5"])
+    assert result.output.strip() == "Error: --max-per-class applies to --balance undersample; pass that too, or drop the option."
+    result = CliRunner().invoke(main, [*base, "--splits", "0.8,0.3"])
+    assert result.output.strip() == ("Error: Cannot use --splits '0.8,0.3': expected three fractions train,valid,test "
+                                      "summing to 1, e.g. 0.8,0.1,0.1.")
+    assert result.exit_code == 1 and not (tmp_path / "x").exists()
+
+
+def test_export_before_dedupe_is_refused(fresh_db, add_photo, db_url, tmp_path):
+    add_photo("one", Image.new("RGB", (40, 30)), "1950")
+    result = CliRunner().invoke(main, ["export", "--db", db_url, "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: 1 of 1 binned images have no dedupe verdict, so duplicates could cross "
+                                      "splits. Run 'cli.py dedupe' first.")
+
+
+def test_an_interrupted_export_leaves_no_directory(tiny_archive, tmp_path, monkeypatch):
+    real = export_module._export_one
+    calls = []
+
+    def dies_on_the_tenth(job):
+        calls.append(job)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return real(job)
+
+    monkeypatch.setattr(export_module, "_export_one", dies_on_the_tenth)
+    with pytest.raises(KeyboardInterrupt):
+        export(tiny_archive, tmp_path / "ds")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_export_leaves_no_directory(tiny_archive, tmp_path):
+    out = tmp_path / "ds"
+    script = (
+        "import sys, time; from dataset import export as e; real = e._export_one\n"
+        "def slow(job):\n    time.sleep(0.05); return real(job)\n"
+        "e._export_one = slow\n"
+        "from cli import main\n"
+        f"main(['export', '--db', {tiny_archive!r}, '--out', {str(out)!r}, '--workers', '1', '--image-size', '16'])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=Path(__file__).parent.parent,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(tmp_path.glob(".ds.building-*/train/*/*.jpg")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(tmp_path.glob(".ds.building-*")) and not out.exists()
