@@ -101,7 +101,10 @@ def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, lim
     config = CrawlConfig(profile=profile, start_url=start_url, db_url=db_url, images_dir=images_dir, limit=limit,
                          concurrency=concurrency, delay=delay, autothrottle=autothrottle, refresh=refresh,
                          verbose=verbose)
-    click.echo(format_summary(run_crawl(config)))
+    summary = run_crawl(config)
+    click.echo(format_summary(summary))
+    if summary.interrupted:
+        raise SystemExit(130)  # the shell's convention for a run stopped by Ctrl-C
 
 
 @main.command()
@@ -114,7 +117,8 @@ def probe(url: str, profile: str) -> None:
     The quick way to check or fix a profile against the live site before a crawl.
     Example:  cli.py probe https://archive.example/foto/123 --profile larioja
     """
-    from crawler.probe import format_probe, probe as run_probe
+    from crawler.probe import format_probe
+    from crawler.probe import probe as run_probe
 
     click.echo(format_probe(run_probe(url, profile)))
 

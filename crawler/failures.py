@@ -13,7 +13,8 @@ from scrapy.exceptions import (
     IgnoreRequest,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError as TxTimeoutError
+from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
 
 CONNECTION_ERRORS = (ConnectError, DownloadConnectionRefusedError, ConnectionError)

@@ -8,10 +8,11 @@ crawler/profiles/replica.toml; any other value is taken as a path to a TOML file
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+import tomllib
 
 from db.errors import PipelineError
 

@@ -13,33 +13,46 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 _lock = threading.Lock()
-_thread: threading.Thread | None = None
+_reactor = None
+
+
+def _run_reactor(ready: threading.Event, box: dict) -> None:
+    # The reactor and its asyncio loop belong to this thread alone: the caller's thread keeps
+    # whatever event loop it had (none, usually), so asyncio code there is unaffected.
+    try:
+        from scrapy.utils.reactor import is_reactor_installed
+
+        if not is_reactor_installed():
+            from twisted.internet import asyncioreactor
+
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            asyncioreactor.install(eventloop=loop)
+        from twisted.internet import reactor
+
+        if hasattr(reactor, "_asyncioEventloop"):
+            asyncio.set_event_loop(reactor._asyncioEventloop)
+        box["reactor"] = reactor
+        reactor.callWhenRunning(ready.set)
+    except BaseException as exc:  # handed to the caller, which re-raises it
+        box["error"] = exc
+        ready.set()
+        return
+    reactor.run(installSignalHandlers=False)
 
 
 def _ensure_reactor():
-    global _thread
+    global _reactor
     with _lock:
-        from scrapy.utils.reactor import install_reactor, is_reactor_installed
-
-        if not is_reactor_installed():
-            install_reactor(ASYNCIO_REACTOR)
-        from twisted.internet import reactor
-
-        if _thread is None:
-            loop = reactor._asyncioEventloop
-            started = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                reactor.callWhenRunning(started.set)
-                reactor.run(installSignalHandlers=False)
-
-            _thread = threading.Thread(target=run, name="twisted-reactor", daemon=True)
-            _thread.start()
-            started.wait()
-        return reactor
+        if _reactor is None:
+            ready, box = threading.Event(), {}
+            threading.Thread(target=_run_reactor, args=(ready, box), name="twisted-reactor", daemon=True).start()
+            ready.wait()
+            if "error" in box:
+                raise box["error"]
+            _reactor = box["reactor"]
+        return _reactor
 
 
 def call_in_reactor(func: Callable[..., Any], *args: Any) -> None:

@@ -22,6 +22,7 @@ from scrapy.crawler import CrawlerRunner
 from scrapy.settings import Settings
 from sqlalchemy import select, update
 from tqdm import tqdm
+from twisted.python.failure import Failure
 
 from crawler.imagefile import remove_partial_files
 from crawler.profile import DEFAULT_PROFILE, load_profile, start_urls_for
@@ -249,11 +250,16 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
         done = threading.Event()
 
         def start() -> None:
-            crawler = runner.create_crawler(ArchiveSpider)
-            crawler_box["crawler"] = crawler
-            deferred = runner.crawl(
-                crawler, profile=profile, start_url=config.start_url, limit=config.limit, refresh=config.refresh
-            )
+            try:
+                crawler = runner.create_crawler(ArchiveSpider)
+                crawler_box["crawler"] = crawler
+                deferred = runner.crawl(
+                    crawler, profile=profile, start_url=config.start_url, limit=config.limit, refresh=config.refresh
+                )
+            except Exception:  # handed to this function's caller below, as CrawlAborted
+                crawler_box["failure"] = Failure()
+                done.set()
+                return
             deferred.addErrback(lambda failure: crawler_box.setdefault("failure", failure))
             deferred.addBoth(lambda _: done.set())
 

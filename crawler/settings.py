@@ -53,6 +53,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 560,
 }
 
+SPIDER_MIDDLEWARES = {
+    # Next to the spider, so it sees a callback's exception first.
+    "crawler.middlewares.parse_errors.ParseErrorMiddleware": 950,
+}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.dates.DatePipeline": 100,
     "crawler.pipelines.validate.ValidatePipeline": 200,

@@ -118,7 +118,7 @@ def _suggestion(rows: list[BinCount], bins: Bins, min_count: int) -> str:
 
 def _summary_lines(report: BalanceReport) -> list[str]:
     ratio = "n/a" if report.imbalance_ratio is None else f"{report.imbalance_ratio:.2f}"
-    left = "; ".join(f"{n} {LEFT_OUT_REASONS[k]}" for k, n in report.left_out.items()) or "none"
+    left = "; ".join(f"{LEFT_OUT_REASONS[k]}: {n}" for k, n in report.left_out.items()) or "none"
     lines = [
         f"Images: {report.total_before} in bins, {report.total_after} after dedupe.",
         f"Empty bins: {', '.join(report.empty_bins) or 'none'}",
@@ -183,9 +183,10 @@ def plot(report: BalanceReport, path: Path) -> Path:
     ax.set_ylabel("images")
     ratio = "n/a" if report.imbalance_ratio is None else f"{report.imbalance_ratio:.1f}x"
     ax.set_title(f"{report.total_after} images in {len(labels)} bins ({report.bins.spec}), imbalance {ratio}")
-    left = sum(report.left_out.values())
-    if left:
-        ax.text(0.99, 0.97, f"left out: {left}", transform=ax.transAxes, ha="right", va="top", fontsize=8)
+    if report.left_out:
+        left = "\n".join(f"{LEFT_OUT_REASONS[k]}: {n}" for k, n in report.left_out.items())
+        ax.text(0.99, 0.97, f"left out\n{left}", transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                color="#555555")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     path.parent.mkdir(parents=True, exist_ok=True)

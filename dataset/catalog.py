@@ -17,7 +17,7 @@ from db.session import session_scope
 
 # Why an image (or a record without one) is not in any bin, in report order.
 LEFT_OUT_REASONS = {
-    "no_image": "record has no stored image",
+    "no_image": "records without a stored image",
     "unreadable_image": "image could not be decoded (see dedupe)",
     "no_date": "no usable date",
     "open_date": "open-ended date (before/after a year)",

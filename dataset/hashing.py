@@ -40,8 +40,8 @@ class HashSummary:
 def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> dict[str, str]:
     """Hex hashes of one file, one per algorithm; raises UnreadableImage.
 
-    >>> hash_file("tests/data/images/gradient.png", ["phash"])  # doctest: +SKIP
-    {'phash': 'd52a2ad5d52a2ad5'}
+    >>> hash_file("tests/data/images/sepia_1885.png", ["phash", "dhash"])
+    {'phash': 'cdc9323286cdc17e', 'dhash': '39b3f2e26569717d'}
     """
     img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
     return {name: str(ALGORITHMS[name](img)) for name in algorithms}

@@ -35,6 +35,8 @@ CSV_COLUMNS = {
     "holder": "holder", "titular": "holder", "description": "description", "descripcion": "description",
 }
 COMMIT_EVERY = 200
+# Picture formats Pillow does not read without plugins: named as unsupported rather than corrupt.
+UNREADABLE_EXTENSIONS = {".heic", ".heif", ".avif", ".jxl", ".cr2", ".nef", ".dng", ".arw", ".orf", ".raf", ".psd", ".svg"}
 
 
 class BadImportSource(PipelineError):
@@ -147,9 +149,12 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
                 info, error = probe(path), None
             except UnreadableImage as exc:
                 info, error = None, str(exc)
-                if path.suffix.lower() not in IMAGE_EXTENSIONS and "identify" in error:
+                suffix = path.suffix.lower()
+                if "identify" in error and suffix not in IMAGE_EXTENSIONS:
                     counts["skipped"] += 1
                     continue
+                if "identify" in error and suffix in UNREADABLE_EXTENSIONS:
+                    error = f"unsupported format {suffix}: convert it to JPEG, PNG or TIFF"
                 failures.append((rel, error))
                 counts["failed"] += 1
             row = meta.get(rel, {})

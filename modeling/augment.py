@@ -26,7 +26,7 @@ def augment_array(image: Image.Image, size: int, mean: tuple[float, ...], std: t
     if rng.random() < 0.5:
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     array = np.asarray(image, dtype=np.float32) / 255.0
-    brightness, contrast = 1.0 + rng.uniform(-jitter, jitter, size=2)
+    brightness, contrast = (float(x) for x in 1.0 + rng.uniform(-jitter, jitter, size=2))
     grey_mean = float(array.mean())
     array = (array - grey_mean) * contrast + grey_mean * brightness
     if rng.random() < grain_p:

@@ -149,7 +149,7 @@ class EpochSampler(Sampler):
     The order is a pure function of (seed, epoch): call set_epoch before each epoch.
     """
 
-    def __init__(self, bin_indices: list[int], mode: str, seed: int, num_bins: int):
+    def __init__(self, bin_indices: list[int], mode: str, seed: int):
         if mode not in ("natural", "balanced"):
             raise ValueError(f"sampler must be natural or balanced, got {mode!r}")
         self.bin_indices, self.mode, self.seed, self.epoch = bin_indices, mode, seed, 0

@@ -69,14 +69,14 @@ def infer(model: nn.Module, loader, loss_fn: Callable | None, device: torch.devi
             "loss": total_loss / max(n, 1)}
 
 
-def decode_outputs(outputs: np.ndarray, task: str, edges, year_range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(predicted bins, predicted years, bin probabilities or None-equivalent) for a batch of raw outputs.
+def decode_outputs(outputs: np.ndarray, task: str, edges, year_range) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted bins, predicted years) for a batch of raw outputs.
 
     Classifiers: argmax bin, expected year over bin centres. Regressors: the year, binned.
     """
     if task == "classify":
         shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
         probs = shifted / shifted.sum(axis=1, keepdims=True)
-        return probs.argmax(axis=1), probs @ bin_centres(edges), probs
+        return probs.argmax(axis=1), probs @ bin_centres(edges)
     years = denormalise_year(np.clip(outputs[:, 0], 0.0, 1.0), year_range)
-    return year_to_bin(years, edges), years, np.zeros((len(outputs), 0))
+    return year_to_bin(years, edges), years

@@ -44,7 +44,7 @@ def evaluate_run(config: EvaluateConfig) -> dict:
     loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers)
     out = infer(model, loader, None, torch.device("cpu"), "fp32", channels_last=False, show=config.show,
                 desc=f"evaluate {config.split}")
-    pred_bins, pred_years, _ = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
+    pred_bins, pred_years = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
     result = summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels)
     png = config.png or Path(config.model) / f"confusion_{config.split}.png"
     confusion_png(result["confusion_matrix"], export.labels, png, title=f"{config.split} (rows = actual)")

@@ -16,7 +16,7 @@ from modeling.errors import ImageTooLarge, UnreadableImage
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"})
 # Pillow raises these for truncated, corrupt or unsupported files.
-_DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+_DECODE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, EOFError)
 
 
 def load_image(source: str | Path | bytes, *, draft_size: int | None = None) -> Image.Image:

@@ -130,7 +130,7 @@ def build(config: TrainConfig) -> Setup:
     train_set = PhotoDataset(export.root, train_rows, config.img_size, mean, std, config.augment, strong)
     valid_set = PhotoDataset(export.root, valid_rows, config.img_size, mean, std, "none")
     train_bins = [row.bin_index for row in train_rows]
-    sampler = EpochSampler(train_bins, config.sampler, config.seed, export.num_bins)
+    sampler = EpochSampler(train_bins, config.sampler, config.seed)
     loader_args = {"num_workers": config.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": config.workers > 0}
     if config.workers > 0:

@@ -23,8 +23,17 @@ from modeling.lr_find import range_test
 from modeling.metrics import summarize
 from modeling.optim import frozen_epochs, make_optimizer, set_backbone_trainable
 from modeling.plots import confusion_png, curves_png
-from modeling.runs import (CONFIG, HISTORY, METRICS, WEIGHTS, load_checkpoint, save_checkpoint, save_weights,
-                           write_history, write_json)
+from modeling.runs import (
+    CONFIG,
+    HISTORY,
+    METRICS,
+    WEIGHTS,
+    load_checkpoint,
+    save_checkpoint,
+    save_weights,
+    write_history,
+    write_json,
+)
 from modeling.setup import Setup, build
 
 CODE_VERSION = "0.1.0"
@@ -122,7 +131,7 @@ def _validate(setup: Setup) -> tuple[dict, float]:
     out = infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device, setup.precision,
                 setup.config.channels_last)
     export = setup.export
-    pred_bins, pred_years, _ = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
+    pred_bins, pred_years = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
     return summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels), out["loss"]
 
 

@@ -190,7 +190,7 @@ def tiny_export(tiny_archive: str, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_export, tmp_path_factory) -> Path:
-    """A finished classify run (resnet18 from scratch, 32 px, 2 epochs) on tiny_export, for predict/evaluate tests."""
+    """A finished classify run (timm's tiny test_efficientnet, 32 px, 2 epochs) on tiny_export, for predict tests."""
     import torch
 
     from modeling.config import TrainConfig
@@ -198,6 +198,6 @@ def tiny_run(tiny_export, tmp_path_factory) -> Path:
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("tiny_run") / "run"
-    train(TrainConfig(data=tiny_export, out=out, arch="resnet18", pretrained=False, img_size=32, epochs=2,
+    train(TrainConfig(data=tiny_export, out=out, arch="test_efficientnet", pretrained=False, img_size=32, epochs=2,
                       batch_size=16, lr=1e-3, workers=0, precision="fp32"), show=False)
     return out

@@ -92,7 +92,9 @@ def test_every_format(archive):
     table = render(report, "table").splitlines()
     assert table[0] == "bin        before  excluded  after   share"
     assert table[3] == "1930-1959       4         1      3   30.0%"
-    assert "Left out: 1 record has no stored image; 1 image could not be decoded (see dedupe); " in render(report, "table")
+    assert ("Left out: records without a stored image: 1; image could not be decoded (see dedupe): 1; no usable date: 1; "
+            "open-ended date (before/after a year): 1; date range spans two bins: 2; date outside the bins: 2"
+            ) in render(report, "table").splitlines()
 
 
 def test_cli_table_and_plot(archive, db_url, tmp_path):

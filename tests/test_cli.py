@@ -32,4 +32,5 @@ def test_command_is_in_readme(name):
 def test_unknown_option_is_one_clear_line():
     result = CliRunner().invoke(main, ["crawl", "--no-such-option"])
     assert result.exit_code == 2
-    assert "No such option: --no-such-option" in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "--no-such-option" in error_lines[0]

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from crawler.pipelines.validate import HASHED_FIELDS, content_hash
@@ -66,6 +67,7 @@ def count_records(db_path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path, replica, replica_archive):
     # Reference: an uninterrupted crawl of another server over the same archive.
     reference_db = f"sqlite:///{tmp_path / 'reference.db'}"
@@ -95,7 +97,7 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path, replica, repli
     actual = dump(f"sqlite:///{db_path}", replica.base_url, tmp_path / "images")
     for table in expected:
         assert len(actual[table]) == len(expected[table]), table
-        for got, want in zip(actual[table], expected[table]):
+        for got, want in zip(actual[table], expected[table], strict=True):
             assert got == want, table
     with sqlite3.connect(db_path) as conn:
         statuses = [s for (s,) in conn.execute("SELECT status FROM crawl_runs ORDER BY id")]

@@ -29,6 +29,7 @@ def folder(tmp_path: Path) -> Path:
     (root / "broken.jpg").write_bytes(good[: len(good) // 2])
     PILImage.new("RGB", (16, 16)).save(root / "icon.ico")
     (root / "notes.txt").write_text("box 3, donated 1998")
+    (root / "phone.heic").write_bytes(b"\0\0\0\x18ftypheic" + bytes(64))
     (root / ".DS_Store").write_bytes(b"\0\0")
     (root / "fechas.csv").write_text(
         "Archivo;Fecha;Título;Lugar\n"
@@ -42,9 +43,10 @@ def folder(tmp_path: Path) -> Path:
 def test_import_mixed_formats_with_metadata(fresh_db, folder, tmp_path):
     config = ImportConfig(folder, folder / "fechas.csv", "family", tmp_path / "store", progress=False)
     summary = run_import(fresh_db, config)
-    assert (summary.files, summary.added, summary.failed, summary.skipped) == (10, 7, 2, 1)
+    assert (summary.files, summary.added, summary.failed, summary.skipped) == (11, 7, 3, 1)
     assert summary.unmatched_metadata == ["missing.jpg"]
     assert dict(summary.failures)["icon.ico"].startswith("unsupported format ICO")
+    assert dict(summary.failures)["phone.heic"] == "unsupported format .heic: convert it to JPEG, PNG or TIFF"
     assert dict(summary.failures)["broken.jpg"] == "cannot open: Truncated File Read"
     with session_scope(fresh_db) as s:
         records = {r.source_id: r for r in s.scalars(select(Record).where(Record.source == "family"))}
@@ -72,7 +74,7 @@ def test_second_import_adds_nothing_and_a_changed_date_updates(fresh_db, folder,
     third = run_import(fresh_db, config)
     assert (third.added, third.updated, third.unchanged) == (0, 1, 6)
     with session_scope(fresh_db) as s:
-        assert s.query(Record).count() == 9 and s.query(Image).count() == 9
+        assert s.query(Record).count() == 10 and s.query(Image).count() == 10
         assert s.scalars(select(Record.year).where(Record.source_id == "a.jpg")).one() == 1931
 
 
@@ -81,8 +83,8 @@ def test_cli_import_summary_and_errors(fresh_db, folder, db_url, tmp_path):
     result = CliRunner().invoke(main, ["import", str(folder), "--db", db_url, "--metadata", str(folder / "fechas.csv"),
                                        "--images-dir", store])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == (f"Imported 10 files from {folder}: 7 added, 0 updated, 0 unchanged, "
-                                             "2 unreadable, 1 not pictures (skipped).")
+    assert result.stdout.splitlines()[0] == (f"Imported 11 files from {folder}: 7 added, 0 updated, 0 unchanged, "
+                                             "3 unreadable, 1 not pictures (skipped).")
     missing = CliRunner().invoke(main, ["import", str(tmp_path / "nope"), "--db", db_url])
     assert missing.exit_code == 1
     assert missing.output.strip() == f"Error: Folder {tmp_path / 'nope'} not found: expected a directory of photographs."

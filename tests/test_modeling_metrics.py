@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from modeling.decode import expected_year, gaussian_bin_probs, interval, quantile_year, soft_targets, year_to_bin
+from modeling.decode import (
+    expected_year,
+    gaussian_bin_probs,
+    interval,
+    quantile_year,
+    soft_targets,
+    year_to_bin,
+)
 from modeling.metrics import confusion_matrix, summarize
 
 LABELS = ("1860-1879", "1880-1899", "1900-1919")

@@ -109,3 +109,12 @@ def test_crawl_command_prints_the_summary(tmp_path, replica):
     assert result.exit_code == 0, result.output
     assert "  records: 5 new, 0 updated, 0 unchanged, 0 already complete (not fetched), 0 incomplete" in result.output
     assert "  failed by reason: none" in result.output
+
+
+def test_scrapy_log_is_quiet_unless_verbose(tmp_path, replica):
+    args = ["crawl", "--profile", "replica", "--start-url", replica.base_url, "--images-dir", str(tmp_path / "i"),
+            "--no-autothrottle", "--delay", "0", "--limit", "2"]
+    quiet = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{tmp_path / 'q.db'}"])
+    assert quiet.exit_code == 0 and "[scrapy" not in quiet.output
+    verbose = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{tmp_path / 'v.db'}", "--verbose"])
+    assert verbose.exit_code == 0 and "[scrapy.core.engine] DEBUG: Crawled (200)" in verbose.output

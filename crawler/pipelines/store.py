@@ -9,10 +9,11 @@ Counts new/updated/unchanged records (via content_hash and the image's sha256) i
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import sessionmaker
 
 from crawler.items import PageItem, RecordItem
 from db.models import Image, Page, Record, utcnow
-from db.session import make_engine, session_scope
+from db.session import make_engine
 
 RECORD_COLUMNS = (
     "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
@@ -34,6 +35,10 @@ class StorePipeline:
         self.db_url = crawler.settings.get("FOTOFECHA_DB_URL")
         self.run_id = crawler.settings.getint("FOTOFECHA_RUN_ID") or None
         self.engine = None
+        self.sessions: sessionmaker | None = None
+        # Record pages stored as failed: the one DELETE per record that succeeds later is
+        # issued only for these.
+        self.failed_pages: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
@@ -41,6 +46,10 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.engine = make_engine(self.db_url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        with self.sessions() as session:
+            query = select(Page.url).where(Page.kind == "record", Page.status == "failed")
+            self.failed_pages = set(session.scalars(query))
 
     def close_spider(self) -> None:
         if self.engine is not None:
@@ -58,7 +67,7 @@ class StorePipeline:
     def store_record(self, item: RecordItem) -> str:
         """Upsert the record and its image; returns new | updated | unchanged."""
         image = item.get("image")
-        with session_scope(self.engine) as session:
+        with self.sessions.begin() as session:
             record = session.execute(
                 select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
             ).scalar_one_or_none()
@@ -84,12 +93,14 @@ class StorePipeline:
                     record.images.append(row)
                 for column in IMAGE_COLUMNS:
                     setattr(row, column, image.get(column))
-            # The page yielded a record: an earlier failure of it is history, not a fault.
-            session.execute(delete(Page).where(Page.url == item["page_url"]))
+            if item["page_url"] in self.failed_pages:
+                # The page yielded a record: an earlier failure of it is history, not a fault.
+                session.execute(delete(Page).where(Page.url == item["page_url"]))
+        self.failed_pages.discard(item["page_url"])
         return outcome
 
     def store_page(self, item: PageItem) -> None:
-        with session_scope(self.engine) as session:
+        with self.sessions.begin() as session:
             page = session.execute(select(Page).where(Page.url == item["url"])).scalar_one_or_none()
             if page is None:
                 page = Page(url=item["url"])
@@ -100,6 +111,8 @@ class StorePipeline:
             page.error = item.get("error")
             page.run_id = self.run_id
             page.fetched_at = utcnow()
+            if item["kind"] == "record" and item["status"] == "failed":
+                self.failed_pages.add(item["url"])
             seen = item.get("seen_urls")
             if seen:
                 # Known records the listing still shows: seen now, not refetched.

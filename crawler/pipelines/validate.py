@@ -11,8 +11,8 @@ import json
 import re
 from collections.abc import Mapping
 
-from crawler.items import RecordItem
 from crawler.extract import normalize_label
+from crawler.items import RecordItem
 from crawler.profile import RECORD_FIELDS
 from db.dates import UNKNOWN_MARKERS
 
