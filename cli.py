@@ -162,8 +162,8 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
 
 
 @main.command()
-@click.option("--hash", "hash_name", type=click.Choice(["phash", "dhash", "both"]), default="phash", show_default=True,
-              help="Perceptual hash; 'both' needs a pair within the threshold on phash and dhash.")
+@click.option("--hash", "hash_name", type=click.Choice(["phash", "dhash", "both"]), default="both", show_default=True,
+              help="Perceptual hash; 'both' (fewest false matches) needs a pair within the threshold on phash and dhash.")
 @click.option("--threshold", default=8, show_default=True, type=click.IntRange(0, 32),
               help="Largest Hamming distance (bits of 64) between near-duplicates.")
 @click.option("--workers", default=_default_workers, show_default="CPU count", type=click.IntRange(1, 64),

@@ -37,7 +37,7 @@ class BadDedupeOptions(PipelineError):
 
 @dataclass(frozen=True)
 class DedupeConfig:
-    hash: str = "phash"  # phash | dhash | both (a pair must be within the threshold on both)
+    hash: str = "both"  # phash | dhash | both (a pair must be within the threshold on both)
     threshold: int = 8  # largest Hamming distance (of 64 bits) between near-duplicates
     workers: int = 1  # hashing processes
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first

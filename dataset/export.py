@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -120,7 +121,8 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
     suffix = None if config.image_size else "original"
     files = {c.image_id: _relative_file(s, labels[c.bin_index], c, suffix) for s, c in rows}
     config.out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{config.out.name}.building-", dir=config.out.parent))
+    _remove_stale_builds(config.out)
+    building = Path(tempfile.mkdtemp(prefix=f".{config.out.name}.building-{os.getpid()}-", dir=config.out.parent))
     try:
         sizes, failed = _write_images(rows, files, building, config)
         rows = [(s, c) for s, c in rows if c.image_id in sizes]
@@ -147,6 +149,24 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
         shutil.rmtree(building, ignore_errors=True)
         raise
     return ExportSummary(config.out, counts, len(sizes), len(rows), left_out, failed)
+
+
+def _remove_stale_builds(out: Path) -> None:
+    """Delete half-built siblings of `out` left by exports that were killed (their process is gone)."""
+    for stale in out.parent.glob(f".{out.name}.building-*-*"):
+        pid = stale.name.rsplit(".building-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _relative_file(split: str, label: str, c: Candidate, suffix: str | None) -> str:

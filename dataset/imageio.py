@@ -57,7 +57,7 @@ def load_image(path: str | Path, mode: str = "RGB", min_side: int | None = None)
     >>> load_image("photo.jpg", mode="L", min_side=64)  # doctest: +SKIP
     """
     with _open(path) as img:
-        if min_side and img.format == "JPEG":
+        if min_side and img.format in ("JPEG", "MPO"):
             # draft() picks the largest DCT scale (1/2, 1/4, 1/8) keeping both sides >= the request.
             img.draft(mode, (min_side, min_side))
         _load(img, path)

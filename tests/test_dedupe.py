@@ -39,7 +39,7 @@ def test_clusters_do_not_chain_and_keep_the_best(fresh_db):
         ("0000000000000fff", "sc", 80, 10),
         ("ffffffffffffffff", "sd", 80, 10),
     ])
-    summary = run_dedupe(fresh_db, DedupeConfig(threshold=8, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
     got = verdicts(fresh_db)
     assert got[a] == (a, a, False, "kept", 0)
     assert got[b] == (a, a, True, "duplicate", 6)
@@ -55,13 +55,13 @@ def test_keep_rule_pixels_then_bytes_then_lowest_id(fresh_db):
         ("0000000000000003", "s3", 60, 20),
         ("0000000000000003", "s4", 60, 20),
     ])
-    run_dedupe(fresh_db, DedupeConfig(progress=False))
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", progress=False))
     assert {v[0] for v in verdicts(fresh_db).values()} == {ids[2]}
 
 
 def test_byte_identical_files_are_always_caught(fresh_db):
     x, y = add_hashed(fresh_db, [("0000000000000000", "same", 10, 5), ("ffffffffffffffff", "same", 10, 5)])
-    summary = run_dedupe(fresh_db, DedupeConfig(threshold=0, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=0, progress=False))
     assert verdicts(fresh_db)[y] == (x, x, True, "duplicate", 0)
     assert summary.exact_excluded == 1
 

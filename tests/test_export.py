@@ -195,3 +195,20 @@ def test_a_killed_export_leaves_no_directory(tiny_archive, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert any(tmp_path.glob(".ds.building-*")) and not out.exists()
+    export(tiny_archive, out)  # the next export clears what the killed one left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_a_file_that_vanished_is_listed_as_failed_not_exported(fresh_db, add_photo, db_url, tmp_path):
+    from crawler.replica import render_photo
+    from dataset.dedupe import DedupeConfig, run_dedupe
+
+    ids = [add_photo(f"p{k}", render_photo(1900 + k, k, (64, 48)), str(1900 + k)) for k in range(3)]
+    run_dedupe(fresh_db, DedupeConfig(progress=False))
+    with fresh_db.connect() as conn:
+        Path(conn.exec_driver_sql("select path from images where id = ?", (ids[1],)).scalar()).unlink()
+    out = export(db_url, tmp_path / "ds")
+    meta = json.loads((out / "export.json").read_text())
+    assert [f["image_id"] for f in meta["failed"]] == [ids[1]]
+    assert meta["failed"][0]["error"].startswith("file not found: ")
+    assert sorted(int(r["image_id"]) for r in manifest(out)) == [ids[0], ids[2]]
