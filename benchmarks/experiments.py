@@ -1,9 +1,10 @@
 """Which recipe dates photographs best? arch x task x sampler x pretrained on one replica export.
 
-    python benchmarks/experiments.py [--records 800] [--img-size 64] [--epochs 5] [--threads 2] [--quick]
+    python benchmarks/experiments.py [--records 800] [--img-size 64] [--epochs 5] [--seeds 0 1 2] [--quick]
 
 Builds (once, cached in --workdir) a replica archive -> database -> dedupe -> export with 20y and decade bins,
-trains every grid row with `modeling.train`, and scores the test split with `modeling.evaluate`. The study's
+trains every grid row once per seed with `modeling.train`, and scores the test split with `modeling.evaluate`
+(mean and standard deviation over seeds). The study's
 recipe is a plain fine-tune (cross-entropy, natural sampling); ours is a pretrained backbone, a balanced
 sampler and soft labels decoded by expected value. Offline, only tf_efficientnet_lite0 has pretrained weights,
 so resnet18 rows train from scratch. Prints a markdown table and writes results.json to --workdir.
@@ -22,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from modeling.config import TrainConfig  # noqa: E402
@@ -39,10 +41,10 @@ GRID_20Y = [
     ("lite0 scratch+balanced+soft", LITE0, False, "classify", "soft", "balanced"),
     ("resnet18 scratch+balanced+soft", "resnet18", False, "classify", "soft", "balanced"),
     ("regress pretrained, natural", LITE0, True, "regress", "l1", "natural"),
-    ("regress pretrained, balanced", LITE0, True, "regress", "l1", "balanced"),
     ("regress resnet18 scratch", "resnet18", False, "regress", "l1", "natural"),
 ]
 GRID_DECADE = [GRID_20Y[i] for i in (0, 1, 2, 7)]
+METRICS = ("accuracy", "balanced_accuracy", "mae", "within_10")
 QUICK = [GRID_20Y[i] for i in (1, 2)]
 
 
@@ -92,19 +94,25 @@ def build_export(workdir: Path, records: int, bins: str, image_size: int) -> Pat
 def run_grid(export: Path, bins: str, grid, args) -> list[dict]:
     rows = []
     for name, arch, pretrained, task, loss, sampler in grid:
-        out = args.workdir / "runs" / f"{bins}_{name.replace(' ', '_').replace(':', '').replace('+', '_')}"
-        config = TrainConfig(data=export, out=out, arch=arch, pretrained=pretrained, task=task, loss=loss,
-                             sampler=sampler, img_size=args.img_size, epochs=args.epochs, batch_size=32, lr=args.lr,
-                             workers=args.workers, seed=args.seed, augment="light", resume=True)
-        start = time.perf_counter()
-        train(config, show=False)  # resume=True: a finished run is reused, a killed one continues
-        seconds = time.perf_counter() - start
-        test = evaluate_run(EvaluateConfig(model=out, data=export, split="test", show=False))
-        rows.append({"bins": bins, "name": name, "arch": arch, "pretrained": pretrained, "task": task, "loss": loss,
-                     "sampler": sampler, "accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"],
-                     "mae": test["mae"], "within_10": test["within_10"], "n_test": test["n"],
-                     "train_s": round(seconds, 1)})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        per_seed, seconds = [], 0.0
+        for seed in args.seeds:
+            slug = name.replace(" ", "_").replace(":", "").replace("+", "_").replace(",", "")
+            out = args.workdir / "runs" / f"{bins}_{slug}_s{seed}"
+            config = TrainConfig(data=export, out=out, arch=arch, pretrained=pretrained, task=task, loss=loss,
+                                 sampler=sampler, img_size=args.img_size, epochs=args.epochs, batch_size=32,
+                                 lr=args.lr, workers=args.workers, seed=seed, augment="light", resume=True)
+            start = time.perf_counter()
+            train(config, show=False)  # resume=True: a finished run is reused, a killed one continues
+            seconds += time.perf_counter() - start
+            per_seed.append(evaluate_run(EvaluateConfig(model=out, data=export, split="test", show=False)))
+        row = {"bins": bins, "name": name, "arch": arch, "pretrained": pretrained, "task": task, "loss": loss,
+               "sampler": sampler, "n_test": per_seed[0]["n"], "seeds": list(args.seeds), "train_s": round(seconds, 1)}
+        for metric in METRICS:
+            values = [result[metric] for result in per_seed]
+            row[metric], row[f"{metric}_sd"], row[f"{metric}_per_seed"] = (
+                float(np.mean(values)), float(np.std(values)), values)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
 
 
@@ -118,7 +126,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="only the study's plain fine-tune and the recipe, 20y")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -135,10 +143,12 @@ def main() -> None:
     print("| bins | run | arch | pretrained | task/loss | sampler | accuracy | balanced acc | MAE (y) | within 10y |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        cells = [f"{r[m]:.3f} ± {r[m + '_sd']:.3f}" if m != "mae" else f"{r[m]:.1f} ± {r[m + '_sd']:.1f}"
+                 for m in METRICS]
         print(f"| {r['bins']} | {r['name']} | {r['arch']} | {'yes' if r['pretrained'] else 'no'} | "
-              f"{r['task']}/{r['loss']} | {r['sampler']} | {r['accuracy']:.3f} | {r['balanced_accuracy']:.3f} | "
-              f"{r['mae']:.1f} | {r['within_10']:.3f} |")
-    print(f"\n{rows[0]['n_test'] if rows else 0} test images per bin spec; {report['minutes']} min; load average "
+              f"{r['task']}/{r['loss']} | {r['sampler']} | " + " | ".join(cells) + " |")
+    tests = ", ".join(f"{r['bins']} {r['n_test']}" for r in rows[:: max(1, len(rows) - 1)])
+    print(f"\nmean ± sd over seeds {args.seeds}; test images: {tests}; {report['minutes']} min; load average "
           f"before {load_before}, after {report['loadavg_after']} ({os.cpu_count()} CPUs)")
 
 

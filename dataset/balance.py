@@ -184,9 +184,9 @@ def plot(report: BalanceReport, path: Path) -> Path:
     ratio = "n/a" if report.imbalance_ratio is None else f"{report.imbalance_ratio:.1f}x"
     ax.set_title(f"{report.total_after} images in {len(labels)} bins ({report.bins.spec}), imbalance {ratio}")
     if report.left_out:
-        left = "\n".join(f"{LEFT_OUT_REASONS[k]}: {n}" for k, n in report.left_out.items())
-        ax.text(0.99, 0.97, f"left out\n{left}", transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                color="#555555")
+        # Under the axis, where no bar can hide it.
+        left = " · ".join(f"{LEFT_OUT_REASONS[k]}: {n}" for k, n in report.left_out.items())
+        ax.set_xlabel(f"left out: {left}", fontsize=8, color="#555555")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -161,6 +161,13 @@ def load_body(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) 
         raise WeightsUnavailable(f"{source}: keys missing {stray[:3]}, unexpected {result.unexpected_keys[:3]}. {_FIXES}")
 
 
+def set_head_bias(model: nn.Module, value: float) -> None:
+    """Start a regressor at `value` (the mean normalised training year): Adam moves a bias by about one LR
+    per step, so a head starting at 0 would need hundreds of steps just to reach the mean year."""
+    with torch.no_grad():
+        model.get_classifier().bias.fill_(value)
+
+
 def model_normalisation(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
     cfg = model.pretrained_cfg
     return tuple(float(x) for x in cfg.get("mean", (0.485, 0.456, 0.406))), tuple(

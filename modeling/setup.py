@@ -16,7 +16,7 @@ from modeling.config import LOSSES, TASKS, TrainConfig
 from modeling.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
 from modeling.decode import normalise_year, soft_targets
 from modeling.errors import BadTrainingSetup
-from modeling.models import create_model, model_normalisation
+from modeling.models import create_model, model_normalisation, set_head_bias
 
 # Architectures whose CPU training measured faster under bf16 autocast on AMX CPUs (benchmarks/bench_train.py).
 CPU_BF16_FAMILIES = ("resnet", "seresnet", "legacy_seresnet", "seresnext", "resnext", "convnext")
@@ -122,6 +122,9 @@ def build(config: TrainConfig) -> Setup:
     outputs = export.num_bins if config.task == "classify" else 1
     model = create_model(config.arch, outputs, pretrained=config.pretrained and config.weights is None,
                          weights=config.weights)
+    if config.task == "regress":
+        years = np.asarray([row.year for row in train_rows], dtype=np.float64)
+        set_head_bias(model, float(normalise_year(years, export.year_range).mean()))
     mean, std = model_normalisation(model)
     model = model.to(device)
     if config.channels_last:
@@ -135,7 +138,10 @@ def build(config: TrainConfig) -> Setup:
                    "persistent_workers": config.workers > 0}
     if config.workers > 0:
         loader_args["prefetch_factor"] = 4
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=False, **loader_args)
+    # A last batch of one image breaks BatchNorm in train mode; drop only that one.
+    drop_last = len(train_rows) % config.batch_size == 1
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last,
+                              **loader_args)
     valid_loader = DataLoader(valid_set, batch_size=config.batch_size * 2, shuffle=False, **loader_args)
     return Setup(config=config, export=export, model=model, device=device,
                  precision=resolve_precision(config.precision, device, config.arch), mean=mean, std=std,
