@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RECORDS=${DEMO_RECORDS:-1500}
-EPOCHS=${DEMO_EPOCHS:-4}
+RECORDS=${DEMO_RECORDS:-2000}
+EPOCHS=${DEMO_EPOCHS:-8}
 DATA=data/demo
 RUN=runs/demo/lite0-20y
 DB="sqlite:///$DATA/archive.db"
@@ -38,7 +38,7 @@ stage dedupe python cli.py dedupe --report "$DATA/duplicates.csv"
 stage balance-report python cli.py balance-report --bins 20y --plot "$DATA/balance-20y.png"
 stage export python cli.py export --bins 20y --out "$DATA/export-20y" --image-size 144 --force
 stage train python cli.py train --data "$DATA/export-20y" --arch tf_efficientnet_lite0 --img-size 128 \
-    --epochs "$EPOCHS" --lr 1e-3 --sampler balanced --loss soft --out "$RUN"
+    --epochs "$EPOCHS" --lr auto --sampler balanced --loss soft --out "$RUN"
 stage evaluate python cli.py evaluate --model "$RUN" --data "$DATA/export-20y" --split test
 
 printf '\n=== stage times ===\n'
