@@ -148,17 +148,11 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
     with their reason; importing the same folder again adds nothing twice.
     Example:  cli.py import scans/ --metadata scans/fechas.csv --source family
     """
-    from dataset.importer import ImportConfig, run_import
+    from dataset.importer import ImportConfig, format_summary, run_import
     from db.session import make_engine
 
     summary = run_import(make_engine(db_url), ImportConfig(folder, metadata, source, images_dir))
-    click.echo(f"Imported {summary.files} files from {folder}: {summary.added} added, {summary.updated} updated, "
-               f"{summary.unchanged} unchanged, {summary.failed} unreadable, {summary.skipped} not pictures (skipped).")
-    for rel, reason in summary.failures:
-        click.echo(f"  unreadable: {rel}: {reason}")
-    if summary.unmatched_metadata:
-        click.echo(f"  {len(summary.unmatched_metadata)} metadata rows name no file in the folder: "
-                   + ", ".join(summary.unmatched_metadata[:10]))
+    click.echo(format_summary(summary, folder))
 
 
 @main.command()
@@ -178,18 +172,11 @@ def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db
     Incremental: stored hashes are reused, so a new --threshold only re-clusters.
     Example:  cli.py dedupe --threshold 8 --report data/duplicates.csv
     """
-    from dataset.dedupe import DedupeConfig, run_dedupe
+    from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
     from db.session import make_engine
 
-    s = run_dedupe(make_engine(db_url), DedupeConfig(hash_name, threshold, workers, report))
-    click.echo(f"{s.images} images: {s.hashed} hashed now, {s.reused_hashes} reused, {len(s.unreadable)} unreadable.")
-    click.echo(f"{s.pairs} near-duplicate pairs (threshold {threshold}) in {s.clusters} clusters: "
-               f"{s.excluded} images excluded ({s.exact_excluded} byte-identical); "
-               f"{s.conflicting_clusters} clusters with conflicting years.")
-    for bad in s.unreadable:
-        click.echo(f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}")
-    if report:
-        click.echo(f"Report: {report}")
+    config = DedupeConfig(hash_name, threshold, workers, report)
+    click.echo(format_summary(run_dedupe(make_engine(db_url), config), config))
 
 
 @main.command("balance-report")
@@ -247,20 +234,13 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
     Stratified by bin; a duplicate cluster never crosses splits; balancing touches train only.
     Example:  cli.py export --bins 20y --out data/export --balance undersample
     """
-    from dataset.export import ExportConfig, run_export
+    from dataset.export import ExportConfig, format_summary, run_export
     from dataset.split import parse_fractions
     from db.session import make_engine
 
     config = ExportConfig(out, bins_spec, origin, parse_fractions(splits), balance, min_per_class, max_per_class,
                           image_size, seed, force, workers)
-    summary = run_export(make_engine(db_url), config, db_url)
-    click.echo(f"Exported {summary.images} images ({summary.rows} manifest rows) to {summary.out}")
-    for split, per_bin in summary.counts.items():
-        click.echo(f"  {split:5}  " + "  ".join(f"{label}: {n}" for label, n in per_bin.items()))
-    if summary.left_out:
-        click.echo("  left out: " + ", ".join(f"{k} {n}" for k, n in summary.left_out.items()))
-    for failure in summary.failed:
-        click.echo(f"  failed image {failure['image_id']}: {failure['error']}")
+    click.echo(format_summary(run_export(make_engine(db_url), config, db_url)))
 
 
 # --- modeling stage (modeling/) ---

@@ -285,3 +285,17 @@ def write_report(
                     row.record_id, row.source, row.source_id, row.date_raw, row.year, row.year_min, row.year_max,
                     row.width, row.height, row.bytes, row.path,
                 ])
+
+
+def format_summary(s: DedupeSummary, config: DedupeConfig) -> str:
+    """The lines `cli.py dedupe` prints: hashing, clusters, unreadable images, the report's path."""
+    lines = [
+        f"{s.images} images: {s.hashed} hashed now, {s.reused_hashes} reused, {len(s.unreadable)} unreadable.",
+        f"{s.pairs} near-duplicate pairs (threshold {config.threshold}) in {s.clusters} clusters: "
+        f"{s.excluded} images excluded ({s.exact_excluded} byte-identical); "
+        f"{s.conflicting_clusters} clusters with conflicting years.",
+    ]
+    lines += [f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}" for bad in s.unreadable]
+    if config.report:
+        lines.append(f"Report: {config.report}")
+    return "\n".join(lines)

@@ -249,3 +249,14 @@ def _move_into_place(building: Path, out: Path) -> None:
     out.rename(old)
     building.rename(out)
     shutil.rmtree(old)
+
+
+def format_summary(summary: ExportSummary) -> str:
+    """The lines `cli.py export` prints: images per split and bin, what was left out, failures."""
+    lines = [f"Exported {summary.images} images ({summary.rows} manifest rows) to {summary.out}"]
+    lines += [f"  {split:5}  " + "  ".join(f"{label}: {n}" for label, n in per_bin.items())
+              for split, per_bin in summary.counts.items()]
+    if summary.left_out:
+        lines.append("  left out: " + ", ".join(f"{k} {n}" for k, n in summary.left_out.items()))
+    lines += [f"  failed image {failure['image_id']}: {failure['error']}" for failure in summary.failed]
+    return "\n".join(lines)

@@ -200,3 +200,14 @@ def _upsert(session, config: ImportConfig, rel: str, path: Path, row: dict, data
         image.width, image.height, image.format = info.width, info.height, info.format
         image.status, image.error = "ok", None
     return outcome
+
+
+def format_summary(summary: ImportSummary, folder: Path) -> str:
+    """The lines `cli.py import` prints: counts, then each unreadable file with its reason."""
+    lines = [f"Imported {summary.files} files from {folder}: {summary.added} added, {summary.updated} updated, "
+             f"{summary.unchanged} unchanged, {summary.failed} unreadable, {summary.skipped} not pictures (skipped)."]
+    lines += [f"  unreadable: {rel}: {reason}" for rel, reason in summary.failures]
+    if summary.unmatched_metadata:
+        lines.append(f"  {len(summary.unmatched_metadata)} metadata rows name no file in the folder: "
+                     + ", ".join(summary.unmatched_metadata[:10]))
+    return "\n".join(lines)

@@ -1,7 +1,6 @@
+import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
-
-import pytest
 
 from db import Image, Record, make_engine, session_scope
 from db.migrations import MIGRATIONS, SchemaTooNew, current_version, latest_version
