@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, inspect, select
 
 from db.errors import PipelineError
-from db.models import Base, ImageDuplicate, ImageHash, SchemaVersion
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,15 @@ def _v2_curation(conn: Connection) -> None:
     ImageDuplicate.__table__.create(conn, checkfirst=True)
 
 
+def _v3_estimates(conn: Connection) -> None:
+    # A new table only: the web app keeps the model's estimates instead of dating the archive at each start.
+    ImageEstimate.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
+    Migration(3, "estimates (the web app's dated archive)", _v3_estimates),
 ]
 
 

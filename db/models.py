@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -154,6 +155,30 @@ class ImageDuplicate(Base):
     algorithm: Mapped[str] = mapped_column(String(16))
     threshold: Mapped[int] = mapped_column(Integer)
     decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImageEstimate(Base):
+    """One model's estimate for one stored image (schema v3); written by the web app's archive worker, once."""
+
+    __tablename__ = "estimates"
+    # (model_key, image_id): one row per image and model; the index also serves "estimates of this model".
+    __table_args__ = (UniqueConstraint("model_key", "image_id", name="uq_estimates_model_image"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # the run that answered: its directory name and a digest of its weights, e.g. "lite0-20y:3f2a9c0d51b7e684"
+    model_key: Mapped[str] = mapped_column(String(128))
+    # the model's year and central interval; None when the image could not be dated (see status)
+    year: Mapped[int | None] = mapped_column(Integer)
+    low: Mapped[int | None] = mapped_column(Integer)
+    high: Mapped[int | None] = mapped_column(Integer)
+    # the most probable bin label and its probability
+    period: Mapped[str | None] = mapped_column(String(64))
+    probability: Mapped[float | None] = mapped_column(Float)
+    # ok | file_missing | unreadable (see error); a failed image is not retried for the same model
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class SchemaVersion(Base):

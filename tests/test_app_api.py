@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import struct
-import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,9 +17,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from cli import main
 from crawler.replica.photos import render_photo
+from db.models import Image, Record
+from db.session import make_engine, session_scope
 from modeling.app.runner import background_server
 from modeling.app.server import AppConfig, create_app
 from modeling.images import load_image
@@ -192,11 +194,43 @@ def test_language_switch(client, predictor):
     assert "no-referrer" not in spanish and "https://" not in spanish  # no CDN assets
 
 
-def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predictor):
-    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8))
+def test_records_page_answers_while_dating_is_incomplete(app_run_dir, app_archive_db, tmp_path):
+    config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8, dating_progress_bar=False)
+    app = create_app(config)  # --lazy: the first visit to /records starts the worker
+    dater = app.state.dater
     with TestClient(app) as client:
+        with dater.uploads.upload():  # an upload in flight: the worker waits before its first forward pass
+            page = client.get("/records?sort=disagreement&lang=en")
+            assert page.status_code == 200
+            assert "Dated 0 of 8 photographs; the list fills in as the model works." in page.text
+            assert page.text.count('data-problem="pending"') == 8 and "Page 1 of 2" in page.text
+            assert page.text.count('class="thumb"') == 8  # pending photographs are shown all the same
+            spanish = client.get("/records?sort=year").text
+            assert "Fechadas 0 de 8 fotografías; la lista se completa a medida que el modelo trabaja." in spanish
+            assert "pendiente de fechar" in spanish
+            assert not dater.join(timeout=0.3)
+        assert dater.join(timeout=30) and dater.dated == 8
+        done = client.get("/records?sort=disagreement&lang=en").text
+        assert 'id="dating-progress"' not in done and 'data-problem="pending"' not in done
+
+        # A photograph crawled while the app runs is dated after the next visit.
+        engine = make_engine(app_archive_db)
+        with session_scope(engine) as session:
+            image = Image(url="http://127.0.0.1/new.jpg", path=str(tmp_path / "img0.jpg"), status="ok")
+            session.add(Record(source="replica", source_id="LRM-000200", year=1990, images=[image]))
+        engine.dispose()
+        assert "Dated 8 of 9 photographs" in client.get("/records?lang=en").text
+        assert dater.join(timeout=30) and dater.dated == 9
+
+
+def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predictor):
+    config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8, precompute_records=True,
+                       dating_progress_bar=False)
+    app = create_app(config)
+    with TestClient(app) as client:
+        assert app.state.dater.join(timeout=30)
         page = client.get("/records?sort=disagreement&lang=en")
-        assert page.status_code == 200
+        assert page.status_code == 200 and 'id="dating-progress"' not in page.text
         rows = re.findall(
             r'data-disagreement="([^"]*)"\s+data-year="([^"]*)" data-image-id="([^"]*)"', page.text
         )
@@ -220,13 +254,32 @@ def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predic
         assert client.get("/records/image/9999").status_code == 404
 
 
-def test_records_are_dated_in_the_background_at_startup(app_run_dir, app_archive_db):
-    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True))
-    with TestClient(app):
-        deadline = time.monotonic() + 30
-        while len(app.state.estimates) < 9 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(app.state.estimates) == 9  # every stored image, good or bad; the record without one has none
+def _estimate_rows(db_url: str) -> list[tuple]:
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("select id, image_id, model_key, status, year, created_at from estimates order by id")
+        ).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_estimates_are_stored_once_and_a_restart_dates_nothing_again(app_run_dir, app_archive_db):
+    config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True, dating_progress_bar=False)
+    first = create_app(config)
+    with TestClient(first):
+        assert first.state.dater.join(timeout=30)
+    stored = _estimate_rows(app_archive_db)
+    # Every stored image, good or bad; the failed download and the record without an image have none.
+    assert len(stored) == first.state.dater.dated == 8
+    assert sorted(status for *_, status, _, _ in stored) == ["file_missing"] + ["ok"] * 6 + ["unreadable"]
+    assert {key for _, _, key, *_ in stored} == {first.state.model_key}
+
+    second = create_app(config)
+    with TestClient(second) as client:
+        assert second.state.dater.join(timeout=30)
+        assert 'id="dating-progress"' not in client.get("/records?lang=en").text
+    assert second.state.dater.dated == 0 and _estimate_rows(app_archive_db) == stored
 
 
 def test_records_page_without_database_says_how_to_get_one(app_run_dir, tmp_path):

@@ -56,7 +56,7 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
         path.name: predictor.predict(load_image(path, draft_size=predictor.img_size), top_k=3)
         for path in (picked, dropped)
     }
-    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db))
+    app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True))
     profile = tmp_path / "chromium-profile"
     with background_server(app) as server, sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -115,7 +115,8 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
             page.set_input_files("#file-input", str(bad))
             expect(page.locator("#result-error")).to_contain_text("cannot decode image")
 
-            # The records page, worst disagreement first.
+            # The records page, worst disagreement first, once the archive is dated.
+            assert app.state.dater.join(timeout=60)
             page.click("text=Archive records")
             page.wait_for_selector("#records-table")
             gaps = [

@@ -1,12 +1,17 @@
-"""Schema v2 (curation tables): a v1 database migrates to exactly the schema a fresh one gets."""
+"""Schema migrations: a v1 or v2 database migrates to exactly the schema a fresh one gets.
 
+v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates.
+"""
+
+import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from db.migrations import current_version, latest_version
-from db.models import Base, ImageDuplicate, ImageHash
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash
 from db.session import make_engine
 
-V2_TABLES = {ImageHash.__tablename__, ImageDuplicate.__tablename__}
+# The tables each version added; a database of version v has those of versions <= v.
+ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__}}
 
 
 def _schema(url: str) -> dict:
@@ -27,26 +32,36 @@ def _schema(url: str) -> dict:
     return schema
 
 
-def _make_v1(url: str) -> None:
+def _later_tables(version: int) -> set[str]:
+    return set().union(*(tables for added_in, tables in ADDED_TABLES.items() if added_in > version))
+
+
+def _make_old(url: str, version: int) -> None:
+    """A database as version `version` of the toolkit left it, with one record."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        v1 = [t for name, t in Base.metadata.tables.items() if name not in V2_TABLES]
-        Base.metadata.create_all(conn, tables=v1)
-        conn.execute(text("insert into schema_version(version, applied_at, description) values (1, '2024-01-01', 'v1')"))
-        conn.execute(text("insert into records(source, source_id, date_precision, status, first_seen, last_seen) "
-                          "values ('a', '1', 'unknown', 'ok', '2024-01-01', '2024-01-01')"))
+        later = _later_tables(version)
+        Base.metadata.create_all(conn, tables=[t for name, t in Base.metadata.tables.items() if name not in later])
+        for applied in range(1, version + 1):
+            conn.execute(text("insert into schema_version(version, applied_at, description) "
+                              f"values ({applied}, '2024-01-01', 'v{applied}')"))
+        conn.execute(text("insert into records(source, source_id, date_raw, date_precision, status, first_seen, last_seen) "
+                          "values ('a', '1', '1950', 'unknown', 'ok', '2024-01-01', '2024-01-01')"))
     engine.dispose()
 
 
-def test_v1_database_migrates_to_the_fresh_schema(tmp_path):
-    old, new = f"sqlite:///{tmp_path / 'v1.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
-    _make_v1(old)
-    assert V2_TABLES.isdisjoint(_schema(old))
+@pytest.mark.parametrize("version", [1, 2])
+def test_old_database_migrates_to_the_fresh_schema(tmp_path, version):
+    old, new = f"sqlite:///{tmp_path / f'v{version}.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
+    _make_old(old, version)
+    assert _later_tables(version).isdisjoint(_schema(old))
     make_engine(old).dispose()
     make_engine(new).dispose()
     assert _schema(old) == _schema(new)
     engine = create_engine(old)
     with engine.connect() as conn:
-        assert current_version(conn) == latest_version() == 2
-        assert conn.execute(text("select count(*) from records")).scalar() == 1
+        assert current_version(conn) == latest_version() == 3
+        versions = conn.execute(text("select version from schema_version order by version")).scalars().all()
+        assert versions == [1, 2, 3]
+        assert conn.execute(text("select date_raw from records")).scalars().all() == ["1950"]
     engine.dispose()

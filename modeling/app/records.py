@@ -1,35 +1,23 @@
 """The archive's records beside the model's estimate, sortable by how much they disagree.
 
 An archivist sorts by disagreement (|catalogued year - estimated year|) to find the records
-whose catalogued date is probably wrong. Estimates are computed on demand for the records a
-page needs and kept in memory (keyed by image id and path), so each image is looked at once.
+whose catalogued date is probably wrong. Each page is one SQL query over records, images and
+the `estimates` the background worker (modeling/app/dating.py) has written so far: the page never
+dates anything itself, and a record whose image is not dated yet shows as pending.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
-from tqdm import tqdm
+from sqlalchemy import Engine, and_, case, func, select
 
-from db.models import Image, Record
+from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
-from modeling.errors import ImageTooLarge, UnreadableImage
-from modeling.images import load_image
-from modeling.predict import Predictor
 
 SORTS = ("disagreement", "year", "id")
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    image_id: int  # images.id
-    path: str | None  # absolute path of the stored file
-    status: str  # ok | failed | pending, as the crawler left it
-    error: str | None  # why the download failed, when it did
 
 
 @dataclass(frozen=True)
@@ -39,7 +27,7 @@ class Estimate:
     high: int | None  # upper end of the model's interval
     period: str | None  # the most probable bin label
     probability: float | None  # that bin's probability
-    problem: str | None  # no_image | image_failed | file_missing | unreadable, or None
+    problem: str | None  # pending | no_image | image_failed | file_missing | unreadable, or None
     detail: str | None  # the reason behind `problem`, in the words of whoever found it
 
 
@@ -71,145 +59,101 @@ class RecordsPage:
     pages: int  # how many pages there are (at least 1)
     total: int  # how many records there are
     sort: str  # the order used
+    dated: int  # stored images the model has dated (or found unreadable) so far
+    datable: int  # stored images there are to date
+
+    @property
+    def dating_complete(self) -> bool:
+        return self.dated >= self.datable
 
 
-def _no_estimate(problem: str, detail: str | None) -> Estimate:
-    return Estimate(None, None, None, None, None, problem, detail)
-
-
-class EstimateCache:
-    """The model's estimate for each stored image, computed once and kept in memory."""
-
-    def __init__(self, predictor: Predictor) -> None:
-        self._predictor = predictor
-        self._estimates: dict[tuple[int, str | None], Estimate] = {}
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._estimates)
-
-    def estimate(self, image: ImageRef | None) -> Estimate:
-        """The estimate for `image`, or the reason there is none."""
-        if image is None:
-            return _no_estimate("no_image", None)
-        key = (image.image_id, image.path)
-        with self._lock:
-            cached = self._estimates.get(key)
-        if cached is not None:
-            return cached
-        estimate = self._compute(image)
-        with self._lock:
-            self._estimates[key] = estimate
-        return estimate
-
-    def _compute(self, image: ImageRef) -> Estimate:
-        if image.status != "ok":
-            return _no_estimate("image_failed", image.error or f"image status is {image.status!r}")
-        if not image.path or not Path(image.path).is_file():
-            return _no_estimate("file_missing", f"file missing: {image.path or '(no path recorded)'}")
-        try:
-            picture = load_image(Path(image.path), draft_size=self._predictor.img_size)
-        except (UnreadableImage, ImageTooLarge) as exc:
-            return _no_estimate("unreadable", str(exc))
-        except OSError as exc:
-            return _no_estimate("unreadable", f"cannot read {image.path}: {exc}")
-        result = self._predictor.predict(picture, top_k=1)
-        top = result.get("top") or [{}]
-        interval = result.get("interval") or {}
-        return Estimate(
-            year=result.get("year"),
-            low=interval.get("low"),
-            high=interval.get("high"),
-            period=top[0].get("bin"),
-            probability=top[0].get("probability"),
-            problem=None,
-            detail=None,
-        )
-
-
-def _first_images(engine: Engine, record_ids: list[int] | None) -> dict[int, ImageRef]:
+def _shown_images():
     """Each record's image to show: its first stored ('ok') image, else its first image of any status."""
-    stmt = select(Image.id, Image.record_id, Image.path, Image.status, Image.error).order_by(Image.id)
-    if record_ids is not None:
-        stmt = stmt.where(Image.record_id.in_(record_ids))
-    chosen: dict[int, ImageRef] = {}
-    with session_scope(engine) as session:
-        for image_id, record_id, path, status, error in session.execute(stmt):
-            current = chosen.get(record_id)
-            if current is None or (current.status != "ok" and status == "ok"):
-                chosen[record_id] = ImageRef(image_id, path, status, error)
-    return chosen
+    first_ok = func.min(case((Image.status == "ok", Image.id)))
+    return (select(Image.record_id, func.coalesce(first_ok, func.min(Image.id)).label("image_id"))
+            .group_by(Image.record_id).subquery("shown"))
 
 
-def _row(record, image: ImageRef | None, cache: EstimateCache) -> RecordRow:
-    estimate = cache.estimate(image)
-    disagreement = None
+def _estimate(row) -> Estimate:
+    if row.image_id is None:
+        return Estimate(None, None, None, None, None, "no_image", None)
+    if row.image_status != "ok":
+        detail = row.image_error or f"image status is {row.image_status!r}"
+        return Estimate(None, None, None, None, None, "image_failed", detail)
+    if row.estimate_status is None:
+        return Estimate(None, None, None, None, None, "pending", None)
+    if row.estimate_status != "ok":
+        return Estimate(None, None, None, None, None, row.estimate_status, row.estimate_error)
+    return Estimate(row.estimate_year, row.low, row.high, row.period, row.probability, None, None)
+
+
+def _row(row) -> RecordRow:
+    estimate = _estimate(row)
     suspect = False
-    if record.year is not None and estimate.year is not None:
-        disagreement = abs(record.year - estimate.year)
-        if estimate.low is not None and estimate.high is not None:
-            suspect = not (estimate.low <= record.year <= estimate.high)
+    if row.disagreement is not None and estimate.low is not None and estimate.high is not None:
+        suspect = not (estimate.low <= row.year <= estimate.high)
     return RecordRow(
-        record_id=record.id,
-        source_id=record.source_id,
-        title=record.title,
-        date_raw=record.date_raw,
-        year=record.year,
-        record_status=record.status,
-        image_id=image.image_id if image else None,
+        record_id=row.id,
+        source_id=row.source_id,
+        title=row.title,
+        date_raw=row.date_raw,
+        year=row.year,
+        record_status=row.status,
+        image_id=row.image_id,
         estimate=estimate,
-        disagreement=disagreement,
+        disagreement=row.disagreement,
         suspect=suspect,
     )
 
 
-def list_records(engine: Engine, cache: EstimateCache, query: RecordsQuery) -> RecordsPage:
-    """One page of records with the model's estimates, in `query.sort` order.
+def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
+    """(dated, datable): stored images with an estimate row for `model_key`, and stored images."""
+    has_estimate = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == model_key)
+    stmt = select(func.count(Image.id), func.count(ImageEstimate.id)).select_from(Image).outerjoin(
+        ImageEstimate, has_estimate).where(Image.status == "ok")
+    with session_scope(engine) as session:
+        datable, dated = session.execute(stmt).one()
+    return dated, datable
 
-    Sorting by disagreement needs every record's estimate, so the first such request dates the
-    whole archive (once; the cache keeps the results). The other orders date only the page shown.
+
+def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> RecordsPage:
+    """One page of records with `model_key`'s estimates, in `query.sort` order, whatever has been dated so far.
+
+    Disagreement sorts largest first; records without one (pending, no image, no catalogued year) come last.
     """
     if query.sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, got {query.sort!r}")
-    columns = (Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.status)
     with session_scope(engine) as session:
         total = session.scalar(select(func.count(Record.id))) or 0
     pages = max(1, math.ceil(total / query.per_page))
     page = min(max(1, query.page), pages)
-    offset = (page - 1) * query.per_page
 
-    if query.sort == "disagreement":
-        with session_scope(engine) as session:
-            records = session.execute(select(*columns)).all()
-        images = _first_images(engine, None)
-        rows = [_row(r, images.get(r.id), cache) for r in records]
-        rows.sort(key=lambda row: (row.disagreement is None, -(row.disagreement or 0), row.record_id))
-        rows = rows[offset : offset + query.per_page]
-    else:
-        order = (Record.year.is_(None), Record.year, Record.id) if query.sort == "year" else (Record.id,)
-        with session_scope(engine) as session:
-            records = session.execute(
-                select(*columns).order_by(*order).offset(offset).limit(query.per_page)
-            ).all()
-        images = _first_images(engine, [r.id for r in records])
-        rows = [_row(r, images.get(r.id), cache) for r in records]
-    return RecordsPage(rows=rows, page=page, pages=pages, total=total, sort=query.sort)
-
-
-def warm_estimates(engine: Engine, cache: EstimateCache, stop: threading.Event) -> int:
-    """Date every record's image into `cache` (one at a time, so uploads interleave); stops when `stop` is set.
-
-    Returns how many images it looked at. The web app runs this on a background thread at startup so
-    the first /records?sort=disagreement finds the archive already dated.
-    """
-    images = list(_first_images(engine, None).values())
-    done = 0
-    for image in tqdm(images, desc="dating archive records", unit="image", leave=False):
-        if stop.is_set():
-            break
-        cache.estimate(image)
-        done += 1
-    return done
+    shown = _shown_images()
+    gap = func.abs(Record.year - ImageEstimate.year)
+    orders = {
+        "disagreement": (gap.is_(None), gap.desc(), Record.id),
+        "year": (Record.year.is_(None), Record.year, Record.id),
+        "id": (Record.id,),
+    }
+    has_estimate = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == model_key)
+    stmt = (
+        select(Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.status,
+               Image.id.label("image_id"), Image.status.label("image_status"), Image.error.label("image_error"),
+               ImageEstimate.status.label("estimate_status"), ImageEstimate.error.label("estimate_error"),
+               ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
+               ImageEstimate.period, ImageEstimate.probability, gap.label("disagreement"))
+        .select_from(Record)
+        .outerjoin(shown, shown.c.record_id == Record.id)
+        .outerjoin(Image, Image.id == shown.c.image_id)
+        .outerjoin(ImageEstimate, has_estimate)
+        .order_by(*orders[query.sort])
+        .offset((page - 1) * query.per_page)
+        .limit(query.per_page)
+    )
+    with session_scope(engine) as session:
+        rows = [_row(row) for row in session.execute(stmt)]
+    dated, datable = dating_progress(engine, model_key)
+    return RecordsPage(rows=rows, page=page, pages=pages, total=total, sort=query.sort, dated=dated, datable=datable)
 
 
 def image_path(engine: Engine, image_id: int) -> Path | None:

@@ -1,7 +1,9 @@
 """The web app: a page to date one photograph, a JSON API, and the archive's records page.
 
 `create_app(AppConfig)` loads the model once; inference runs on a thread pool so the event
-loop keeps answering (health checks, other uploads) while the model works.
+loop keeps answering (health checks, other uploads) while the model works. The archive's images
+are dated on a background thread into the database (modeling/app/dating.py), uploads first;
+/records only reads what is there.
 
 Routes:
     GET  /                 the upload page (drop or pick a photograph)
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -34,8 +35,9 @@ from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from db.session import make_engine
+from modeling.app.dating import ArchiveDater, UploadsFirst, model_key
 from modeling.app.i18n import LANGUAGES, pick_language, strings
-from modeling.app.records import SORTS, EstimateCache, RecordsQuery, image_path, list_records, warm_estimates
+from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
 from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
 from modeling.errors import ImageTooLarge, UnreadableImage
@@ -55,7 +57,10 @@ class AppConfig:
     records_per_page: int = 25  # rows on each /records page
     top_k: int = 3  # how many periods a prediction lists
     inference_threads: int = 2  # threads that decode and date uploads, off the event loop
-    precompute_records: bool = False  # date the archive's images on a background thread at startup
+    # date the archive's undated images on a background thread from startup (else from the first /records)
+    precompute_records: bool = False
+    dating_batch_size: int = 32  # archive images per forward pass; an upload waits for at most one batch
+    dating_progress_bar: bool = True  # show the archive worker's progress bar on stderr
 
 
 @dataclass(frozen=True)
@@ -90,19 +95,23 @@ def create_app(config: AppConfig) -> FastAPI:
     description = predictor.describe()
     model = model_view(description, Path(config.run_dir).name)
     engine, archive_url = _open_archive(config.db_url)
-    estimates = EstimateCache(predictor)
+    key = model_key(config.run_dir)
+    uploads = UploadsFirst()
+    dater = None
+    if engine is not None:
+        dater = ArchiveDater(engine, predictor, key, batch_size=config.dating_batch_size, uploads=uploads,
+                             progress=config.dating_progress_bar)
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
 
-    stop_warming = threading.Event()
-
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if engine is not None and config.precompute_records:
-            args = (engine, estimates, stop_warming)
-            threading.Thread(target=warm_estimates, args=args, name="warm-records", daemon=True).start()
+        if dater is not None and config.precompute_records:
+            dater.start()
         yield
-        stop_warming.set()
+        if dater is not None:
+            # The current batch finishes (and is committed) unless it takes longer than this.
+            await run_in_threadpool(dater.stop, 10.0)
         executor.shutdown(wait=False, cancel_futures=True)
         if engine is not None:
             engine.dispose()
@@ -117,7 +126,8 @@ def create_app(config: AppConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(APP_DIR / "static")), name="static")
     app.state.config = config
     app.state.predictor = predictor
-    app.state.estimates = estimates
+    app.state.model_key = key
+    app.state.dater = dater
 
     def date_bytes(filename: str, data: bytes, with_preview: bool) -> DatedUpload:
         # Decoded exactly as `cli.py predict` decodes a file, so both give the same answer.
@@ -132,7 +142,8 @@ def create_app(config: AppConfig) -> FastAPI:
         loop = asyncio.get_running_loop()
         work = functools.partial(date_bytes, upload.filename, upload.data, with_preview)
         try:
-            return await loop.run_in_executor(executor, work)
+            with uploads.upload():
+                return await loop.run_in_executor(executor, work)
         except (UnreadableImage, ImageTooLarge) as exc:
             raise not_a_photograph(upload.filename, exc) from exc
 
@@ -214,7 +225,9 @@ def create_app(config: AppConfig) -> FastAPI:
         listing = None
         if engine is not None:
             query = RecordsQuery(page=page, sort=sort, per_page=config.records_per_page)
-            listing = await run_in_threadpool(list_records, engine, estimates, query)
+            listing = await run_in_threadpool(list_records, engine, key, query)
+            if not listing.dating_complete:
+                dater.start()  # under --lazy the first visit starts it; later, it dates newly crawled images
         context = page_context(request, listing=listing, sort=sort, sorts=SORTS, archive_url=archive_url)
         return templates.TemplateResponse(request, "records.html", context)
 

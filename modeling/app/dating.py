@@ -1,0 +1,202 @@
+"""Date the archive's stored images in the background and keep the answers in the database.
+
+`ArchiveDater` dates, in batches, every stored image (images.status = 'ok') that has no row in
+`estimates` for this model yet, and commits each batch. A restart resumes where it stopped; a file
+that is missing or cannot be decoded gets a row with its reason, so it is not tried again.
+Uploads go first: before each forward pass the worker waits until no upload is being dated.
+
+>>> dater = ArchiveDater(engine, predictor, model_key(run_dir))  # doctest: +SKIP
+>>> dater.start(); dater.join(timeout=60)                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.exc import IntegrityError
+from tqdm import tqdm
+
+from db.models import Image, ImageEstimate
+from db.session import session_scope
+from modeling.errors import ImageTooLarge, UnreadableImage
+from modeling.images import load_image
+from modeling.predict import Predictor
+
+WEIGHTS_FILE = "model.safetensors"
+DIGEST_BYTES = 1024 * 1024  # the weights' first MiB (and their size) tell two trainings apart
+BATCH_SIZE = 32  # images per forward pass: one batch is the longest an upload can wait
+
+
+def model_key(run_dir: str | Path) -> str:
+    """Which run's estimates these are: the run directory's name and a digest of its weights.
+
+    Retraining into the same directory changes the weights, so the archive is dated again.
+
+    >>> model_key("runs/demo/lite0-20y")  # doctest: +SKIP
+    'lite0-20y:5f0c3b9e2d1a4c77'
+    """
+    weights = Path(run_dir) / WEIGHTS_FILE
+    digest = hashlib.sha256(str(weights.stat().st_size).encode())
+    with weights.open("rb") as handle:
+        digest.update(handle.read(DIGEST_BYTES))
+    return f"{Path(run_dir).resolve().name[:100]}:{digest.hexdigest()[:16]}"
+
+
+class UploadsFirst:
+    """Counts the uploads being dated; the archive worker waits for none before each batch."""
+
+    def __init__(self) -> None:
+        self._active = 0
+        self._idle = threading.Condition()
+
+    @contextmanager
+    def upload(self) -> Iterator[None]:
+        """Hold this while an upload is received, queued and dated."""
+        with self._idle:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, stop: threading.Event) -> None:
+        """Return once no upload is being dated (or `stop` is set)."""
+        with self._idle:
+            while self._active and not stop.is_set():
+                self._idle.wait(timeout=0.1)
+
+
+@dataclass(frozen=True)
+class PendingImage:
+    image_id: int  # images.id
+    path: str | None  # the stored file, as the crawler recorded it
+
+
+def _failed(image: PendingImage, status: str, error: str) -> dict:
+    return {"image_id": image.image_id, "year": None, "low": None, "high": None, "period": None,
+            "probability": None, "status": status, "error": error}
+
+
+def _estimate_row(image: PendingImage, result: dict) -> dict:
+    top = (result.get("top") or [{}])[0]
+    interval = result.get("interval") or {}
+    return {"image_id": image.image_id, "year": result.get("year"), "low": interval.get("low"),
+            "high": interval.get("high"), "period": top.get("bin"), "probability": top.get("probability"),
+            "status": "ok", "error": None}
+
+
+class ArchiveDater:
+    """A background thread that dates the archive's undated images for one model, batch by batch."""
+
+    def __init__(self, engine: Engine, predictor: Predictor, key: str, *, batch_size: int = BATCH_SIZE,
+                 uploads: UploadsFirst | None = None, progress: bool = True) -> None:
+        self.engine, self.predictor, self.key = engine, predictor, key
+        self.batch_size = batch_size
+        self.uploads = uploads or UploadsFirst()
+        self.progress = progress  # show a tqdm bar on stderr (the server's terminal)
+        self.dated = 0  # estimate rows this process wrote (good and failed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the worker thread unless it is running (or stopped): a finished one looks again for new images."""
+        with self._start_lock:
+            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._thread = threading.Thread(target=self.run, name="date-archive", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the worker to stop after its current batch and wait up to `timeout` seconds for it."""
+        self._stop.set()
+        self.join(timeout)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to finish; True when it has (False when not started or still working)."""
+        if self._thread is None:
+            return False
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _undated(self, *columns):
+        known = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == self.key)
+        return (select(*columns).select_from(Image).outerjoin(ImageEstimate, known)
+                .where(Image.status == "ok", ImageEstimate.id.is_(None)))
+
+    def pending(self, after_id: int, limit: int) -> list[PendingImage]:
+        """Up to `limit` stored images without an estimate for this model, by id, after `after_id`."""
+        stmt = self._undated(Image.id, Image.path).where(Image.id > after_id).order_by(Image.id).limit(limit)
+        with session_scope(self.engine) as session:
+            return [PendingImage(image_id, path) for image_id, path in session.execute(stmt)]
+
+    def pending_count(self) -> int:
+        """How many stored images have no estimate for this model yet."""
+        with session_scope(self.engine) as session:
+            return session.scalar(self._undated(func.count(Image.id))) or 0
+
+    def run(self) -> int:
+        """Date every pending image (what the thread runs); returns how many rows it wrote."""
+        undated = self.pending_count()
+        bar = tqdm(total=undated, desc="dating the archive", unit="image", disable=not self.progress or not undated)
+        after_id = 0
+        try:
+            while not self._stop.is_set():
+                batch = self.pending(after_id, self.batch_size)
+                if not batch:
+                    break
+                rows = self.date_batch(batch)
+                if self._stop.is_set():
+                    break
+                self.dated += self._store(rows)
+                after_id = batch[-1].image_id
+                bar.update(len(batch))
+        finally:
+            bar.close()
+        return self.dated
+
+    def date_batch(self, batch: list[PendingImage]) -> list[dict]:
+        """One estimate row per image: decoded at the model's size, dated in one forward pass."""
+        rows, pictures, decoded = [], [], []
+        for image in batch:
+            if not image.path or not Path(image.path).is_file():
+                rows.append(_failed(image, "file_missing", f"file missing: {image.path or '(no path recorded)'}"))
+                continue
+            try:
+                pictures.append(load_image(Path(image.path), draft_size=self.predictor.img_size))
+                decoded.append(image)
+            except (UnreadableImage, ImageTooLarge) as exc:
+                rows.append(_failed(image, "unreadable", str(exc)))
+            except OSError as exc:
+                rows.append(_failed(image, "unreadable", f"cannot read {image.path}: {exc}"))
+        if pictures:
+            self.uploads.wait_idle(self._stop)
+            results = self.predictor.predict_batch(pictures, top_k=1)
+            rows.extend(_estimate_row(image, result) for image, result in zip(decoded, results, strict=True))
+        return rows
+
+    def _store(self, rows: list[dict]) -> int:
+        """Insert the batch in one transaction; rows another process wrote meanwhile are left as they are."""
+        for row in rows:
+            row["model_key"] = self.key
+        try:
+            with session_scope(self.engine) as session:
+                session.execute(ImageEstimate.__table__.insert(), rows)
+            return len(rows)
+        except IntegrityError:
+            ids = [row["image_id"] for row in rows]
+            with session_scope(self.engine) as session:
+                taken = set(session.scalars(select(ImageEstimate.image_id).where(
+                    ImageEstimate.model_key == self.key, ImageEstimate.image_id.in_(ids))))
+                fresh = [row for row in rows if row["image_id"] not in taken]
+                if fresh:
+                    session.execute(ImageEstimate.__table__.insert(), fresh)
+            return len(fresh)
