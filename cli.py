@@ -404,7 +404,7 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     "--precompute/--lazy",
     default=True,
     show_default=True,
-    help="Date the archive's records in the background at startup, or only when /records needs them.",
+    help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
 )
 @db_option
 def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, precompute: bool, db_url: str) -> None:
