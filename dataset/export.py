@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
-from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train
+from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
 from db.errors import PipelineError
 
 FORMAT_VERSION = 1
@@ -102,7 +102,7 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
             "could cross splits. Run 'cli.py dedupe' first."
         )
     left_out = dict(catalog.left_out)
-    candidates = [c for c in catalog.items if not c.excluded]
+    candidates = sorted((c for c in catalog.items if not c.excluded), key=stable_key)
     if len(candidates) != len(catalog.items):
         left_out["excluded_duplicate"] = len(catalog.items) - len(candidates)
     if not candidates:

@@ -22,6 +22,11 @@ class BadSplitOptions(PipelineError):
     """Split or balance options that cannot be honoured."""
 
 
+def stable_key(c: Candidate) -> tuple[str, int]:
+    """Order by the archive's own identifier, so a re-crawl (new row ids, same archive) splits alike."""
+    return (c.source_id, c.image_id)
+
+
 def parse_fractions(text: str) -> tuple[float, float, float]:
     """"0.8,0.1,0.1" -> (0.8, 0.1, 0.1); the three must be >= 0 and sum to 1."""
     try:
@@ -51,7 +56,7 @@ def assign_splits(items: Sequence[Candidate], fractions: Sequence[float], seed: 
     groups: dict[int, list[Candidate]] = defaultdict(list)
     for c in items:
         groups[c.group_id].append(c)
-    order = sorted(groups)
+    order = sorted(groups, key=lambda g: min(map(stable_key, groups[g])))
     random.Random(seed).shuffle(order)
     order.sort(key=lambda g: -len(groups[g]))  # stable: big groups first, ties in seeded order
     split_of = {}
@@ -69,7 +74,7 @@ def assign_splits(items: Sequence[Candidate], fractions: Sequence[float], seed: 
 def balance_train(
     rows: Sequence[Candidate], mode: str, seed: int, min_per_class: int | None = None, max_per_class: int | None = None
 ) -> list[Candidate]:
-    """Train rows after balancing, sorted by (bin, image id); oversampling repeats rows.
+    """Train rows after balancing, sorted by bin, then stable_key; oversampling repeats rows.
 
     undersample: every bin cut to --max-per-class (default: the smallest non-empty bin).
     oversample: every non-empty bin repeated up to --min-per-class (default: the largest bin).
@@ -77,7 +82,7 @@ def balance_train(
     if mode not in BALANCE_MODES:
         raise BadSplitOptions(f"Unknown --balance {mode!r}: expected one of {', '.join(BALANCE_MODES)}.")
     by_bin: dict[int, list[Candidate]] = defaultdict(list)
-    for c in sorted(rows, key=lambda c: c.image_id):
+    for c in sorted(rows, key=stable_key):
         by_bin[c.bin_index].append(c)
     rng = random.Random(seed)
     result: list[Candidate] = []
@@ -87,12 +92,12 @@ def balance_train(
         if mode == "undersample":
             cap = max_per_class if max_per_class is not None else min(sizes)
             chosen = rng.sample(members, cap) if len(members) > cap else members
-            result.extend(sorted(chosen, key=lambda c: c.image_id))
+            result.extend(sorted(chosen, key=stable_key))
         elif mode == "oversample":
             goal = min_per_class if min_per_class is not None else max(sizes)
             full, extra = divmod(max(goal, len(members)), len(members))
             repeated = members * full + rng.sample(members, extra)
-            result.extend(sorted(repeated, key=lambda c: c.image_id))
+            result.extend(sorted(repeated, key=stable_key))
         else:
             result.extend(members)
     return result

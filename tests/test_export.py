@@ -212,3 +212,28 @@ def test_a_file_that_vanished_is_listed_as_failed_not_exported(fresh_db, add_pho
     assert [f["image_id"] for f in meta["failed"]] == [ids[1]]
     assert meta["failed"][0]["error"].startswith("file not found: ")
     assert sorted(int(r["image_id"]) for r in manifest(out)) == [ids[0], ids[2]]
+
+
+def test_a_recrawl_with_other_row_ids_splits_alike(tmp_path):
+    """Splits follow the archive's identifiers, not the order rows were stored in."""
+    from conftest import store_photo
+
+    from crawler.replica import render_photo
+    from dataset.dedupe import DedupeConfig, run_dedupe
+    from db.session import session_scope
+
+    photos = [(f"R-{year}-{k}", str(year), render_photo(year, k, (64, 48)))
+              for year in (1885, 1925, 1955, 1965) for k in range(10)]
+    splits = []
+    for name, ordered in (("forward", photos), ("reversed", photos[::-1])):
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = make_engine(url)
+        with session_scope(engine) as session:
+            for source_id, date_raw, img in ordered:
+                store_photo(session, tmp_path / name, source_id, img, date_raw)
+        run_dedupe(engine, DedupeConfig(progress=False))
+        engine.dispose()
+        rows = manifest(export(url, tmp_path / f"export-{name}"))
+        splits.append({r["source_id"]: r["split"] for r in rows})
+    assert splits[0] == splits[1]
+    assert set(splits[0].values()) == set(SPLITS)
