@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the whole pipeline, end to end, on the embedded replica archive, each stage timed.
-# Everything it writes lands under data/demo/ and runs/demo/ (both ignored by git).
+# Everything it writes lands under data/ and runs/demo/ (both ignored by git), library caches included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,9 @@ DATA=data/demo
 RUN=runs/demo/lite0-20y
 DB="sqlite:///$DATA/archive.db"
 export FOTOFECHA_DB="$DB"
+# Libraries' caches (matplotlib's font list, torch/timm/hub) stay inside data/ too.
+export MPLCONFIGDIR="$PWD/data/cache/matplotlib" XDG_CACHE_HOME="$PWD/data/cache" \
+    TORCH_HOME="$PWD/data/cache/torch" HF_HOME="$PWD/data/cache/huggingface"
 
 rm -rf "$DATA" "$RUN"
 mkdir -p "$DATA" runs/demo
