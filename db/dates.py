@@ -174,6 +174,21 @@ def _from_match(kind: str, m: re.Match) -> DateEstimate | None:
     raise ValueError(f"unknown pattern kind {kind!r}")
 
 
+def _is_undated_note(folded: str) -> bool:
+    return folded.replace(".", "").replace("/", " ").strip() in UNKNOWN_MARKERS
+
+
+def says_undated(text: str | None) -> bool:
+    """True for an archive's own "no date" note (s.f., s.d., sin fecha, desconocida), as opposed to a date
+    that cannot be read.
+
+    >>> says_undated("S/F"), says_undated("MCMXX")
+    (True, False)
+    """
+    folded, _ = _normalise(str(text or ""))
+    return bool(folded) and _is_undated_note(folded)
+
+
 def parse_date(text: str | None) -> DateEstimate:
     """Read an archive's free-text date.
 
@@ -185,7 +200,7 @@ def parse_date(text: str | None) -> DateEstimate:
     if text is None:
         return UNKNOWN
     folded, uncertain = _normalise(str(text))
-    if not folded or folded.replace(".", "").replace("/", " ").strip() in UNKNOWN_MARKERS:
+    if not folded or _is_undated_note(folded):
         return UNKNOWN
     for kind, pattern in _PATTERNS:
         m = pattern.match(folded)

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 
-from crawler.extract import normalize_label
 from crawler.items import RecordItem
 from crawler.profile import RECORD_FIELDS
-from db.dates import UNKNOWN_MARKERS
+from db.dates import says_undated
 
 HASHED_FIELDS = (*RECORD_FIELDS, "image_url")
 
@@ -22,11 +20,6 @@ HASHED_FIELDS = (*RECORD_FIELDS, "image_url")
 def content_hash(item: Mapping[str, object]) -> str:
     payload = json.dumps({name: item.get(name) for name in HASHED_FIELDS}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-def says_undated(date_raw: str) -> bool:
-    """True for the archive's own "no date" notes (s.f., s.d., sin fecha), as db.dates reads them."""
-    return " ".join(re.sub(r"\W+", " ", normalize_label(date_raw)).split()) in UNKNOWN_MARKERS
 
 
 def check_required(item: RecordItem, required: tuple[str, ...]) -> tuple[list[str], list[str]]:
