@@ -247,7 +247,7 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
 
 
 def _train_options(command):
-    """Options shared by `train` and `lr-find` (they map onto modeling.config.TrainConfig)."""
+    """Options shared by `train` and `lr-find` (they map onto modeling.training.config.TrainConfig)."""
     options = [
         click.option("--data", "data", type=click.Path(path_type=Path), required=True,
                      help="Export directory (made by 'cli.py export')."),
@@ -282,7 +282,7 @@ def _train_options(command):
 
 
 def _train_config(out: Path, lr: float | None, **options):
-    from modeling.config import TrainConfig
+    from modeling.training.config import TrainConfig
 
     return TrainConfig(out=out, lr=lr, **options)
 
@@ -307,8 +307,8 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots)."""
-    from modeling.report import render_train
-    from modeling.train import train as run_training
+    from modeling.inference.report import render_train
+    from modeling.training.train import train as run_training
 
     result = run_training(_train_config(out, lr, **options))
     if result.lr_png is not None:
@@ -323,7 +323,7 @@ def train(out: Path, lr: float | None, **options) -> None:
 @click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
 def lr_find(png: Path, steps: int, **options) -> None:
     """Run an LR range test alone: print the suggested learning rate and save the curve as PNG."""
-    from modeling.lr_find import find_lr
+    from modeling.training.lr_find import find_lr
 
     result = find_lr(_train_config(png.parent, None, **options), png, num_iter=steps)
     click.echo(f"suggested lr {result.suggestion:.2e} ({len(result.lrs)} steps; curve: {result.png})")
@@ -338,8 +338,8 @@ def lr_find(png: Path, steps: int, **options) -> None:
 @click.option("--workers", type=int, default=0, show_default=True)
 def evaluate(model: Path, data: Path, split: str, output: str, workers: int) -> None:
     """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE..."""
-    from modeling.evaluate import EvaluateConfig, evaluate_run
-    from modeling.report import render_evaluate
+    from modeling.inference.evaluate import EvaluateConfig, evaluate_run
+    from modeling.inference.report import render_evaluate
 
     click.echo(render_evaluate(evaluate_run(EvaluateConfig(model=model, data=data, split=split, workers=workers)),
                                output))
@@ -354,8 +354,8 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str) -> No
     """Date photographs (files or folders): top bins, estimated year and an 80% interval per image."""
     from tqdm import tqdm
 
-    from modeling.predict import Predictor, predict_paths
-    from modeling.report import render_predictions
+    from modeling.inference.predict import Predictor, predict_paths
+    from modeling.inference.report import render_predictions
 
     rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
                          progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False))
@@ -373,8 +373,8 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE."""
     import json
 
-    from modeling.compare import COMPARE_COLUMNS, compare_runs
-    from modeling.report import table
+    from modeling.inference.compare import COMPARE_COLUMNS, compare_runs
+    from modeling.inference.report import table
 
     rows = compare_runs(list(runs))
     click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))

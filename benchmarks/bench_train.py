@@ -4,7 +4,7 @@
 
 Models run on random tensors (the model alone; images/s of the fastest of --steps steps after a warm-up step,
 the figure least disturbed by other processes on a shared machine), with the precision `cli.py train --precision auto` picks
-(bf16 autocast for resnets on AMX CPUs, fp32 otherwise) and channels_last. The loader runs modeling.data's
+(bf16 autocast for resnets on AMX CPUs, fp32 otherwise) and channels_last. The loader runs modeling.training.data's
 PhotoDataset (JPEG decode with draft, light augmentation) over generated 256 px JPEGs, as an export has them.
 """
 
@@ -25,8 +25,8 @@ import timm  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from modeling.data import EpochSampler, ExportRow, PhotoDataset  # noqa: E402
-from modeling.setup import autocast, resolve_precision  # noqa: E402
+from modeling.training.data import EpochSampler, ExportRow, PhotoDataset  # noqa: E402
+from modeling.training.setup import autocast, resolve_precision  # noqa: E402
 
 ARCHS = ("resnet18", "efficientnet_b0", "tf_efficientnet_lite0", "seresnet18", "convnext_tiny",
          "mobilenetv3_small_100")

@@ -3,7 +3,7 @@
     python benchmarks/experiments.py [--records 800] [--img-size 64] [--epochs 5] [--seeds 0 1 2] [--quick]
 
 Builds (once, cached in --workdir) a replica archive -> database -> dedupe -> export with 20y and decade bins,
-trains every grid row once per seed with `modeling.train`, and scores the test split with `modeling.evaluate`
+trains every grid row once per seed with `modeling.training.train`, and scores the test split with `modeling.inference.evaluate`
 (mean and standard deviation over seeds). The study's
 recipe is a plain fine-tune (cross-entropy, natural sampling); ours is a pretrained backbone, a balanced
 sampler and soft labels decoded by expected value. Offline, only tf_efficientnet_lite0 has pretrained weights,
@@ -26,9 +26,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from modeling.config import TrainConfig  # noqa: E402
-from modeling.evaluate import EvaluateConfig, evaluate_run  # noqa: E402
-from modeling.train import train  # noqa: E402
+from modeling.inference.evaluate import EvaluateConfig, evaluate_run  # noqa: E402
+from modeling.training.config import TrainConfig  # noqa: E402
+from modeling.training.train import train  # noqa: E402
 
 LITE0 = "tf_efficientnet_lite0"
 # (name, arch, pretrained, task, loss, sampler)

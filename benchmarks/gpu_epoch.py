@@ -6,7 +6,7 @@ channels_last, DataLoader workers. Target: under 15 s per epoch on one H100.
 
 Needs only torch, timm, numpy and pillow, and no network: it writes its own JPEGs (341x256, as an export
 stores them) and reads them with a self-contained copy of the training loader's work per image (JPEG draft
-decode, random resized crop, flip, brightness/contrast jitter, normalise), because modeling.data pulls in the
+decode, random resized crop, flip, brightness/contrast jitter, normalise), because modeling.training.data pulls in the
 project's database layer. Prints one JSON object, then a markdown table.
 """
 
@@ -45,7 +45,7 @@ def make_images(root: Path, count: int, processes: int) -> list[tuple[str, int]]
 
 
 class JpegDataset(Dataset):
-    """(image, bin) with the per-image work of modeling.data.PhotoDataset at --augment light."""
+    """(image, bin) with the per-image work of modeling.training.data.PhotoDataset at --augment light."""
 
     def __init__(self, root: Path, rows: list[tuple[str, int]], size: int, mean, std):
         self.root, self.rows, self.size = root, rows, size

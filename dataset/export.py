@@ -182,16 +182,21 @@ def _args_json(config: ExportConfig) -> dict:
     return args
 
 
+def write_export_image(source: str | Path, dest: str | Path, size: int) -> tuple[int, int]:
+    """Write one exported copy: short side `size` as JPEG (quality JPEG_QUALITY), or the original bytes if 0."""
+    if size == 0:
+        shutil.copyfile(source, dest)
+        with PILImage.open(dest) as img:
+            return img.size
+    img = resize_short_side(load_image(source, mode="RGB", min_side=size), size)
+    img.save(dest, "JPEG", quality=JPEG_QUALITY)
+    return img.size
+
+
 def _export_one(job: tuple[int, str, str, int]) -> tuple[int, tuple[int, int] | None, str | None]:
     image_id, source, dest, size = job
     try:
-        if size == 0:
-            shutil.copyfile(source, dest)
-            with PILImage.open(dest) as img:
-                return image_id, img.size, None
-        img = resize_short_side(load_image(source, mode="RGB", min_side=size), size)
-        img.save(dest, "JPEG", quality=JPEG_QUALITY)
-        return image_id, img.size, None
+        return image_id, write_export_image(source, dest, size), None
     except UnreadableImage as exc:
         return image_id, None, str(exc)
     except OSError as exc:

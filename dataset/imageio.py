@@ -1,12 +1,16 @@
-"""Decode an image once, at the size the job needs, upright, in an explicit mode.
+"""The one way a file becomes pixels, for every stage: import, dedupe, export, training, prediction, the app.
 
-JPEGs are decoded at reduced scale with Pillow's draft mode (the DCT does the downscaling for free);
-EXIF orientation is applied; modes are converted explicitly (alpha flattened onto white, 16-bit
-greyscale scaled rather than clipped). Every failure is an `UnreadableImage` with the reason.
+Decode once, at the size the job needs, upright, in an explicit mode. JPEGs are decoded at reduced
+scale with Pillow's draft mode (the DCT does the downscaling for free); EXIF orientation is applied;
+modes are converted explicitly (alpha flattened onto white, 16-bit and float greyscale scaled to 8 bits,
+rounded). Resizing has one resampling filter. Every failure is an `UnreadableImage` with the reason;
+an image over the pixel limit is an `ImageTooLarge` (a kind of UnreadableImage), refused before its
+pixels are decoded.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +31,23 @@ IMAGE_EXTENSIONS = {
     ".pgm", ".pbm", ".pnm", ".pcx", ".tga", ".heic", ".heif", ".avif", ".jp2", ".jxl", ".cr2", ".nef",
     ".dng", ".arw", ".orf", ".raf", ".psd", ".svg", ".ico",
 }
+# Extensions of the formats above: what `cli.py predict` picks up from a folder.
+READABLE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif", ".ppm",
+    ".pgm", ".pbm", ".pnm", ".pcx", ".tga",
+})
+# One resampling filter for every resize, so an exported copy and an original shrink alike.
 RESAMPLE = Image.Resampling.LANCZOS
+_GREY_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 class UnreadableImage(PipelineError):
     """The file is missing, truncated, not an image, or in a format this toolkit does not read."""
+
+
+class ImageTooLarge(UnreadableImage):
+    """The image has more pixels than the limit (Pillow's Image.MAX_IMAGE_PIXELS); refused before decoding."""
 
 
 @dataclass(frozen=True)
@@ -47,35 +63,46 @@ def probe(path: str | Path) -> ImageInfo:
         info = ImageInfo(img.width, img.height, img.format or "unknown")
         if info.format not in SUPPORTED_FORMATS:
             raise UnreadableImage(f"unsupported format {info.format} (supported: {', '.join(sorted(SUPPORTED_FORMATS))})")
-        _load(img, path)
+        _load(img)
     return info
 
 
-def load_image(path: str | Path, mode: str = "RGB", min_side: int | None = None) -> Image.Image:
-    """The upright image in `mode` ("RGB" or "L"); JPEGs decoded at the smallest scale whose short side >= min_side.
+def load_image(source: str | Path | bytes, mode: str = "RGB", min_side: int | None = None) -> Image.Image:
+    """The upright image in `mode` ("RGB" or "L") from a path or encoded bytes.
+
+    JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose short side stays >= min_side.
 
     >>> load_image("photo.jpg", mode="L", min_side=64)  # doctest: +SKIP
     """
-    with _open(path) as img:
+    with _open(source) as img:
         if min_side and img.format in ("JPEG", "MPO"):
-            # draft() picks the largest DCT scale (1/2, 1/4, 1/8) keeping both sides >= the request.
             img.draft(mode, (min_side, min_side))
-        _load(img, path)
+        _load(img)
         upright = ImageOps.exif_transpose(img)
         return to_mode(upright, mode)
 
 
 def to_mode(img: Image.Image, mode: str) -> Image.Image:
-    """Convert explicitly: alpha onto white, 16-bit and float greyscale scaled to 8 bits."""
+    """Convert explicitly: alpha onto white; 16-bit, 32-bit and float greyscale scaled to 8 bits and rounded.
+
+    16-bit images scale from 65535; float images whose values stay within [0, 1] from 1; other deep
+    images from 255, or from 65535 when a value exceeds 255. Never stretched per image: tone is a cue.
+    """
     if img.mode == mode:
         return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if img.mode in _GREY_DEEP_MODES:
         pixels = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or pixels.max(initial=0) > 255 else 255.0
-        img = Image.fromarray(np.clip(pixels * (255.0 / top), 0, 255).astype(np.uint8), "L")
+        peak = float(pixels.max(initial=0.0))
+        if img.mode.startswith("I;16") or peak > 255:
+            top = 65535.0
+        elif img.mode == "F" and peak <= 1.0:
+            top = 1.0
+        else:
+            top = 255.0
+        img = Image.fromarray(np.clip(pixels * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if img.mode in _ALPHA_MODES:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
@@ -83,31 +110,39 @@ def to_mode(img: Image.Image, mode: str) -> Image.Image:
 
 
 def resize_short_side(img: Image.Image, size: int) -> Image.Image:
-    """Resize so the short side is `size` pixels, aspect kept (Lanczos)."""
+    """Resize so the short side is `size` pixels, aspect kept (Lanczos after a box reduction)."""
     width, height = img.size
     scale = size / min(width, height)
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return img if target == img.size else img.resize(target, RESAMPLE, reducing_gap=3.0)
+    target = (max(size, round(width * scale)), max(size, round(height * scale)))
+    return img if target == img.size else img.resize(target, RESAMPLE, reducing_gap=2.0)
 
 
-def _open(path: str | Path) -> Image.Image:
+def _open(source: str | Path | bytes) -> Image.Image:
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(path)
+            # The pixel check below replaces Pillow's warning with a clear error.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp)
     except FileNotFoundError:
-        raise UnreadableImage(f"file not found: {path}") from None
+        raise UnreadableImage(f"file not found: {source}") from None
     except UnidentifiedImageError:
         raise UnreadableImage("not an image Pillow can identify") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnreadableImage(f"too many pixels ({exc})") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"too many pixels ({exc}); downscale the file first") from None
     except OSError as exc:
         raise UnreadableImage(f"cannot open: {exc}") from None
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and img.width * img.height > limit:
+        img.close()
+        raise ImageTooLarge(f"{img.width}x{img.height} = {img.width * img.height:,} pixels is over the limit of "
+                            f"{limit:,}; downscale the file first")
+    return img
 
 
-def _load(img: Image.Image, path: str | Path) -> None:
+def _load(img: Image.Image) -> None:
     # ImageFile.LOAD_TRUNCATED_IMAGES stays False: a truncated file fails here, not as grey bands.
     try:
         img.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UnreadableImage(f"cannot decode: {exc}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataset.imageio import ImageTooLarge, UnreadableImage  # noqa: F401  (one decoder's errors)
 from db.errors import PipelineError
 
 
@@ -19,14 +20,6 @@ class WeightsUnavailable(PipelineError):
 
 class BadTrainingSetup(PipelineError):
     """The training options do not fit the data (e.g. no training images, an unknown architecture)."""
-
-
-class UnreadableImage(PipelineError):
-    """An image file or byte string that Pillow cannot decode."""
-
-
-class ImageTooLarge(PipelineError):
-    """An image over Pillow's decompression-bomb limit (Image.MAX_IMAGE_PIXELS)."""
 
 
 class NoImages(PipelineError):

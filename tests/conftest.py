@@ -54,8 +54,8 @@ def app_run_dir(tiny_export: Path, tmp_path_factory) -> Path:
     """A real run directory for the web app: timm's tiny test_efficientnet trained 1 epoch at 64 px on tiny_export."""
     import torch
 
-    from modeling.config import TrainConfig
-    from modeling.train import train
+    from modeling.training.config import TrainConfig
+    from modeling.training.train import train
 
     torch.set_num_threads(1)
     config = TrainConfig(data=tiny_export, out=tmp_path_factory.mktemp("app_run") / "run", arch="test_efficientnet",
@@ -197,8 +197,8 @@ def tiny_run(tiny_export, tmp_path_factory) -> Path:
     """A finished classify run (timm's tiny test_efficientnet, 32 px, 2 epochs) on tiny_export, for predict tests."""
     import torch
 
-    from modeling.config import TrainConfig
-    from modeling.train import train
+    from modeling.training.config import TrainConfig
+    from modeling.training.train import train
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("tiny_run") / "run"

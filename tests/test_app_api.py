@@ -21,12 +21,12 @@ from sqlalchemy import text
 
 from cli import main
 from crawler.replica.photos import render_photo
+from dataset.imageio import load_image
 from db.models import Image, Record
 from db.session import make_engine, session_scope
 from modeling.app.runner import background_server
 from modeling.app.server import AppConfig, create_app
-from modeling.images import load_image
-from modeling.predict import Predictor
+from modeling.inference.predict import Predictor
 
 CAP_BYTES = 100 * 1024
 
@@ -64,7 +64,7 @@ def client(app_run_dir: Path):
 
 
 def expected_json(predictor: Predictor, filename: str, data: bytes) -> dict:
-    return {"file": filename, **predictor.predict(load_image(data, draft_size=predictor.img_size), top_k=3)}
+    return {"file": filename, **predictor.predict(load_image(data, min_side=predictor.img_size), top_k=3)}
 
 
 def test_predict_returns_what_cli_predict_json_prints(client, predictor):
@@ -80,9 +80,9 @@ def test_predict_returns_what_cli_predict_json_prints(client, predictor):
 @pytest.mark.parametrize(
     ("name", "payload", "message"),
     [
-        ("notes.txt", b"this is not a photograph\n" * 20, "cannot decode image"),
-        ("corrupt.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "cannot decode image"),
-        ("truncated.jpg", jpeg_bytes()[:1500], "cannot decode image"),
+        ("notes.txt", b"this is not a photograph\n" * 20, "not an image Pillow can identify. Send a JPEG"),
+        ("corrupt.jpg", b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8, "not an image Pillow can identify. Send"),
+        ("truncated.jpg", jpeg_bytes()[:1500], "cannot decode: image file is truncated"),
     ],
 )
 def test_unreadable_upload_is_400_with_clear_message(client, name, payload, message):
@@ -99,7 +99,7 @@ def test_decompression_bomb_is_400(client):
     assert len(bomb) < CAP_BYTES
     response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 400
-    assert "decompression-bomb" in response.json()["error"]
+    assert "pixels is over the limit of 89,478,485; downscale the file first" in response.json()["error"]
 
 
 def test_over_cap_by_content_length_is_413(client):
@@ -171,7 +171,7 @@ def test_html_form_post_renders_the_result_without_javascript(client, predictor)
     data = jpeg_bytes(1965, seed=3)
     response = client.post("/?lang=en", files={"file": ("street.jpg", data, "image/jpeg")})
     assert response.status_code == 200
-    expected = predictor.predict(load_image(data, draft_size=predictor.img_size), top_k=3)
+    expected = predictor.predict(load_image(data, min_side=predictor.img_size), top_k=3)
     assert f'<span id="result-year">{expected["year"]}</span>' in response.text
     assert f'id="result-period">{expected["top"][0]["bin"]}<' in response.text
     assert 'src="data:image/jpeg;base64,' in response.text
@@ -240,12 +240,12 @@ def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predic
         for gap, year, image_id in rows[:6]:
             photo = client.get(f"/records/image/{image_id}")
             assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
-            estimate = predictor.predict(load_image(photo.content, draft_size=predictor.img_size), top_k=1)[
+            estimate = predictor.predict(load_image(photo.content, min_side=predictor.img_size), top_k=1)[
                 "year"
             ]
             assert int(gap) == abs(int(year) - estimate)
         assert "not really a jpeg" not in page.text  # bytes are never echoed, only the decoder's reason
-        assert "cannot decode image" in page.text and "file missing:" in page.text
+        assert "cannot open: Truncated File Read" in page.text and "file missing:" in page.text
         second = client.get("/records?sort=disagreement&page=2&lang=en").text
         assert "HTTP 404" in second and "no image" in second and "Page 2 of 2" in second
         by_year = client.get("/records?sort=year").text

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from crawler.replica.photos import render_photo
+from dataset.imageio import load_image
 from modeling.app.runner import background_server
 from modeling.app.server import AppConfig, create_app
-from modeling.images import load_image
-from modeling.predict import Predictor
+from modeling.inference.predict import Predictor
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -53,7 +53,7 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
     predictor = Predictor.from_run_dir(app_run_dir)
     picked, dropped = photo_file(tmp_path, 1928, 1), photo_file(tmp_path, 1962, 2)
     expected = {
-        path.name: predictor.predict(load_image(path, draft_size=predictor.img_size), top_k=3)
+        path.name: predictor.predict(load_image(path, min_side=predictor.img_size), top_k=3)
         for path in (picked, dropped)
     }
     app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True))

@@ -9,9 +9,10 @@ import pytest
 import timm
 import torch
 
+from dataset.imageio import load_image
 from modeling.errors import BadTrainingSetup, WeightsUnavailable
-from modeling.images import eval_array, load_image
 from modeling.models import LITE0_ARCH, create_model, lite0_state_dict, model_normalisation
+from modeling.tensors import eval_array
 
 torch.set_num_threads(1)
 # A real photograph shipped with matplotlib (a dependency): Grace Hopper in US Navy uniform.

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from safetensors.torch import load_file
 
 from cli import main
-from modeling.config import TrainConfig
-from modeling.evaluate import EvaluateConfig, evaluate_run
-from modeling.train import train
+from modeling.inference.evaluate import EvaluateConfig, evaluate_run
+from modeling.training.config import TrainConfig
+from modeling.training.train import train
 
 torch.set_num_threads(1)
 # Fixed from seeded measurements with _config on tiny_export (valid + test = 15 images, 7 bins; majority class

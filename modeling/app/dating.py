@@ -22,11 +22,11 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
+from dataset.imageio import load_image
 from db.models import Image, ImageEstimate
 from db.session import session_scope
 from modeling.errors import ImageTooLarge, UnreadableImage
-from modeling.images import load_image
-from modeling.predict import Predictor
+from modeling.inference.predict import Predictor
 
 WEIGHTS_FILE = "model.safetensors"
 DIGEST_BYTES = 1024 * 1024  # the weights' first MiB (and their size) tell two trainings apart
@@ -171,7 +171,7 @@ class ArchiveDater:
                 rows.append(_failed(image, "file_missing", f"file missing: {image.path or '(no path recorded)'}"))
                 continue
             try:
-                pictures.append(load_image(Path(image.path), draft_size=self.predictor.img_size))
+                pictures.append(load_image(Path(image.path), min_side=self.predictor.img_size))
                 decoded.append(image)
             except (UnreadableImage, ImageTooLarge) as exc:
                 rows.append(_failed(image, "unreadable", str(exc)))

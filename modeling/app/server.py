@@ -34,6 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
+from dataset.imageio import load_image
 from db.session import make_engine
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key
 from modeling.app.i18n import LANGUAGES, pick_language, strings
@@ -41,8 +42,7 @@ from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
 from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
 from modeling.errors import ImageTooLarge, UnreadableImage
-from modeling.images import load_image
-from modeling.predict import Predictor
+from modeling.inference.predict import Predictor
 
 APP_DIR = Path(__file__).parent
 
@@ -131,9 +131,9 @@ def create_app(config: AppConfig) -> FastAPI:
 
     def date_bytes(filename: str, data: bytes, with_preview: bool) -> DatedUpload:
         # Decoded exactly as `cli.py predict` decodes a file, so both give the same answer.
-        picture = load_image(data, draft_size=predictor.img_size)
+        picture = load_image(data, min_side=predictor.img_size)
         result = predictor.predict(picture, top_k=config.top_k)
-        preview = preview_data_uri(load_image(data, draft_size=PREVIEW_MAX_SIDE)) if with_preview else None
+        preview = preview_data_uri(load_image(data, min_side=PREVIEW_MAX_SIDE)) if with_preview else None
         return DatedUpload(filename, result, preview)
 
     async def date_upload(request: Request, with_preview: bool) -> DatedUpload:

@@ -46,10 +46,10 @@ class NotAPhotograph(UploadRejected):
 
 def not_a_photograph(filename: str, exc: Exception) -> NotAPhotograph:
     """The decoder's reason for rejecting uploaded bytes, named after the uploaded file."""
-    # load_image names byte input "<bytes>" and Pillow quotes its BytesIO; the person knows the file by name.
-    reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).removeprefix("<bytes>: ")
+    # Pillow may quote its BytesIO in a reason; the person knows the file by name.
+    reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).rstrip(".")
     return NotAPhotograph(
-        f"{filename or 'The upload'}: {reason} Send a JPEG, PNG, WebP or TIFF photograph.", filename
+        f"{filename or 'The upload'}: {reason}. Send a JPEG, PNG, WebP or TIFF photograph.", filename
     )
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from modeling.data import PhotoDataset, read_export
-from modeling.engine import decode_outputs, infer
 from modeling.errors import NoExport, NoRun
 from modeling.metrics import summarize
 from modeling.plots import confusion_png
 from modeling.runs import load_run_model, read_run_config
+from modeling.training.data import PhotoDataset, read_export
+from modeling.training.engine import decode_outputs, infer
 
 
 @dataclass(frozen=True)

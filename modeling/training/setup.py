@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from modeling.augment import AUGMENT_LEVELS
-from modeling.config import LOSSES, TASKS, TrainConfig
-from modeling.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
 from modeling.decode import normalise_year, soft_targets
 from modeling.errors import BadTrainingSetup
 from modeling.models import create_model, model_normalisation, set_head_bias
+from modeling.training.augment import AUGMENT_LEVELS
+from modeling.training.config import LOSSES, TASKS, TrainConfig
+from modeling.training.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
 
 # Architectures whose CPU training measured faster under bf16 autocast on AMX CPUs (benchmarks/bench_train.py).
 CPU_BF16_FAMILIES = ("resnet", "seresnet", "legacy_seresnet", "seresnext", "resnext", "convnext")

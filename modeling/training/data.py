@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from modeling.augment import AUGMENT_LEVELS, augment_array
+from dataset.imageio import load_image
 from modeling.errors import NoExport
-from modeling.images import eval_array, load_image
+from modeling.tensors import eval_array
+from modeling.training.augment import AUGMENT_LEVELS, augment_array
 
 REQUIRED_COLUMNS = ("file", "year", "bin", "bin_index", "split")
 SPLITS = ("train", "valid", "test")
@@ -134,7 +135,7 @@ class PhotoDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]):
         index, seed = key if isinstance(key, tuple) else (key, None)
         row = self.rows[index]
-        image = load_image(self.root / row.file, draft_size=self.img_size)
+        image = load_image(self.root / row.file, min_side=self.img_size)
         level = "strong" if row.bin_index in self.strong_bins else self.augment
         if seed is None or level == "none":
             array = eval_array(image, self.img_size, self.mean, self.std)

@@ -11,7 +11,7 @@ from torch import nn
 from tqdm import tqdm
 
 from modeling.decode import bin_centres, denormalise_year, year_to_bin
-from modeling.setup import autocast
+from modeling.training.setup import autocast
 
 
 def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callable, device: torch.device,

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from modeling.config import TrainConfig
 from modeling.models import split_parameters
+from modeling.training.config import TrainConfig
 
 MIN_FACTOR = 0.01  # the cosine ends at 1% of the peak rate
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from modeling.config import TrainConfig
 from modeling.plots import lr_find_png
-from modeling.setup import Setup, autocast, build
+from modeling.training.config import TrainConfig
+from modeling.training.setup import Setup, autocast, build
 
 
 @dataclass(frozen=True)

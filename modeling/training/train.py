@@ -16,12 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from modeling.config import RESUME_FREE_FIELDS, TrainConfig
-from modeling.engine import decode_outputs, infer, train_epoch
 from modeling.errors import BadTrainingSetup
-from modeling.lr_find import range_test
 from modeling.metrics import summarize
-from modeling.optim import frozen_epochs, make_optimizer, set_backbone_trainable
 from modeling.plots import confusion_png, curves_png
 from modeling.runs import (
     CONFIG,
@@ -34,7 +30,11 @@ from modeling.runs import (
     write_history,
     write_json,
 )
-from modeling.setup import Setup, build
+from modeling.training.config import RESUME_FREE_FIELDS, TrainConfig
+from modeling.training.engine import decode_outputs, infer, train_epoch
+from modeling.training.lr_find import range_test
+from modeling.training.optim import frozen_epochs, make_optimizer, set_backbone_trainable
+from modeling.training.setup import Setup, build
 
 CODE_VERSION = "0.1.0"
 

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dataset.imageio import READABLE_EXTENSIONS, load_image, to_mode
 from modeling.decode import bin_centres, gaussian_bin_probs, interval
 from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
-from modeling.images import IMAGE_SUFFIXES, eval_array, load_image, to_rgb
 from modeling.runs import load_run_model, read_metrics, read_run_config
+from modeling.tensors import eval_array
 
 __all__ = ["Predictor", "load_image", "predict_paths", "UnreadableImage", "ImageTooLarge"]
 INTERVAL_LEVEL = 0.8
@@ -51,8 +52,12 @@ class Predictor:
         """Top-k bins with probabilities, the expected year and a central 80% interval (JSON-able)."""
         return self.predict_batch([image], top_k)[0]
 
+    def inputs(self, images: list[Image.Image]) -> np.ndarray:
+        """The batch (N, 3, S, S) the model sees: the same centre view as evaluation, from dataset.imageio pixels."""
+        return np.stack([eval_array(to_mode(im, "RGB"), self.img_size, self.mean, self.std) for im in images])
+
     def predict_batch(self, images: list[Image.Image], top_k: int = 3) -> list[dict]:
-        batch = np.stack([eval_array(to_rgb(im), self.img_size, self.mean, self.std) for im in images])
+        batch = self.inputs(images)
         with self._lock, torch.inference_mode():
             outputs = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
         return [self._decode(row, top_k) for row in outputs]
@@ -82,7 +87,7 @@ def collect_images(paths: list[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in READABLE_EXTENSIONS))
         else:
             found.append(path)
     return found
@@ -94,10 +99,10 @@ def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3,
     files = collect_images(paths)
     if not files:
         raise NoImages(f"No image files found under {', '.join(map(str, paths))}; expected files or folders "
-                    f"with {', '.join(sorted(IMAGE_SUFFIXES))}.")
+                    f"with {', '.join(sorted(READABLE_EXTENSIONS))}.")
     for path in files if progress is None else progress(files):
         try:
-            image = load_image(path, draft_size=predictor.img_size)
+            image = load_image(path, min_side=predictor.img_size)
         except (UnreadableImage, ImageTooLarge) as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue

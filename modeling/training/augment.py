@@ -11,7 +11,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from modeling.images import normalise
+from modeling.tensors import normalise
 
 AUGMENT_LEVELS = ("none", "light", "strong")
 # level -> (min crop area, brightness/contrast jitter, chance of grain, max grain sigma)

@@ -1,0 +1,1 @@
+"""Inference: predict new photographs, evaluate a run on an export, compare runs, render reports."""
