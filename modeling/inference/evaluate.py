@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from modeling.decode import decode_outputs
 from modeling.errors import NoExport, NoRun
 from modeling.metrics import summarize
 from modeling.plots import confusion_png
 from modeling.runs import load_run_model, read_run_config
 from modeling.training.data import PhotoDataset, read_export
-from modeling.training.engine import decode_outputs, infer
+from modeling.training.engine import infer
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def evaluate_run(config: EvaluateConfig) -> dict:
     loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers)
     out = infer(model, loader, None, torch.device("cpu"), "fp32", channels_last=False, show=config.show,
                 desc=f"evaluate {config.split}")
-    pred_bins, pred_years = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
+    decoded = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
+    pred_bins, pred_years = decoded.bins, decoded.years
     result = summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels)
     png = config.png or Path(config.model) / f"confusion_{config.split}.png"
     confusion_png(result["confusion_matrix"], export.labels, png, title=f"{config.split} (rows = actual)")

@@ -15,14 +15,13 @@ import torch
 from PIL import Image
 
 from dataset.imageio import READABLE_EXTENSIONS, load_image, to_mode
-from modeling.decode import bin_centres, gaussian_bin_probs, interval
+from modeling.decode import decode_outputs, year_interval
 from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
 from modeling.runs import load_run_model, read_metrics, read_run_config
 from modeling.tensors import eval_array
 
 __all__ = ["Predictor", "load_image", "predict_paths", "UnreadableImage", "ImageTooLarge"]
 INTERVAL_LEVEL = 0.8
-_Z80 = 1.2815515655446004  # standard normal quantile of 0.9: a central 80% interval
 
 
 class Predictor:
@@ -63,17 +62,10 @@ class Predictor:
         return [self._decode(row, top_k) for row in outputs]
 
     def _decode(self, output: np.ndarray, top_k: int) -> dict:
-        lo, hi = self.config["year_range"]
-        if self.config["task"] == "classify":
-            shifted = np.exp(output - output.max())
-            probs = shifted / shifted.sum()
-            year = float(probs @ bin_centres(self.edges))
-            low, high = interval(probs, self.edges, INTERVAL_LEVEL)
-        else:
-            year = float(np.clip(lo + output[0] * (hi - lo), lo, hi))
-            sigma = float(self.config.get("residual_sigma") or (hi - lo) / 10)
-            probs = gaussian_bin_probs(year, sigma, self.edges)
-            low, high = max(lo, year - _Z80 * sigma), min(hi, year + _Z80 * sigma)
+        decoded = decode_outputs(output[None, :], self.config["task"], self.edges, self.config["year_range"],
+                                 sigma=self.config.get("residual_sigma"))
+        probs, year = decoded.probs[0], float(decoded.years[0])
+        low, high = year_interval(decoded, 0, self.edges, self.config["year_range"], INTERVAL_LEVEL)
         order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
         return {"top": [{"bin": self.labels[i], "probability": round(float(probs[i]), 4)} for i in order],
                 "year": int(round(year)),

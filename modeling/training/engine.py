@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from modeling.decode import bin_centres, denormalise_year, year_to_bin
 from modeling.training.setup import autocast
 
 
@@ -67,16 +66,3 @@ def infer(model: nn.Module, loader, loss_fn: Callable | None, device: torch.devi
             "bins": np.concatenate(bins_all) if bins_all else np.zeros(0, int),
             "years": np.concatenate(years_all) if years_all else np.zeros(0, np.float32),
             "loss": total_loss / max(n, 1)}
-
-
-def decode_outputs(outputs: np.ndarray, task: str, edges, year_range) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted bins, predicted years) for a batch of raw outputs.
-
-    Classifiers: argmax bin, expected year over bin centres. Regressors: the year, binned.
-    """
-    if task == "classify":
-        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        probs = shifted / shifted.sum(axis=1, keepdims=True)
-        return probs.argmax(axis=1), probs @ bin_centres(edges)
-    years = denormalise_year(np.clip(outputs[:, 0], 0.0, 1.0), year_range)
-    return year_to_bin(years, edges), years

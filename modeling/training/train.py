@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
 from modeling.metrics import summarize
 from modeling.plots import confusion_png, curves_png
@@ -31,7 +32,7 @@ from modeling.runs import (
     write_json,
 )
 from modeling.training.config import RESUME_FREE_FIELDS, TrainConfig
-from modeling.training.engine import decode_outputs, infer, train_epoch
+from modeling.training.engine import infer, train_epoch
 from modeling.training.lr_find import range_test
 from modeling.training.optim import frozen_epochs, make_optimizer, set_backbone_trainable
 from modeling.training.setup import Setup, build
@@ -131,7 +132,8 @@ def _validate(setup: Setup) -> tuple[dict, float]:
     out = infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device, setup.precision,
                 setup.config.channels_last)
     export = setup.export
-    pred_bins, pred_years = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
+    decoded = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
+    pred_bins, pred_years = decoded.bins, decoded.years
     return summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels), out["loss"]
 
 
