@@ -113,7 +113,7 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
             bad = tmp_path / "notes.txt"
             bad.write_text("not a photograph")
             page.set_input_files("#file-input", str(bad))
-            expect(page.locator("#result-error")).to_contain_text("cannot decode image")
+            expect(page.locator("#result-error")).to_contain_text("not an image Pillow can identify")
 
             # The records page, worst disagreement first, once the archive is dated.
             assert app.state.dater.join(timeout=60)
