@@ -70,3 +70,29 @@ def test_the_last_bin_holds_the_latest_year(year_max, last_edge):
     (1860, 1880, "1860-1879"), (1900, 1925, "1900-1924"), (1900, 1901, "1900"), (1900, 1902, "1900-1901")])
 def test_labels_name_the_last_year_inside(start, stop, label):
     assert bin_label(start, stop) == label
+
+
+@pytest.mark.parametrize(("spec", "origin", "year_max", "edges", "kept_spec"), [
+    (" 20Y ", 1850, 1899, (1850, 1870, 1890, 1910), "20Y"),
+    ("1860,1900", 0, 0, (1860, 1900), "1860,1900"),  # two edges: one bin is enough
+    (" 1900,1925,1950 ", 1860, 1999, (1900, 1925, 1950), "1900,1925,1950"),  # edges ignore origin
+])
+def test_bins_keep_their_spec_and_first_edge(spec, origin, year_max, edges, kept_spec):
+    bins = parse_bins(spec, origin=origin, year_max=year_max)
+    assert (bins.edges, bins.spec, bins.origin) == (edges, kept_spec, edges[0])
+    assert bins.to_json() == {"spec": kept_spec, "origin": edges[0], "edges": list(edges), "labels": list(bins.labels)}
+
+
+@pytest.mark.parametrize(("spec", "year_max", "message"), [
+    ("1900", 1999, "Cannot read bins '1900': expected decade, 10y, 20y, any Ny, or edges such as 1860,1900,1991."),
+    ("1900,", 1999, "Cannot read bin edges '1900,': expected increasing years such as 1860,1900,1930,1960,1991."),
+    ("1900,1900,1950", 1999, "Bin edges '1900,1900,1950' are not increasing: expected at least two increasing "
+                             "years such as 1860,1900,1991."),
+    ("20y", 1859, "Latest year 1859 is before the bins' origin 1860: pass an --origin at or before it."),
+])
+def test_bins_that_cannot_be_made_say_why(spec, year_max, message):
+    from dataset.bins import BadBins
+
+    with pytest.raises(BadBins) as info:
+        parse_bins(spec, origin=1860, year_max=year_max)
+    assert str(info.value) == message
