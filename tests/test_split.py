@@ -137,3 +137,44 @@ def test_unknown_balance_mode_is_refused():
     with pytest.raises(BadSplitOptions, match=r"^Unknown --balance 'double': expected one of none, undersample, "
                                               r"oversample\.$"):
         balance_train(_train_rows(), "double", 0)
+
+
+def test_a_group_spanning_bins_is_weighed_by_its_images_in_each_bin():
+    # fractions 0.6/0.4/0. Bin 0 holds 1 image (targets 1, 0, 0); bin 1 holds 6 (3.6, 2.4 -> 4, 2, 0).
+    # Group 100 (4 images, bin 1) goes first, being larger: lacks 4*4, 2*4, 0 -> train.
+    # Group 101 (1 image in bin 0, 2 in bin 1): train lacks 1*1 + 0*2 = 1, valid 0*1 + 2*2 = 4 -> valid.
+    items = [candidate(i, 1, group_id=100) for i in range(1, 5)] + [
+        candidate(5, 0, group_id=101), candidate(6, 1, group_id=101), candidate(7, 1, group_id=101)]
+    for seed in range(3):
+        assert assign_splits(items, (0.6, 0.4, 0.0), seed) == {1: "train", 2: "train", 3: "train", 4: "train",
+                                                               5: "valid", 6: "valid", 7: "valid"}
+
+
+def test_a_tie_goes_to_the_earlier_split():
+    # 4 images of one bin at 0.5/0.5/0: targets 2, 2, 0. The pair goes first: lacks 2*2, 2*2, 0, a tie -> train;
+    # then both singles find train full: valid.
+    items = [candidate(1, 0, group_id=9), candidate(2, 0, group_id=9), candidate(3, 0), candidate(4, 0)]
+    for seed in range(3):
+        assert assign_splits(items, (0.5, 0.5, 0.0), seed) == {1: "train", 2: "train", 3: "valid", 4: "valid"}
+
+
+def test_splits_follow_source_ids_not_row_ids():
+    """A re-crawl gives the same photographs other row (and group) ids; each keeps its split."""
+    first = [candidate(i, i % 2, source_id=f"S{i:03d}") for i in range(1, 41)]
+    again = [candidate(100 - i, i % 2, source_id=f"S{i:03d}") for i in range(1, 41)]
+    by_source = [{c.source_id: split_of[c.image_id] for c in items}
+                 for items, split_of in ((first, assign_splits(first, (0.5, 0.25, 0.25), 2)),
+                                         (again, assign_splits(again, (0.5, 0.25, 0.25), 2)))]
+    assert by_source[0] == by_source[1]
+
+
+def test_balancing_is_seeded_and_draws_only_where_it_must():
+    import random
+
+    rows = _train_rows()  # bins of 2, 5 and 3 rows
+    for mode, cap in (("undersample", {"max_per_class": 3}), ("oversample", {"min_per_class": 4})):
+        assert balance_train(rows, mode, 5, **cap) == balance_train(rows, mode, 5, **cap)
+    # undersampling to 2 draws first for bin 1 (5 rows): bin 0 (2 rows, at the cap) keeps its rows untouched
+    bin1 = [c for c in rows if c.bin_index == 1]
+    drawn = sorted(random.Random(5).sample(bin1, 2), key=stable_key)
+    assert [c for c in balance_train(rows, "undersample", 5, max_per_class=2) if c.bin_index == 1] == drawn
