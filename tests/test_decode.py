@@ -117,3 +117,28 @@ def test_soft_targets_by_hand():
 def test_year_normalisation_round_trip():
     assert normalise_year(np.array([1900.0, 1915.0, 1960.0]), RANGE).tolist() == [0.0, 0.25, 1.0]
     assert denormalise_year(np.array([0.0, 0.25, 1.0]), RANGE).tolist() == [1900.0, 1915.0, 1960.0]
+
+
+def test_float32_model_outputs_are_decoded_in_float64():
+    logits = np.array([[0.0, math.log(3.0)]], dtype=np.float32)
+    widened = math.exp(float(np.float32(math.log(3.0))))  # the float32 logit, exponentiated in float64
+    assert softmax(logits).dtype == np.float64
+    assert softmax(logits)[0, 1] == pytest.approx(widened / (1.0 + widened), abs=1e-13)  # float32 is off by 4e-9
+    out = np.array([[0.3]], dtype=np.float32)
+    # the float32 output, widened exactly, times the 60-year range: float32 arithmetic would round the year
+    years = decode_outputs(out, "regress", EDGES, RANGE).years
+    assert years.dtype == np.float64 and float(years[0]) == 1900 + float(np.float32(0.3)) * 60  # float32: 1918.0
+    probs = np.array([0.1, 0.2, 0.7], dtype=np.float32)
+    exact = [float(x) for x in probs]  # the float32 values, in float64
+    cdf1 = exact[0] / sum(exact)
+    assert quantile_year(probs, EDGES, 0.05) == 1900 + 0.05 / cdf1 * 20
+
+
+def test_the_last_quantile_is_the_last_edge_even_when_the_cdf_falls_short_of_one():
+    edges = list(range(1900, 2001, 10))
+    probs = np.full(10, 0.1)
+    assert np.cumsum(probs)[-1] < 1.0  # 0.9999999999999999
+    assert quantile_year(probs, edges, 1.0) == 2000.0
+    assert quantile_year(probs, edges, 0.0) == 1900.0
+    # a nearly empty last bin: rounding puts q = 1 a hair past its end (inside = 1.00000008); never past the edge
+    assert quantile_year(np.array([0.1, 0.9, 1e-9]), EDGES, 1.0) == 1960.0
