@@ -29,7 +29,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "dataset/nearest.py": ("tests/test_nearest.py", "dataset/nearest.py"),
     "modeling/decode.py": ("tests/test_decode.py", "tests/test_modeling_metrics.py", "tests/test_bin_edges.py",
                            "modeling/decode.py"),
-    "modeling/metrics.py": ("tests/test_modeling_metrics.py", "modeling/metrics.py"),
+    "modeling/metrics.py": ("tests/test_modeling_metrics.py", "tests/test_metrics_cases.py", "modeling/metrics.py"),
 }
 COPY = ("crawler", "db", "dataset", "modeling", "tests", "cli.py", "pyproject.toml")
 
