@@ -226,3 +226,27 @@ def test_train_reports_the_hand_computed_year(spec, task, exports, tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["mae"] == pytest.approx(sum(errors) / len(errors), abs=1e-3)
     assert result.history[0]["valid_mae"] == pytest.approx(sum(errors) / len(errors), abs=1e-3)
+
+
+def test_evaluate_markdown_shows_the_hand_computed_numbers(exports, tmp_path):
+    answer = ANSWERS[0]  # 20y classifier: every image in 1980-1999 at 1955
+    export = exports[answer.bins]
+    run = fixed_run(answer, export, tmp_path / "run")
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--data", str(export), "--split", "valid",
+                                       "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    rows = manifest(export, "valid")
+    mae = sum(abs(float(r["year"]) - 1955) for r in rows) / len(rows)
+    right = sum(r["bin"] == "1980-1999" for r in rows)
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"## {run} ({ARCH}, classify) on valid"
+    assert lines[2:5] == ["| metric | value |", "|---|---|", f"| n | {len(rows)} |"]
+    assert f"| accuracy | {right / len(rows):.3f} |" in lines
+    assert f"| mae | {mae:.1f} |" in lines  # two-digit errors print with one decimal
+    assert "| bin | precision | recall | support |" in lines
+    labels = json.loads((export / "export.json").read_text())["bins"]["labels"]
+    assert "| actual \\ predicted | " + " | ".join(labels) + " |" in lines
+    for label in labels:  # every image predicted 1980-1999: all counts in the last column
+        support = sum(r["bin"] == label for r in rows)
+        assert f"| {label} | " + " | ".join(["0"] * (len(labels) - 1) + [str(support)]) + " |" in lines
+    assert lines[-1] == f"PNG: {run / 'confusion_valid.png'}"
