@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # module -> the test files (and doctest modules) that cover it
 MODULES: dict[str, tuple[str, ...]] = {
-    "db/dates.py": ("tests/test_dates.py", "db/dates.py"),
+    "db/dates.py": ("tests/test_dates.py", "tests/test_dates_edges.py", "db/dates.py"),
     "dataset/bins.py": ("tests/test_bins.py", "tests/test_bin_edges.py", "dataset/bins.py"),
     "dataset/split.py": ("tests/test_split.py", "tests/test_bins.py"),
     "dataset/nearest.py": ("tests/test_nearest.py", "dataset/nearest.py"),
