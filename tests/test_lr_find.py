@@ -44,6 +44,7 @@ def test_range_test_curve_pick_and_restored_weights(tiny_export, tmp_path):
     assert 1e-5 <= result.suggestion < result.lrs[-1]
 
 
+@pytest.mark.slow
 def test_train_lr_auto_trains_at_the_suggested_rate(tiny_export, tmp_path):
     args = ["--data", str(tiny_export), "--arch", "test_efficientnet", "--no-pretrained", "--img-size", "32",
             "--batch-size", "16", "--workers", "0", "--precision", "fp32"]
