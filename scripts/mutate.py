@@ -21,15 +21,15 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# module -> the test files (and doctest modules) that cover it
+# module -> the test files that cover it. Doctests are left out: mutmut copies each function, docstring and
+# all, so the doctest items it records name mutant copies that a later run cannot find (counted as kills).
 MODULES: dict[str, tuple[str, ...]] = {
-    "db/dates.py": ("tests/test_dates.py", "tests/test_dates_edges.py", "db/dates.py"),
-    "dataset/bins.py": ("tests/test_bins.py", "tests/test_bin_edges.py", "dataset/bins.py"),
+    "db/dates.py": ("tests/test_dates.py", "tests/test_dates_edges.py"),
+    "dataset/bins.py": ("tests/test_bins.py", "tests/test_bin_edges.py"),
     "dataset/split.py": ("tests/test_split.py", "tests/test_bins.py"),
-    "dataset/nearest.py": ("tests/test_nearest.py", "tests/test_nearest_cases.py", "dataset/nearest.py"),
-    "modeling/decode.py": ("tests/test_decode.py", "tests/test_modeling_metrics.py", "tests/test_bin_edges.py",
-                           "modeling/decode.py"),
-    "modeling/metrics.py": ("tests/test_modeling_metrics.py", "tests/test_metrics_cases.py", "modeling/metrics.py"),
+    "dataset/nearest.py": ("tests/test_nearest.py", "tests/test_nearest_cases.py"),
+    "modeling/decode.py": ("tests/test_decode.py", "tests/test_modeling_metrics.py", "tests/test_bin_edges.py"),
+    "modeling/metrics.py": ("tests/test_modeling_metrics.py", "tests/test_metrics_cases.py"),
 }
 COPY = ("crawler", "db", "dataset", "modeling", "tests", "cli.py", "pyproject.toml")
 
@@ -46,7 +46,7 @@ def scratch_copy(module: str, tests: tuple[str, ...], where: Path) -> Path:
     config = (f"\n[tool.mutmut]\nsource_paths = [{package!r}]\nonly_mutate = [{module!r}]\n"
               f"also_copy = {[n for n in COPY if n not in (package, 'tests', 'pyproject.toml')]!r}\n"
               f"pytest_add_cli_args_test_selection = {list(tests)!r}\n"
-              f"pytest_add_cli_args = ['-p', 'no:cacheprovider', '-q']\n")
+              f"pytest_add_cli_args = ['-p', 'no:cacheprovider', '-q', '-o', 'addopts=']\n")
     with (where / "pyproject.toml").open("a", encoding="utf-8") as handle:
         handle.write(config.replace("'", '"'))
     return where
