@@ -25,7 +25,9 @@ def candidate(image_id: int, bin_index: int, group_id: int | None = None, source
 
 
 @pytest.mark.parametrize(("text", "expected"), [("0.8,0.1,0.1", (0.8, 0.1, 0.1)), ("1,0,0", (1.0, 0.0, 0.0)),
-                                                ("0.5, 0.25, 0.25", (0.5, 0.25, 0.25))])
+                                                ("0.5, 0.25, 0.25", (0.5, 0.25, 0.25)),
+                                                # thirds as typed: they sum to 0.9999999, within the 1e-6 allowed
+                                                ("0.3333333,0.3333333,0.3333333", (0.3333333,) * 3)])
 def test_parse_fractions(text, expected):
     assert parse_fractions(text) == expected
 
