@@ -70,3 +70,10 @@ def test_support_is_the_actual_count_per_bin():
     result = summarize([0, 0, 0, 1], [1, 1, 1, 1], [1870] * 3 + [1890], [1890] * 4, LABELS[:2])
     assert {k: v["support"] for k, v in result["per_bin"].items()} == {LABELS[0]: 3, LABELS[1]: 1}
     assert result["per_bin"][LABELS[1]] == {"precision": 0.25, "recall": 1.0, "support": 1}
+
+
+def test_f1_when_precision_and_recall_sum_below_one():
+    # bin 0: predicted 3 times, 1 right, 2 actual -> precision 1/3, recall 1/2, F1 = (2/6) / (5/6) = 0.4;
+    # bin 1: predicted once, wrong -> F1 0. Macro F1 0.2.
+    matrix = confusion_matrix([0, 0, 1, 1], [0, 1, 0, 0], 2)
+    assert macro_f1(matrix) == pytest.approx(0.2, abs=1e-12)
