@@ -161,14 +161,14 @@ def create_app(config: AppConfig) -> FastAPI:
         }
 
     async def dated_page(request: Request, template: str) -> HTMLResponse:
-        status, result, error, headers = 200, None, None, None
+        status, result, error = 200, None, None
         try:
             dated = await date_upload(request, with_preview=True)
             result = result_view(dated.filename, dated.result, dated.preview)
         except UploadRejected as exc:
-            status, error, headers = exc.status_code, str(exc), exc.headers
+            status, error = exc.status_code, str(exc)
         return templates.TemplateResponse(
-            request, template, page_context(request, result=result, error=error), status_code=status, headers=headers
+            request, template, page_context(request, result=result, error=error), status_code=status
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -208,8 +208,7 @@ def create_app(config: AppConfig) -> FastAPI:
         try:
             dated = await date_upload(request, with_preview=False)
         except UploadRejected as exc:
-            return JSONResponse({"file": exc.filename, "error": str(exc)}, status_code=exc.status_code,
-                                headers=exc.headers)
+            return JSONResponse({"file": exc.filename, "error": str(exc)}, status_code=exc.status_code)
         return JSONResponse(dated.as_json())
 
     @app.get("/api/model", summary="Describe the model that answers")

@@ -26,7 +26,6 @@ class UploadRejected(PipelineError):
     """An upload the server will not look at; `status_code` is the HTTP answer."""
 
     status_code = 400
-    headers: dict[str, str] = {}  # extra response headers
 
     def __init__(self, message: str, filename: str | None = None) -> None:
         super().__init__(message)
@@ -58,9 +57,6 @@ class UploadTooLarge(UploadRejected):
     """The request body or the file in it is over the configured cap."""
 
     status_code = 413
-    # Close the connection after answering: kept alive, the server would go on reading (and discarding) the
-    # rest of the body so that the next request could follow, which is the reading the cap exists to stop.
-    headers = {"Connection": "close"}
 
 
 @dataclass(frozen=True)
