@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint clean schema-snapshot mutate
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# After adding a migration: freeze its schema as tests/data/schema/vN.sql (tests/test_migrations_frozen.py).
+schema-snapshot: $(STAMP)
+	$(PY) -m scripts.schema_snapshot
+
+# Mutation testing (mutmut) of the core pure modules; minutes per module, not part of `make test`.
+mutate: $(STAMP)
+	nice $(PY) -m scripts.mutate
 
 clean:
 	rm -rf data runs

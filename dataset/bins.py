@@ -12,6 +12,7 @@ bins into export.json; modeling reads them from there, never from this module's 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -41,14 +42,7 @@ class Bins:
         """The bin holding `year`, or None when it falls outside every bin."""
         if year < self.edges[0] or year >= self.edges[-1]:
             return None
-        lo, hi = 0, len(self.edges) - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if year >= self.edges[mid]:
-                lo = mid
-            else:
-                hi = mid
-        return lo
+        return bisect_right(self.edges, year) - 1
 
     def index_of_range(self, year_min: int, year_max: int) -> int | None:
         """The bin holding the whole range [year_min, year_max], or None when it spans two or falls outside."""
@@ -83,7 +77,7 @@ def parse_bins(spec: str, origin: int = DEFAULT_ORIGIN, year_max: int = DEFAULT_
             edges = tuple(int(part) for part in text.split(","))
         except ValueError:
             raise BadBins(f"Cannot read bin edges {spec!r}: expected increasing years such as 1860,1900,1930,1960,1991.") from None
-        if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+        if any(b <= a for a, b in pairwise(edges)):  # a comma means at least two edges
             raise BadBins(f"Bin edges {spec!r} are not increasing: expected at least two increasing years such as 1860,1900,1991.")
         return bins_from_edges(edges, spec.strip())
     width = NAMED_WIDTHS.get(text)

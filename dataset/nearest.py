@@ -123,7 +123,5 @@ def _multi_index(
             found_i.append(qi[keep])
             found_j.append(cj[keep])
             found_d.append(dist[keep])
-    if not found_i:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty.copy(), empty.copy()
+    # never empty: every chunk probes its own value (mask 0), so each appends at least an empty array
     return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_d)

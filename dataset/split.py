@@ -7,6 +7,7 @@ whose bins most lack images, so with single-image groups every split hits its ta
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
         parts = tuple(float(p) for p in text.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1) > 1e-6:
+    if len(parts) != 3 or any(p < 0 for p in parts) or not math.isclose(sum(parts), 1.0, abs_tol=1e-6):
         raise BadSplitOptions(f"Cannot use --splits {text!r}: expected three fractions train,valid,test summing to 1, e.g. 0.8,0.1,0.1.")
     return parts  # type: ignore[return-value]
 

@@ -136,7 +136,7 @@ def _from_match(kind: str, m: re.Match) -> DateEstimate | None:
     if kind in ("year", "season"):
         return _exact(int(g[0]), "year")
     if kind in ("circa_pre", "circa_post"):
-        year = int(g[-1] if kind == "circa_pre" else g[0])
+        year = int(g[0])  # CIRCA does not capture: the year is the only group
         return DateEstimate(year, year - CIRCA_SPAN, year + CIRCA_SPAN, "circa")
     if kind == "range":
         start, end = int(g[0]), g[1]

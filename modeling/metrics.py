@@ -18,11 +18,9 @@ def confusion_matrix(true_bins, pred_bins, num_bins: int) -> np.ndarray:
 
 def per_bin_precision_recall(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall per bin; 0.0 where undefined (no predictions / no examples)."""
-    hits = np.diag(matrix).astype(float)
-    predicted, actual = matrix.sum(axis=0).astype(float), matrix.sum(axis=1).astype(float)
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
-    recall = np.divide(hits, actual, out=np.zeros_like(hits), where=actual > 0)
-    return precision, recall
+    hits = np.diag(matrix)
+    # a bin never predicted (or never actual) has no hits either, so dividing by max(count, 1) gives its 0.0
+    return hits / np.maximum(matrix.sum(axis=0), 1), hits / np.maximum(matrix.sum(axis=1), 1)
 
 
 def accuracy(matrix: np.ndarray) -> float:
@@ -41,19 +39,19 @@ def macro_f1(matrix: np.ndarray) -> float:
     """Mean F1 over the bins that occur as actual or predicted."""
     precision, recall = per_bin_precision_recall(matrix)
     denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    f1 = 2 * precision * recall / np.maximum(denom, 1e-12)  # 0/tiny = 0 where both are 0
     present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
     return float(f1[present].mean()) if present.any() else 0.0
 
 
 def within_one_bin(true_bins, pred_bins) -> float:
-    diff = np.abs(np.asarray(true_bins, dtype=int) - np.asarray(pred_bins, dtype=int))
+    diff = np.abs(np.asarray(true_bins, dtype=int) - pred_bins)  # signed: unsigned inputs must not wrap around
     return float((diff <= 1).mean()) if diff.size else 0.0
 
 
 def year_errors(true_years, pred_years) -> dict[str, float]:
     """MAE, RMSE, median absolute error and the shares within 5 and 10 years."""
-    err = np.abs(np.asarray(pred_years, dtype=float) - np.asarray(true_years, dtype=float))
+    err = np.abs(np.asarray(pred_years, dtype=float) - true_years)
     if not err.size:
         return {"mae": 0.0, "rmse": 0.0, "median_ae": 0.0, "within_5": 0.0, "within_10": 0.0}
     return {"mae": float(err.mean()), "rmse": float(np.sqrt((err**2).mean())), "median_ae": float(np.median(err)),

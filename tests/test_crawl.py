@@ -256,8 +256,12 @@ def test_settings_are_polite_by_default_and_follow_the_config(tmp_path):
     assert polite.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 2 and polite.getfloat("DOWNLOAD_DELAY") >= 1.0
     assert "contact:" in polite.get("USER_AGENT") and "fotofecha" in polite.get("USER_AGENT")
     assert polite.getdict("DOWNLOADER_MIDDLEWARES")["crawler.middlewares.retry_after.RetryAfterMiddleware"] > 550
-    pipelines = polite.getdict("ITEM_PIPELINES")
-    assert sorted(pipelines.values()) == list(pipelines.values())  # dates, validate, images, store
+    # the order Scrapy's ItemPipelineManager will run them in, from the same helper it uses
+    from scrapy.utils.conf import build_component_list
+
+    assert build_component_list(polite.getwithbase("ITEM_PIPELINES")) == [
+        "crawler.pipelines.dates.DatePipeline", "crawler.pipelines.validate.ValidatePipeline",
+        "crawler.pipelines.images.ImageDownloadPipeline", "crawler.pipelines.store.StorePipeline"]
     fast = crawl_settings(CrawlConfig(concurrency=8, delay=0.0, autothrottle=False), "sqlite://", tmp_path, run_id=2)
     assert not fast.getbool("AUTOTHROTTLE_ENABLED") and fast.getfloat("DOWNLOAD_DELAY") == 0.0
     assert fast.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 8 and fast.getint("FOTOFECHA_RUN_ID") == 2

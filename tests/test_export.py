@@ -88,15 +88,18 @@ def test_groups_never_cross_splits():
     assert split_of == assign_splits(list(reversed(items)), FRACTIONS, seed=3)
 
 
-def test_same_seed_same_manifest_and_clusters_stay_in_one_split(tiny_archive, tiny_export, tmp_path):
+def test_same_seed_same_manifest_and_no_excluded_duplicate(tiny_archive, tiny_export, tmp_path):
+    """Groups across splits are checked end to end, on near-duplicate chains, in test_export_leaks.py."""
     again = export(tiny_archive, tmp_path / "again", image_size=64)
     assert (again / "manifest.csv").read_bytes() == (tiny_export / "manifest.csv").read_bytes()
     other = export(tiny_archive, tmp_path / "other", seed=1)
     assert {(r["image_id"], r["split"]) for r in manifest(other)} != {(r["image_id"], r["split"]) for r in manifest(again)}
-    splits_of_cluster: dict[str, set] = {}
-    for r in manifest(other):
-        splits_of_cluster.setdefault(r["cluster_id"], set()).add(r["split"])
-    assert all(len(s) == 1 for s in splits_of_cluster.values())
+    engine = make_engine(tiny_archive)
+    with engine.connect() as conn:
+        excluded = {str(i) for i in conn.exec_driver_sql("select image_id from image_duplicates where excluded").scalars()}
+    engine.dispose()
+    assert len(excluded) == 3  # the tiny archive's three resized copies
+    assert not excluded & {r["image_id"] for r in manifest(other)}
 
 
 def test_balance_modes_touch_train_only(tiny_archive, tmp_path):

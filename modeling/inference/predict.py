@@ -1,7 +1,7 @@
 """Date photographs with a trained run: `Predictor` (used by `cli.py predict` and the web app).
 
->>> predictor = Predictor.from_run_dir("runs/lite0")
->>> predictor.predict(load_image("photo.jpg"), top_k=3)["year"]
+>>> predictor = Predictor.from_run_dir("runs/lite0")  # doctest: +SKIP
+>>> predictor.predict(load_image("photo.jpg"), top_k=3)["year"]  # doctest: +SKIP
 1951
 """
 

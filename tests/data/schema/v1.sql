@@ -1,0 +1,12 @@
+CREATE TABLE crawl_runs ( id INTEGER NOT NULL, started_at DATETIME NOT NULL, finished_at DATETIME, start_url TEXT, profile VARCHAR(256), status VARCHAR(16) NOT NULL, stats TEXT, refresh BOOLEAN NOT NULL, PRIMARY KEY (id) );
+CREATE TABLE images ( id INTEGER NOT NULL, record_id INTEGER NOT NULL, url TEXT, path TEXT, sha256 VARCHAR(64), width INTEGER, height INTEGER, format VARCHAR(16), bytes INTEGER, status VARCHAR(16) NOT NULL, error TEXT, fetched_at DATETIME, PRIMARY KEY (id), CONSTRAINT uq_images_record_url UNIQUE (record_id, url), FOREIGN KEY(record_id) REFERENCES records (id) ON DELETE CASCADE );
+CREATE TABLE pages ( id INTEGER NOT NULL, url VARCHAR(2048) NOT NULL, kind VARCHAR(16) NOT NULL, status VARCHAR(16) NOT NULL, http_status INTEGER, error TEXT, run_id INTEGER, fetched_at DATETIME NOT NULL, PRIMARY KEY (id), UNIQUE (url), FOREIGN KEY(run_id) REFERENCES crawl_runs (id) ON DELETE SET NULL );
+CREATE TABLE records ( id INTEGER NOT NULL, source VARCHAR(64) NOT NULL, source_id VARCHAR(128) NOT NULL, title TEXT, holder TEXT, place TEXT, description TEXT, date_raw TEXT, year INTEGER, year_min INTEGER, year_max INTEGER, date_precision VARCHAR(16) NOT NULL, page_url TEXT, image_url TEXT, content_hash VARCHAR(64), first_seen DATETIME NOT NULL, last_seen DATETIME NOT NULL, status VARCHAR(16) NOT NULL, error TEXT, PRIMARY KEY (id), CONSTRAINT uq_records_source_id UNIQUE (source, source_id) );
+CREATE TABLE schema_version ( version INTEGER NOT NULL, applied_at DATETIME NOT NULL, description VARCHAR(256) NOT NULL, PRIMARY KEY (version) );
+CREATE INDEX ix_images_record_id ON images (record_id);
+CREATE INDEX ix_images_sha256 ON images (sha256);
+CREATE INDEX ix_images_status ON images (status);
+CREATE INDEX ix_pages_status ON pages (status);
+CREATE INDEX ix_records_source ON records (source);
+CREATE INDEX ix_records_status ON records (status);
+CREATE INDEX ix_records_year ON records (year);
