@@ -342,11 +342,18 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
               help="Run directory to write.")
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
 def train(out: Path, lr: float | None, **options) -> None:
-    """Train a timm model on an export and write a run directory (weights, config, history, plots)."""
+    """Train a timm model on an export and write a run directory (weights, config, history, plots).
+
+    \b
+    On several GPUs or processes, start it with torchrun (DistributedDataParallel; --batch-size is the
+    global batch):  torchrun --nproc-per-node 8 cli.py train --data DIR --device cuda ...
+    """
     from modeling.inference.report import render_train
     from modeling.training.train import train as run_training
 
     result = run_training(_train_config(out, lr, **options))
+    if not result.main:
+        return  # torchrun's other processes: rank 0 reports
     if result.lr_png is not None:
         click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
     click.echo(render_train(result))

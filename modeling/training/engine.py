@@ -15,7 +15,7 @@ from modeling.training.setup import autocast
 
 def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callable, device: torch.device,
                 precision: str, channels_last: bool, scaler=None, desc: str = "train", show: bool = True) -> dict:
-    """One pass; returns mean loss, images/s and seconds. The bar shows loss and images/s."""
+    """One pass; returns mean loss, images, images/s and seconds. The bar shows loss and images/s."""
     model.train()
     total_loss, seen, start = 0.0, 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show, dynamic_ncols=True)
@@ -40,7 +40,8 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callabl
         seen += len(images)
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
     seconds = time.perf_counter() - start
-    return {"loss": total_loss / max(seen, 1), "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+    return {"loss": total_loss / max(seen, 1), "images": seen, "images_per_s": seen / max(seconds, 1e-9),
+            "seconds": seconds}
 
 
 @torch.inference_mode()
