@@ -135,8 +135,11 @@ def build(config: TrainConfig, dist: Dist = SINGLE) -> Setup:
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     strong = rare_bins(train_rows, export.num_bins) if config.augment_rare else frozenset()
-    train_set = PhotoDataset(export.root, train_rows, config.img_size, mean, std, config.augment, strong)
-    valid_set = PhotoDataset(export.root, shard(valid_rows, dist), config.img_size, mean, std, "none")
+    # uint8 through the loader, finished on the device (engine.model_input): the workers only decode and crop.
+    train_set = PhotoDataset(export.root, train_rows, config.img_size, mean, std, config.augment, strong,
+                             pixels="uint8")
+    valid_set = PhotoDataset(export.root, shard(valid_rows, dist), config.img_size, mean, std, "none",
+                             pixels="uint8")
     train_bins = [row.bin_index for row in train_rows]
     sampler = EpochSampler(train_bins, config.sampler, config.seed)
     loader_args = {"num_workers": config.workers, "pin_memory": device.type == "cuda",

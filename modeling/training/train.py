@@ -107,7 +107,8 @@ def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callabl
         set_backbone_trainable(setup.model, epoch >= frozen_epochs(config))
         stats = train_epoch(model, setup.train_loader, optimizer, scheduler, setup.loss_fn, setup.device,
                             setup.precision, config.channels_last, scaler,
-                            desc=f"epoch {epoch + 1}/{config.epochs}", show=show)
+                            desc=f"epoch {epoch + 1}/{config.epochs}", show=show,
+                            normalisation=(setup.mean, setup.std))
         stats = distributed.reduce_train_stats(stats, dist)
         metrics, valid_loss = _validate(setup)
         history.append({"epoch": epoch + 1, "train_loss": round(stats["loss"], 6), "valid_loss": round(valid_loss, 6),
@@ -180,7 +181,8 @@ def _existing_checkpoint(config: TrainConfig, run_dir: Path) -> dict | None:
 
 def _validate(setup: Setup) -> tuple[dict, float]:
     out = distributed.gather_inference(infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device,
-                                             setup.precision, setup.config.channels_last), setup.dist)
+                                             setup.precision, setup.config.channels_last,
+                                             normalisation=(setup.mean, setup.std)), setup.dist)
     export = setup.export
     decoded = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
     pred_bins, pred_years = decoded.bins, decoded.years
