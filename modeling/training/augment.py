@@ -49,19 +49,20 @@ def finish(pixels: torch.Tensor, params: torch.Tensor, mean: tuple[float, ...],
     from the image's own seed), clip to [0, 1], then the model's normalisation. The result keeps the
     NHWC memory layout (channels_last).
     """
-    x = pixels.permute(0, 3, 1, 2).float() / 255.0
+    x = pixels.float().div_(255.0)  # NHWC, contiguous: the reductions below run on plain memory
     params = params.to(x.device, torch.float64)
     apply = params[:, 0] > 0
     if bool(apply.any()):
-        brightness, contrast = (params[:, k].float().view(-1, 1, 1, 1) for k in (1, 2))
-        grey = x.mean(dim=(1, 2, 3), keepdim=True)
-        jittered = (x - grey) * contrast + grey * brightness
-        for i in torch.nonzero(params[:, 3] > 0).flatten().tolist():
+        # (x - grey) * contrast + grey * brightness as one multiply-add; rows without jitter get x * 1 + 0 = x.
+        brightness, contrast = (torch.where(apply, params[:, k], 1.0).float().view(-1, 1, 1, 1) for k in (1, 2))
+        grey = x.flatten(1).mean(dim=1).view(-1, 1, 1, 1)
+        x = torch.addcmul(grey * (brightness - contrast), x, contrast)
+        for i in torch.nonzero(apply & (params[:, 3] > 0)).flatten().tolist():
             generator = torch.Generator(device=x.device).manual_seed(int(params[i, 4]))
-            noise = torch.randn(x.shape[2:], generator=generator, device=x.device) * float(params[i, 3])
-            jittered[i] += noise
-        x = torch.where(apply.view(-1, 1, 1, 1), jittered.clamp(0.0, 1.0), x)
-    return normalise_batch(x, mean, std)
+            noise = torch.randn(x.shape[1:3], generator=generator, device=x.device) * float(params[i, 3])
+            x[i] += noise[..., None]
+        x.clamp_(0.0, 1.0)  # a no-op on rows without jitter: they are in [0, 1] already
+    return normalise_batch(x.permute(0, 3, 1, 2), mean, std)
 
 
 def _random_resized_crop(image: Image.Image, size: int, min_area: float, rng: np.random.Generator) -> Image.Image:

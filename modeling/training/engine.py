@@ -13,6 +13,8 @@ from tqdm import tqdm
 from modeling.training.augment import finish
 from modeling.training.setup import autocast
 
+# Steps between progress-bar updates (each one waits for the device).
+BAR_EVERY = 10
 # (mean, std) of the model's input normalisation
 Normalisation = tuple[tuple[float, ...], tuple[float, ...]]
 
@@ -37,11 +39,15 @@ def model_input(images, device: torch.device, channels_last: bool,
 def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callable, device: torch.device,
                 precision: str, channels_last: bool, scaler=None, desc: str = "train", show: bool = True,
                 normalisation: Normalisation | None = None) -> dict:
-    """One pass; returns mean loss, images, images/s and seconds. The bar shows loss and images/s."""
+    """One pass; returns mean loss, images, images/s and seconds. The bar shows loss and images/s.
+
+    The loss is summed on the device and read back only every BAR_EVERY steps: reading it each step
+    would make the CPU wait for the GPU, and the next batch could not be prepared meanwhile.
+    """
     model.train()
-    total_loss, seen, start = 0.0, 0, time.perf_counter()
+    total, seen, start = torch.zeros((), dtype=torch.float64, device=device), 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show, dynamic_ncols=True)
-    for images, bins, years in bar:
+    for step, (images, bins, years) in enumerate(bar, start=1):
         images = model_input(images, device, channels_last, normalisation)
         bins, years = bins.to(device, non_blocking=True), years.to(device, non_blocking=True)
         with autocast(device, precision):
@@ -56,9 +62,11 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callabl
             loss.backward()
             optimizer.step()
         scheduler.step()
-        total_loss += float(loss.detach()) * len(images)
+        total += loss.detach().double() * len(images)
         seen += len(images)
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+        if show and step % BAR_EVERY == 0:
+            bar.set_postfix(loss=f"{float(total) / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+    total_loss = float(total)  # waits for the last step
     seconds = time.perf_counter() - start
     return {"loss": total_loss / max(seen, 1), "images": seen, "images_per_s": seen / max(seconds, 1e-9),
             "seconds": seconds}
