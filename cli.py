@@ -243,6 +243,42 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
     click.echo(format_summary(run_export(make_engine(db_url), config, db_url)))
 
 
+@main.group("db")
+def db_group() -> None:
+    """Inspect an archive, or move it to another database (SQLite <-> PostgreSQL).
+
+    \b
+    Examples:  cli.py db info --db postgresql+psycopg://user@localhost/fotos
+               cli.py db copy --from sqlite:///data/archive.db --to postgresql+psycopg://user@localhost/fotos
+    """
+
+
+@db_group.command("info")
+@db_option
+def db_info(db_url: str) -> None:
+    """Show the schema version, rows per table and rows per status."""
+    from db.info import archive_info, format_info
+
+    click.echo(format_info(archive_info(db_url)))
+
+
+@db_group.command("copy")
+@click.option("--from", "source_url", required=True, help="SQLAlchemy URL of the archive to copy.")
+@click.option("--to", "target_url", required=True, help="SQLAlchemy URL to copy into (empty unless --force).")
+@click.option("--force", is_flag=True, help="Replace the tables of a non-empty --to.")
+def db_copy(source_url: str, target_url: str, force: bool) -> None:
+    """Copy every table, ids and schema version kept, in one transaction on the target.
+
+    \b
+    A copy that fails half way leaves --to as it was. PostgreSQL needs the driver:
+    pip install -e '.[postgres]'.
+    """
+    from db.copy import CopyConfig, copy_archive, format_copy
+
+    config = CopyConfig(source_url=source_url, target_url=target_url, force=force)
+    click.echo(format_copy(copy_archive(config), config))
+
+
 # --- modeling stage (modeling/) ---
 
 
@@ -306,11 +342,18 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
               help="Run directory to write.")
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
 def train(out: Path, lr: float | None, **options) -> None:
-    """Train a timm model on an export and write a run directory (weights, config, history, plots)."""
+    """Train a timm model on an export and write a run directory (weights, config, history, plots).
+
+    \b
+    On several GPUs or processes, start it with torchrun (DistributedDataParallel; --batch-size is the
+    global batch):  torchrun --nproc-per-node 8 cli.py train --data DIR --device cuda ...
+    """
     from modeling.inference.report import render_train
     from modeling.training.train import train as run_training
 
     result = run_training(_train_config(out, lr, **options))
+    if not result.main:
+        return  # torchrun's other processes: rank 0 reports
     if result.lr_png is not None:
         click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
     click.echo(render_train(result))

@@ -98,11 +98,32 @@ def store_bytes(images_dir: Path, body: bytes, sha256: str, fmt: str) -> Path:
 
 
 def remove_partial_files(images_dir: Path) -> int:
-    """Delete temp files a killed crawl left behind; returns how many."""
+    """Delete temp files a killed crawl left behind; returns how many.
+
+    A temp file names the process writing it; one of a process still running (another crawl or an
+    import sharing the images folder) is in flight and stays.
+    """
     removed = 0
     if not images_dir.is_dir():
         return 0
     for partial in images_dir.glob(f"*/.*{_PARTIAL_SUFFIX}"):
+        if _writer_alive(partial):
+            continue
         partial.unlink(missing_ok=True)
         removed += 1
     return removed
+
+
+def _writer_alive(partial: Path) -> bool:
+    # ".<sha>.<ext>.<pid>.<thread>.part": the pid is the third field from the end.
+    try:
+        pid = int(partial.name.split(".")[-3])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a live process of another user
+    return True

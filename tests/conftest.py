@@ -1,4 +1,4 @@
-"""Shared fixtures: fresh_db (a temporary SQLite file), replica (the local archive), tiny_export."""
+"""Shared fixtures: db_url and fresh_db (a temporary SQLite file, or PostgreSQL under `backends`), replica, tiny_export."""
 
 from __future__ import annotations
 
@@ -13,14 +13,65 @@ from db.session import make_engine
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+# Test modules (or single tests) marked `@pytest.mark.backends("sqlite", "postgresql")` run once per backend
+# through `db_url`/`fresh_db`; unmarked tests run on SQLite only.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "db_backend" in metafunc.fixturenames:
+        unknown = set(marker.args) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"backends marker names {sorted(unknown)}; expected some of {BACKENDS}")
+        metafunc.parametrize("db_backend", marker.args)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'archive.db'}"
+def db_backend() -> str:
+    """The database backend of this test: sqlite unless the test is marked `backends(...)`."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for the session (tests/pg_server.py). Skips where the server binaries or
+    the driver are absent, but fails under CI (CI=true): there the PostgreSQL half must run."""
+    from pg_server import PostgresServer, find_bindir, missing_reason
+
+    reason = missing_reason()
+    if reason is not None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but the PostgreSQL tests cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = PostgresServer(find_bindir()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_db_url(db_backend: str, tmp_path: Path, request):
+    """make_db_url() -> the URL of a new, empty database of this test's backend (call it again for another)."""
+    counter = iter(range(1, 1000))
+
+    def make() -> str:
+        if db_backend == "sqlite":
+            n = next(counter)
+            return f"sqlite:///{tmp_path / ('archive.db' if n == 1 else f'archive{n}.db')}"
+        return request.getfixturevalue("pg_server").new_database()
+
+    return make
+
+
+@pytest.fixture
+def db_url(make_db_url) -> str:
+    """An empty database of this test's backend: tmp_path/archive.db, or a new PostgreSQL database."""
+    return make_db_url()
 
 
 @pytest.fixture
 def fresh_db(db_url: str):
-    """An engine on a new, migrated SQLite file."""
+    """An engine on a new, migrated database (SQLite file, or PostgreSQL under `backends`)."""
     engine = make_engine(db_url)
     yield engine
     engine.dispose()

@@ -194,6 +194,7 @@ def test_language_switch(client, predictor):
     assert "no-referrer" not in spanish and "https://" not in spanish  # no CDN assets
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_records_page_answers_while_dating_is_incomplete(app_run_dir, app_archive_db, tmp_path):
     config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8, dating_progress_bar=False)
     app = create_app(config)  # --lazy: the first visit to /records starts the worker
@@ -223,6 +224,7 @@ def test_records_page_answers_while_dating_is_incomplete(app_run_dir, app_archiv
         assert dater.join(timeout=30) and dater.dated == 9
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predictor):
     config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8, precompute_records=True,
                        dating_progress_bar=False)
@@ -264,6 +266,7 @@ def _estimate_rows(db_url: str) -> list[tuple]:
     return [tuple(row) for row in rows]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_estimates_are_stored_once_and_a_restart_dates_nothing_again(app_run_dir, app_archive_db):
     config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True, dating_progress_bar=False)
     first = create_app(config)

@@ -175,8 +175,8 @@ def test_transient_500_is_retried(first_crawl, replica_archive):
     assert statuses == [500, 500, 200]
 
 
-def test_second_crawl_fetches_nothing_stored_complete_and_refresh_fetches_all(tmp_path, replica, replica_archive):
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+@pytest.mark.backends("sqlite", "postgresql")
+def test_second_crawl_fetches_nothing_stored_complete_and_refresh_fetches_all(db_url, tmp_path, replica, replica_archive):
     first = crawl(replica, db_url, tmp_path / "images")
     engine = make_engine(db_url)
     with session_scope(engine) as session:
@@ -217,8 +217,8 @@ def test_second_crawl_fetches_nothing_stored_complete_and_refresh_fetches_all(tm
     engine.dispose()
 
 
-def test_limit_stops_early_and_the_next_run_continues(tmp_path, replica):
-    db_url = f"sqlite:///{tmp_path / 'archive.db'}"
+@pytest.mark.backends("sqlite", "postgresql")
+def test_limit_stops_early_and_the_next_run_continues(db_url, tmp_path, replica):
     first = crawl(replica, db_url, tmp_path / "images", limit=10)
     assert first.new == 10 and first.listing_pages == 1
     second = crawl(replica, db_url, tmp_path / "images", limit=10)

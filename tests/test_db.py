@@ -6,6 +6,8 @@ from db import Image, Record, make_engine, session_scope
 from db.migrations import MIGRATIONS, SchemaTooNew, current_version, latest_version
 from db.session import BadDatabaseURL
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 
 def test_fresh_db_is_stamped_with_latest_version(fresh_db):
     with fresh_db.connect() as conn:
@@ -14,6 +16,7 @@ def test_fresh_db_is_stamped_with_latest_version(fresh_db):
     assert {"records", "images", "pages", "crawl_runs", "schema_version"} <= tables
 
 
+@pytest.mark.backends("sqlite")
 def test_sqlite_pragmas_are_on(fresh_db):
     with fresh_db.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

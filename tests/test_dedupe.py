@@ -3,6 +3,7 @@
 import csv
 import io
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from crawler.replica import render_photo
 from dataset.dedupe import DedupeConfig, run_dedupe
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 def verdicts(engine) -> dict[int, tuple]:

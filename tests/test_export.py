@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from sqlalchemy import select
 
 from cli import main
 from dataset import export as export_module
 from dataset.catalog import Candidate
 from dataset.export import MANIFEST_COLUMNS, ExportConfig, run_export
 from dataset.split import SPLITS, assign_splits
+from db.models import Image as StoredImage
 from db.session import make_engine
 
 FRACTIONS = (0.8, 0.1, 0.1)
@@ -157,6 +159,7 @@ def test_options_that_do_not_fit_are_one_error_line(tiny_archive, tmp_path):
     assert result.exit_code == 1 and not (tmp_path / "x").exists()
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_export_before_dedupe_is_refused(fresh_db, add_photo, db_url, tmp_path):
     add_photo("one", Image.new("RGB", (40, 30)), "1950")
     result = CliRunner().invoke(main, ["export", "--db", db_url, "--out", str(tmp_path / "ds")])
@@ -202,6 +205,7 @@ def test_a_killed_export_leaves_no_directory(tiny_archive, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_file_that_vanished_is_listed_as_failed_not_exported(fresh_db, add_photo, db_url, tmp_path):
     from crawler.replica import render_photo
     from dataset.dedupe import DedupeConfig, run_dedupe
@@ -209,7 +213,7 @@ def test_a_file_that_vanished_is_listed_as_failed_not_exported(fresh_db, add_pho
     ids = [add_photo(f"p{k}", render_photo(1900 + k, k, (64, 48)), str(1900 + k)) for k in range(3)]
     run_dedupe(fresh_db, DedupeConfig(progress=False))
     with fresh_db.connect() as conn:
-        Path(conn.exec_driver_sql("select path from images where id = ?", (ids[1],)).scalar()).unlink()
+        Path(conn.execute(select(StoredImage.path).where(StoredImage.id == ids[1])).scalar()).unlink()
     out = export(db_url, tmp_path / "ds")
     meta = json.loads((out / "export.json").read_text())
     assert [f["image_id"] for f in meta["failed"]] == [ids[1]]

@@ -13,6 +13,8 @@ from dataset.importer import BadImportSource, ImportConfig, run_import
 from db.models import Image, Record
 from db.session import session_scope
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 FORMATS = {"a.jpg": "JPEG", "b.png": "PNG", "sub/c.tif": "TIFF", "sub/d.webp": "WEBP", "e.bmp": "BMP",
            "sub/deeper/f.gif": "GIF", "g.pgm": "PPM"}
 

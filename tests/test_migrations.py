@@ -50,9 +50,10 @@ def _make_old(url: str, version: int) -> None:
     engine.dispose()
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("version", [1, 2])
-def test_old_database_migrates_to_the_fresh_schema(tmp_path, version):
-    old, new = f"sqlite:///{tmp_path / f'v{version}.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
+def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
+    old, new = make_db_url(), make_db_url()
     _make_old(old, version)
     assert _later_tables(version).isdisjoint(_schema(old))
     make_engine(old).dispose()

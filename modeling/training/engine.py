@@ -10,19 +10,45 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from modeling.training.augment import finish
 from modeling.training.setup import autocast
+
+# Steps between progress-bar updates (each one waits for the device).
+BAR_EVERY = 10
+# (mean, std) of the model's input normalisation
+Normalisation = tuple[tuple[float, ...], tuple[float, ...]]
+
+
+def model_input(images, device: torch.device, channels_last: bool,
+                normalisation: Normalisation | None = None) -> torch.Tensor:
+    """A loader's image batch as the model takes it, on `device`.
+
+    A float batch is moved; a uint8 batch (pixels, params) from PhotoDataset(pixels="uint8") is moved as
+    bytes and finished there (augment.finish: jitter, grain, normalisation), so a GPU does the float work.
+    """
+    if isinstance(images, (list, tuple)):
+        if normalisation is None:
+            raise ValueError("a uint8 batch needs the model's (mean, std) to be finished")
+        pixels, params = (t.to(device, non_blocking=True) for t in images)
+        images = finish(pixels, params, *normalisation)
+    else:
+        images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
 def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callable, device: torch.device,
-                precision: str, channels_last: bool, scaler=None, desc: str = "train", show: bool = True) -> dict:
-    """One pass; returns mean loss, images/s and seconds. The bar shows loss and images/s."""
+                precision: str, channels_last: bool, scaler=None, desc: str = "train", show: bool = True,
+                normalisation: Normalisation | None = None) -> dict:
+    """One pass; returns mean loss, images, images/s and seconds. The bar shows loss and images/s.
+
+    The loss is summed on the device and read back only every BAR_EVERY steps: reading it each step
+    would make the CPU wait for the GPU, and the next batch could not be prepared meanwhile.
+    """
     model.train()
-    total_loss, seen, start = 0.0, 0, time.perf_counter()
+    total, seen, start = torch.zeros((), dtype=torch.float64, device=device), 0, time.perf_counter()
     bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show, dynamic_ncols=True)
-    for images, bins, years in bar:
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+    for step, (images, bins, years) in enumerate(bar, start=1):
+        images = model_input(images, device, channels_last, normalisation)
         bins, years = bins.to(device, non_blocking=True), years.to(device, non_blocking=True)
         with autocast(device, precision):
             outputs = model(images)
@@ -36,23 +62,25 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callabl
             loss.backward()
             optimizer.step()
         scheduler.step()
-        total_loss += float(loss.detach()) * len(images)
+        total += loss.detach().double() * len(images)
         seen += len(images)
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+        if show and step % BAR_EVERY == 0:
+            bar.set_postfix(loss=f"{float(total) / seen:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}")
+    total_loss = float(total)  # waits for the last step
     seconds = time.perf_counter() - start
-    return {"loss": total_loss / max(seen, 1), "images_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+    return {"loss": total_loss / max(seen, 1), "images": seen, "images_per_s": seen / max(seconds, 1e-9),
+            "seconds": seconds}
 
 
 @torch.inference_mode()
 def infer(model: nn.Module, loader, loss_fn: Callable | None, device: torch.device, precision: str,
-          channels_last: bool, show: bool = False, desc: str = "valid") -> dict:
+          channels_last: bool, show: bool = False, desc: str = "valid",
+          normalisation: Normalisation | None = None) -> dict:
     """Raw outputs (N, K), true bins and years, and the mean loss over a loader."""
     model.eval()
     outputs, bins_all, years_all, total_loss = [], [], [], 0.0
     for images, bins, years in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show):
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = model_input(images, device, channels_last, normalisation)
         with autocast(device, precision):
             out = model(images)
         out = out.float()

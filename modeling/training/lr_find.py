@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from modeling.plots import lr_find_png
 from modeling.training.config import TrainConfig
+from modeling.training.engine import model_input
 from modeling.training.setup import Setup, autocast, build
 
 
@@ -43,9 +44,7 @@ def range_test(setup: Setup, start_lr: float = 1e-6, end_lr: float = 1.0, num_it
         for group in optimizer.param_groups:
             group["lr"] = lr
         images, bins, years = next(batches)
-        images = images.to(device)
-        if setup.config.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = model_input(images, device, setup.config.channels_last, (setup.mean, setup.std))
         with autocast(device, setup.precision):
             outputs = model(images)
         loss = setup.loss_fn(outputs, bins.to(device), years.to(device))

@@ -17,6 +17,7 @@ from modeling.models import create_model, model_normalisation, set_head_bias
 from modeling.training.augment import AUGMENT_LEVELS
 from modeling.training.config import LOSSES, TASKS, TrainConfig
 from modeling.training.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
+from modeling.training.distributed import SINGLE, Dist, ShardedBatchSampler, shard
 
 # Architectures whose CPU training measured faster under bf16 autocast on AMX CPUs (benchmarks/bench_train.py).
 CPU_BF16_FAMILIES = ("resnet", "seresnet", "legacy_seresnet", "seresnext", "resnext", "convnext")
@@ -31,10 +32,11 @@ class Setup:
     precision: str  # fp32 | bf16 | fp16 after resolving auto
     mean: tuple[float, ...]  # input normalisation of the model
     std: tuple[float, ...]
-    train_loader: DataLoader  # batches of (images, bins, years), order from `sampler`
-    valid_loader: DataLoader  # deterministic, in manifest order
+    train_loader: DataLoader  # batches of (images, bins, years), order from `sampler` (this process's share)
+    valid_loader: DataLoader  # deterministic, in manifest order (this process's every W-th row)
     sampler: EpochSampler  # call set_epoch(e) before each epoch
     loss_fn: Callable  # (outputs, bins, years) -> scalar loss
+    dist: Dist  # this process in a torchrun (SINGLE for a plain run)
 
 
 def validate(config: TrainConfig) -> None:
@@ -109,8 +111,11 @@ def make_loss(config: TrainConfig, export: Export, train_rows: list) -> Callable
     return soft_loss
 
 
-def build(config: TrainConfig) -> Setup:
-    """Read the export and make the model, loaders and loss; seeds torch first so init is reproducible."""
+def build(config: TrainConfig, dist: Dist = SINGLE) -> Setup:
+    """Read the export and make the model, loaders and loss; seeds torch first so init is reproducible.
+
+    Under torchrun (`dist`), each process loads its share of every batch and of the valid split.
+    """
     validate(config)
     export = read_export(config.data)
     train_rows, valid_rows = export.split("train"), export.split("valid")
@@ -130,21 +135,22 @@ def build(config: TrainConfig) -> Setup:
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     strong = rare_bins(train_rows, export.num_bins) if config.augment_rare else frozenset()
-    train_set = PhotoDataset(export.root, train_rows, config.img_size, mean, std, config.augment, strong)
-    valid_set = PhotoDataset(export.root, valid_rows, config.img_size, mean, std, "none")
+    # uint8 through the loader, finished on the device (engine.model_input): the workers only decode and crop.
+    train_set = PhotoDataset(export.root, train_rows, config.img_size, mean, std, config.augment, strong,
+                             pixels="uint8")
+    valid_set = PhotoDataset(export.root, shard(valid_rows, dist), config.img_size, mean, std, "none",
+                             pixels="uint8")
     train_bins = [row.bin_index for row in train_rows]
     sampler = EpochSampler(train_bins, config.sampler, config.seed)
     loader_args = {"num_workers": config.workers, "pin_memory": device.type == "cuda",
                    "persistent_workers": config.workers > 0}
     if config.workers > 0:
         loader_args["prefetch_factor"] = 4
-    # A last batch of one image breaks BatchNorm in train mode; drop only that one.
-    drop_last = len(train_rows) % config.batch_size == 1
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=drop_last,
+    train_loader = DataLoader(train_set, batch_sampler=ShardedBatchSampler(sampler, config.batch_size, dist),
                               **loader_args)
     valid_loader = DataLoader(valid_set, batch_size=config.batch_size * 2, shuffle=False, **loader_args)
     return Setup(config=config, export=export, model=model, device=device,
                  precision=resolve_precision(config.precision, device, config.arch), mean=mean, std=std,
                  train_loader=train_loader, valid_loader=valid_loader, sampler=sampler,
-                 loss_fn=make_loss(config, export, train_rows))
+                 loss_fn=make_loss(config, export, train_rows), dist=dist)
 

@@ -3,6 +3,9 @@
 Each finished epoch writes RUN_DIR/checkpoint.pt (model, optimiser, scheduler, RNG states, history);
 --resume reloads it and, because data order and augmentation derive from (seed, epoch), ends with the
 same weights and history as an uninterrupted run.
+
+Under torchrun every process runs this loop on its share of each batch (modeling/training/distributed.py);
+rank 0 alone writes the run directory and shows the bar, and its checkpoint is what --resume hands to all.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from modeling.runs import (
     write_history,
     write_json,
 )
+from modeling.training import distributed
 from modeling.training.config import RESUME_FREE_FIELDS, TrainConfig
+from modeling.training.distributed import Dist
 from modeling.training.engine import infer, train_epoch
 from modeling.training.lr_find import range_test
 from modeling.training.optim import frozen_epochs, make_optimizer, set_backbone_trainable
-from modeling.training.setup import Setup, build
+from modeling.training.setup import Setup, build, resolve_device
 
 CODE_VERSION = "0.1.0"
 
@@ -49,22 +54,39 @@ class TrainResult:
     best: dict  # metrics.json: the best epoch's valid metrics
     seconds: float  # wall time of this invocation
     resumed_from: int | None  # epochs already done when --resume picked the run up
+    main: bool = True  # False on torchrun's other processes: only rank 0 reports
 
 
 def train(config: TrainConfig, *, show: bool = True,
           on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
-    """Train per `config`; `on_epoch_end(epoch)` runs after each checkpoint (tests use it to kill a run)."""
+    """Train per `config`; `on_epoch_end(epoch)` runs after each checkpoint (tests use it to kill a run).
+
+    Started by torchrun, joins its process group for the run (DistributedDataParallel) and leaves it after.
+    """
+    dist = distributed.start(resolve_device(config.device))
+    try:
+        result = _train(config, dist, show=show and dist.is_main, on_epoch_end=on_epoch_end)
+    except BaseException:
+        distributed.abandon(dist)
+        raise
+    distributed.stop(dist)
+    return result
+
+
+def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callable[[int], None] | None) -> TrainResult:
     start = time.perf_counter()
     run_dir = Path(config.out)
-    checkpoint = _existing_checkpoint(config, run_dir)
-    setup = build(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = _shared_checkpoint(config, run_dir, dist)
+    setup = build(config, dist)
+    writes = dist.is_main  # rank 0 alone writes the run directory
+    if writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
     lr, lr_png = config.lr, None
     if checkpoint is not None:
         lr = checkpoint["lr"]
     elif lr is None:
         lr_png = run_dir / "lr_find.png"
-        lr = range_test(setup, png=lr_png, show=show).suggestion
+        lr = distributed.broadcast(range_test(setup, png=lr_png, show=show).suggestion if writes else None, dist)
     steps = len(setup.train_loader)
     optimizer, scheduler = make_optimizer(setup.model, config, lr, steps)
     scaler = torch.amp.GradScaler("cuda") if setup.precision == "fp16" and setup.device.type == "cuda" else None
@@ -77,13 +99,17 @@ def train(config: TrainConfig, *, show: bool = True,
             scaler.load_state_dict(checkpoint["scaler"])
         history, best, first_epoch = list(checkpoint["history"]), checkpoint["best"], checkpoint["epoch"]
         _set_rng_state(checkpoint["rng"])
-    _write_config(setup, lr, run_dir, best)
+    model = distributed.wrap(setup.model, dist, setup.device, unused_parameters=frozen_epochs(config) > 0)
+    if writes:
+        _write_config(setup, lr, run_dir, best)
     for epoch in range(first_epoch, config.epochs):
         setup.sampler.set_epoch(epoch)
         set_backbone_trainable(setup.model, epoch >= frozen_epochs(config))
-        stats = train_epoch(setup.model, setup.train_loader, optimizer, scheduler, setup.loss_fn, setup.device,
+        stats = train_epoch(model, setup.train_loader, optimizer, scheduler, setup.loss_fn, setup.device,
                             setup.precision, config.channels_last, scaler,
-                            desc=f"epoch {epoch + 1}/{config.epochs}", show=show)
+                            desc=f"epoch {epoch + 1}/{config.epochs}", show=show,
+                            normalisation=(setup.mean, setup.std))
+        stats = distributed.reduce_train_stats(stats, dist)
         metrics, valid_loss = _validate(setup)
         history.append({"epoch": epoch + 1, "train_loss": round(stats["loss"], 6), "valid_loss": round(valid_loss, 6),
                         "valid_accuracy": round(metrics["accuracy"], 6),
@@ -91,25 +117,50 @@ def train(config: TrainConfig, *, show: bool = True,
                         "valid_mae": round(metrics["mae"], 4), "valid_within_10": round(metrics["within_10"], 6),
                         "lr": f"{optimizer.param_groups[1]['lr']:.3e}",
                         "images_per_s": round(stats["images_per_s"], 1), "seconds": round(stats["seconds"], 2)})
-        if best is None or _score(config.task, metrics, valid_loss) > _score(config.task, best, best["valid_loss"]):
+        improved = best is None or _score(config.task, metrics, valid_loss) > _score(config.task, best,
+                                                                                      best["valid_loss"])
+        if improved:
             best = {"epoch": epoch + 1, "split": "valid", "valid_loss": valid_loss,
                     "selected_by": "balanced_accuracy" if config.task == "classify" else "mae", **metrics}
-            save_weights(setup.model, run_dir / WEIGHTS)
-            write_json(run_dir / METRICS, best)
-        write_history(run_dir / HISTORY, history)
-        save_checkpoint({"epoch": epoch + 1, "config": config.to_json(), "lr": lr, "history": history,
-                         "best": best, "model": setup.model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                         "rng": _get_rng_state()}, run_dir)
+        if writes:
+            _write_epoch(setup, run_dir, history, best if improved else None, {
+                "epoch": epoch + 1, "config": config.to_json(), "lr": lr, "history": history, "best": best,
+                "model": setup.model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+                "rng": _get_rng_state()})
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
-    _write_config(setup, lr, run_dir, best)
-    confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
-                  title=f"valid, epoch {best['epoch']} (rows = actual)")
-    curves_png(history, run_dir / "curves.png")
+    if writes:
+        _write_config(setup, lr, run_dir, best)
+        confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
+                      title=f"valid, epoch {best['epoch']} (rows = actual)")
+        curves_png(history, run_dir / "curves.png")
     return TrainResult(run_dir=run_dir, lr=lr, lr_png=lr_png, history=tuple(history), best=best,
                        seconds=time.perf_counter() - start,
-                       resumed_from=checkpoint["epoch"] if checkpoint is not None else None)
+                       resumed_from=checkpoint["epoch"] if checkpoint is not None else None, main=dist.is_main)
+
+
+def _write_epoch(setup: Setup, run_dir: Path, history: list[dict], improved: dict | None, checkpoint: dict) -> None:
+    # Weights and metrics.json when the epoch is the best so far; history and checkpoint after every epoch.
+    if improved is not None:
+        save_weights(setup.model, run_dir / WEIGHTS)
+        write_json(run_dir / METRICS, improved)
+    write_history(run_dir / HISTORY, history)
+    save_checkpoint(checkpoint, run_dir)
+
+
+def _shared_checkpoint(config: TrainConfig, run_dir: Path, dist: Dist) -> dict | None:
+    # Rank 0 reads (and judges) the run directory; every process gets its checkpoint, or its refusal.
+    found, refusal = None, None
+    if dist.is_main:
+        try:
+            found = _existing_checkpoint(config, run_dir)
+        except BadTrainingSetup as exc:
+            refusal = str(exc)
+    found, refusal = distributed.broadcast((found, refusal), dist)
+    if refusal is not None:
+        raise BadTrainingSetup(refusal)
+    return found
 
 
 def _existing_checkpoint(config: TrainConfig, run_dir: Path) -> dict | None:
@@ -129,8 +180,9 @@ def _existing_checkpoint(config: TrainConfig, run_dir: Path) -> dict | None:
 
 
 def _validate(setup: Setup) -> tuple[dict, float]:
-    out = infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device, setup.precision,
-                setup.config.channels_last)
+    out = distributed.gather_inference(infer(setup.model, setup.valid_loader, setup.loss_fn, setup.device,
+                                             setup.precision, setup.config.channels_last,
+                                             normalisation=(setup.mean, setup.std)), setup.dist)
     export = setup.export
     decoded = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
     pred_bins, pred_years = decoded.bins, decoded.years
