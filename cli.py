@@ -139,19 +139,24 @@ def _default_workers() -> int:
 @click.option("--source", default="local", show_default=True, help="Source name the records are keyed under.")
 @click.option("--images-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/images"),
               show_default=True, help="Content-addressed image store (same as crawl's).")
+@click.option("--encoding", default=None,
+              help="The CSV's encoding (e.g. cp1252) [default: UTF-8 with or without BOM, else cp1252 with a note].")
+@click.option("--follow-links", is_flag=True, help="Import links whose target lies outside FOLDER (else skipped and listed).")
 @db_option
-def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, db_url: str) -> None:
+def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, encoding: str | None,
+            follow_links: bool, db_url: str) -> None:
     """Import photographs from a local folder (recursively) with metadata from a CSV.
 
     \b
-    Formats: JPEG, PNG, TIFF, WEBP, BMP, GIF, PPM/PGM and the like. Unreadable files become rows
-    with their reason; importing the same folder again adds nothing twice.
+    Formats: JPEG, PNG, TIFF, WEBP, BMP, GIF, PPM/PGM and the like. Unreadable files and broken
+    links become rows with their reason; importing the same folder again adds nothing twice.
     Example:  cli.py import scans/ --metadata scans/fechas.csv --source family
     """
     from dataset.importer import ImportConfig, format_summary, run_import
     from db.session import make_engine
 
-    summary = run_import(make_engine(db_url), ImportConfig(folder, metadata, source, images_dir))
+    config = ImportConfig(folder, metadata, source, images_dir, follow_links=follow_links, encoding=encoding)
+    summary = run_import(make_engine(db_url), config)
     click.echo(format_summary(summary, folder))
 
 
