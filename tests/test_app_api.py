@@ -331,3 +331,12 @@ def test_cli_serve_help_and_bad_model(tmp_path):
         f"Error: No run directory at {missing}. Train one with 'cli.py train --data DIR --out RUN_DIR', "
         f"or pass --model RUN_DIR of a finished run."
     )
+
+
+@pytest.mark.parametrize("image_id", ["9223372036854775808", "-9223372036854775809", "0", "-1",
+                                      "99999999999999999999999999"])
+def test_record_image_ids_out_of_range_are_404(app_run_dir, app_archive_db, image_id):
+    config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=False)
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        answer = client.get(f"/records/image/{image_id}")
+    assert (answer.status_code, answer.json()) == (404, {"error": f"No stored file for image {image_id}."})
