@@ -356,7 +356,13 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int) -> 
 @click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str) -> None:
-    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image."""
+    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
+
+    \b
+    A file that cannot be read gets a row with its error and the rest go on; the exit status is
+    then 1 (after every row is printed), so scripts notice.
+    Example:  cli.py predict --model runs/demo scans/ --format csv
+    """
     from tqdm import tqdm
 
     from modeling.inference.predict import Predictor, predict_paths
@@ -368,6 +374,7 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str) -> No
     failed = sum("error" in row for row in rows)
     if failed:
         click.echo(f"{failed} of {len(rows)} file(s) could not be read (see the error column).", err=True)
+        raise SystemExit(1)
 
 
 @main.command()
