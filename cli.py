@@ -181,7 +181,7 @@ def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db
     from db.session import make_engine
 
     config = DedupeConfig(hash_name, threshold, workers, report)
-    click.echo(format_summary(run_dedupe(make_engine(db_url), config), config))
+    click.echo(format_summary(run_dedupe(make_engine(db_url, must_exist=True), config), config))
 
 
 @main.command("balance-report")
@@ -206,7 +206,7 @@ def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min
     from dataset.balance import plot as draw
     from db.session import make_engine
 
-    report = make_report(make_engine(db_url), BalanceConfig(bins_spec, origin, min_count))
+    report = make_report(make_engine(db_url, must_exist=True), BalanceConfig(bins_spec, origin, min_count))
     click.echo(render(report, fmt))
     if plot:
         click.echo(f"Plot: {draw(report, plot)}", err=True)
@@ -245,7 +245,7 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
 
     config = ExportConfig(out, bins_spec, origin, parse_fractions(splits), balance, min_per_class, max_per_class,
                           image_size, seed, force, workers)
-    click.echo(format_summary(run_export(make_engine(db_url), config, db_url)))
+    click.echo(format_summary(run_export(make_engine(db_url, must_exist=True), config, db_url)))
 
 
 # --- modeling stage (modeling/) ---

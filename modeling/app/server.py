@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,11 +32,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from dataset.imageio import load_image
-from db.session import make_engine
+from db.session import NoArchive, make_engine, masked
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key
 from modeling.app.i18n import LANGUAGES, pick_language, strings
 from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
@@ -45,6 +45,7 @@ from modeling.errors import ImageTooLarge, UnreadableImage
 from modeling.inference.predict import Predictor
 
 APP_DIR = Path(__file__).parent
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,17 @@ class DatedUpload:
 
 
 def _open_archive(db_url: str | None) -> tuple[Engine | None, str | None]:
-    """An engine for /records, or None with the URL to mention when there is no archive yet."""
+    """An engine for /records, or None with the (masked) URL to mention when there is no archive there.
+
+    Serving never creates an empty archive as a side effect.
+    """
     if db_url is None:
         return None, None
-    parsed = make_url(db_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).is_file():
-            # Serving must not create an empty archive as a side effect.
-            return None, db_url
-    return make_engine(db_url), db_url
+    try:
+        return make_engine(db_url, must_exist=True), masked(db_url)
+    except NoArchive as exc:
+        logger.warning("%s /records stays empty until there is one.", exc)
+        return None, masked(db_url)
 
 
 def create_app(config: AppConfig) -> FastAPI:
