@@ -8,7 +8,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from db.session import masked
 
 NO_SERVER = "postgresql://nobody:s3cret@127.0.0.1:1/x"  # nothing listens on port 1
 
@@ -76,5 +75,7 @@ def test_serve_without_an_archive_says_so_and_creates_nothing(app_run_dir, tmp_p
 
 
 def test_masked_hides_passwords_even_in_unparseable_urls():
+    from db.session import masked
+
     assert masked("postgresql://me:pa55@db.example:5432/photos") == "postgresql://me:***@db.example:5432/photos"
     assert masked("not a url://me:pa55@x") == "not a url://me:***@x"
