@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
 from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
+from dataset.workers import worker_pool
 from db.errors import PipelineError
 
 FORMAT_VERSION = 1
@@ -207,7 +207,7 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[tuple[int, tuple[int, int] |
     if workers <= 1 or len(jobs) < 2 * workers:
         yield from map(_export_one, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         yield from pool.map(_export_one, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 8))))
 
 

@@ -9,7 +9,6 @@ batches, so an interrupted run keeps what it did.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sqlalchemy import Engine, select
 from tqdm import tqdm
 
 from dataset.imageio import UnreadableImage, load_image
+from dataset.workers import worker_pool
 from db.models import Image, ImageHash, utcnow
 from db.session import session_scope
 
@@ -71,7 +71,7 @@ def hash_paths(
     if workers <= 1 or len(jobs) < 2 * workers:
         yield from map(_hash_job, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         yield from pool.map(_hash_job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
 
 
