@@ -22,6 +22,7 @@ from dataset.hashing import ALGORITHMS, HashSummary, compute_missing_hashes, has
 from dataset.nearest import pairs_within
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
 HASH_CHOICES = ("phash", "dhash", "both")
@@ -42,6 +43,7 @@ class DedupeConfig:
     workers: int = 1  # hashing processes
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first
     progress: bool = True  # tqdm bar on stderr while hashing
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are unreadable (db.pixels)
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,12 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
     if not 0 <= config.threshold <= 32:
         raise BadDedupeOptions(f"--threshold {config.threshold} is out of range: expected 0..32 bits of 64 (default 8).")
     algorithms = algorithms_for(config.hash)
-    hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress)
+    hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress,
+                                    max_pixels=config.max_pixels)
     items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
     if unhashed:  # a crawl stored images while we hashed: hash those too, once; later arrivals wait
-        more = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=False)
+        more = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=False,
+                                      max_pixels=config.max_pixels)
         hashes = HashSummary(hashes.hashed + more.hashed, hashes.failed + more.failed, hashes.reused)
         items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
     index_of = {item.image_id: k for k, item in enumerate(items)}

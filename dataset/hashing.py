@@ -20,6 +20,7 @@ from tqdm import tqdm
 from dataset.imageio import UnreadableImage, load_image
 from dataset.workers import worker_pool
 from db.models import Image, ImageHash, utcnow
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
 ALGORITHMS = {"phash": imagehash.phash, "dhash": imagehash.dhash}
@@ -37,13 +38,14 @@ class HashSummary:
     reused: int  # images whose hashes were already stored
 
 
-def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> dict[str, str]:
+def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, str]:
     """Hex hashes of one file, one per algorithm; raises UnreadableImage.
 
     >>> hash_file("tests/data/images/sepia_1885.png", ["phash", "dhash"])
     {'phash': 'cdc9323286cdc17e', 'dhash': '39b3f2e26569717d'}
     """
-    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
+    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
     return {name: str(ALGORITHMS[name](img)) for name in algorithms}
 
 
@@ -56,18 +58,19 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def _hash_job(job: tuple[int, str, tuple[str, ...]]) -> tuple[int, dict[str, str] | None, str | None]:
-    key, path, algorithms = job
+def _hash_job(job: tuple[int, str, tuple[str, ...], int]) -> tuple[int, dict[str, str] | None, str | None]:
+    key, path, algorithms, max_pixels = job
     try:
-        return key, hash_file(path, algorithms), None
+        return key, hash_file(path, algorithms, max_pixels=max_pixels), None
     except UnreadableImage as exc:
         return key, None, str(exc)
 
 
 def hash_paths(
-    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1
+    jobs: list[tuple[int, str, tuple[str, ...], int]], workers: int = 1
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
-    """(key, hashes or None, error or None) for each (key, path, algorithms) job, in order; `workers` processes."""
+    """(key, hashes or None, error or None) for each (key, path, algorithms, max_pixels) job, in order;
+    `workers` processes."""
     if workers <= 1 or len(jobs) < 2 * workers:
         yield from map(_hash_job, jobs)
         return
@@ -76,7 +79,8 @@ def hash_paths(
 
 
 def compute_missing_hashes(
-    engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True
+    engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> HashSummary:
     """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results."""
     with session_scope(engine) as session:
@@ -94,11 +98,11 @@ def compute_missing_hashes(
             if (row := stored.get((image_id, a))) is None or row.status != "ok" or row.image_sha256 != sha
         )
         if todo:
-            jobs.append((image_id, path, todo))
+            jobs.append((image_id, path, todo, max_pixels))
         else:
             reused += 1
     sha_of = {image_id: sha for image_id, _, sha in images}
-    todo_of = {image_id: todo for image_id, _, todo in jobs}
+    todo_of = {image_id: todo for image_id, _, todo, _ in jobs}
     hashed = failed = 0
     pending: list[tuple[int, dict[str, str] | None, str | None]] = []
     bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)

@@ -4,14 +4,13 @@ Decode once, at the size the job needs, upright, in an explicit mode. JPEGs are 
 scale with Pillow's draft mode (the DCT does the downscaling for free); EXIF orientation is applied;
 modes are converted explicitly (alpha flattened onto white, 16-bit and float greyscale scaled to 8 bits,
 rounded). Resizing has one resampling filter. Every failure is an `UnreadableImage` with the reason;
-an image over the pixel limit is an `ImageTooLarge` (a kind of UnreadableImage), refused before its
-pixels are decoded.
+an image over the pixel limit (db.pixels: DEFAULT_MAX_PIXELS unless the caller passes another) is an
+`ImageTooLarge` (a kind of UnreadableImage), refused from its header before any pixel is decoded.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from db.errors import PipelineError
+from db.pixels import DEFAULT_MAX_PIXELS, TooManyPixels, open_image
 
 # Formats `cli.py import` accepts (PIL format names) and the file extension each is stored under.
 SUPPORTED_FORMATS = {
@@ -47,7 +47,7 @@ class UnreadableImage(PipelineError):
 
 
 class ImageTooLarge(UnreadableImage):
-    """The image has more pixels than the limit (Pillow's Image.MAX_IMAGE_PIXELS); refused before decoding."""
+    """The image has more pixels than the caller's limit (db.pixels); refused before decoding."""
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,31 @@ class ImageInfo:
     format: str  # PIL format name: JPEG, PNG, TIFF, ...
 
 
-def probe(path: str | Path) -> ImageInfo:
-    """Size and format of a file, decoding every pixel once so truncated files are caught here."""
-    with _open(path) as img:
+def probe(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Size and format of a file, decoding it once so truncated files are caught here.
+
+    A JPEG is decoded at 1/8 scale: every scan is still read, so truncation is caught at a 64th of the memory.
+    """
+    with _open(path, max_pixels) as img:
         info = ImageInfo(img.width, img.height, img.format or "unknown")
         if info.format not in SUPPORTED_FORMATS:
             raise UnreadableImage(f"unsupported format {info.format} (supported: {', '.join(sorted(SUPPORTED_FORMATS))})")
+        if info.format in ("JPEG", "MPO"):
+            img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
         _load(img)
     return info
 
 
-def load_image(source: str | Path | bytes, mode: str = "RGB", min_side: int | None = None) -> Image.Image:
+def load_image(source: str | Path | bytes, mode: str = "RGB", min_side: int | None = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """The upright image in `mode` ("RGB" or "L") from a path or encoded bytes.
 
     JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose short side stays >= min_side.
+    Over `max_pixels` (counted as stored, before any reduction) it raises ImageTooLarge.
 
     >>> load_image("photo.jpg", mode="L", min_side=64)  # doctest: +SKIP
     """
-    with _open(source) as img:
+    with _open(source, max_pixels) as img:
         if min_side and img.format in ("JPEG", "MPO"):
             img.draft(mode, (min_side, min_side))
         _load(img)
@@ -117,27 +124,18 @@ def resize_short_side(img: Image.Image, size: int) -> Image.Image:
     return img if target == img.size else img.resize(target, RESAMPLE, reducing_gap=2.0)
 
 
-def _open(source: str | Path | bytes) -> Image.Image:
+def _open(source: str | Path | bytes, max_pixels: int) -> Image.Image:
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with warnings.catch_warnings():
-            # The pixel check below replaces Pillow's warning with a clear error.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(fp)
+        return open_image(fp, max_pixels)
+    except TooManyPixels as exc:
+        raise ImageTooLarge(str(exc)) from None
     except FileNotFoundError:
         raise UnreadableImage(f"file not found: {source}") from None
     except UnidentifiedImageError:
         raise UnreadableImage("not an image Pillow can identify") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"too many pixels ({exc}); downscale the file first") from None
     except OSError as exc:
         raise UnreadableImage(f"cannot open: {exc}") from None
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and img.width * img.height > limit:
-        img.close()
-        raise ImageTooLarge(f"{img.width}x{img.height} = {img.width * img.height:,} pixels is over the limit of "
-                            f"{limit:,}; downscale the file first")
-    return img
 
 
 def _load(img: Image.Image) -> None:

@@ -30,6 +30,7 @@ from dataset.imageio import IMAGE_EXTENSIONS, SUPPORTED_FORMATS, ImageInfo, Unre
 from db.dates import DateEstimate, parse_date, says_undated
 from db.errors import PipelineError
 from db.models import Image, Record, utcnow
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
 # CSV header (lower-cased, accents dropped) -> Record field. The first column found for a field wins.
@@ -59,6 +60,7 @@ class ImportConfig:
     progress: bool = True  # tqdm bar on stderr
     follow_links: bool = False  # import links whose target lies outside the folder (else skip and report them)
     encoding: str | None = None  # the CSV's encoding; None detects UTF-8 (with or without BOM), else cp1252
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures become failed rows (db.pixels)
 
 
 @dataclass(frozen=True)
@@ -241,7 +243,7 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
                 links_outside.append((rel, problem[1]))
                 counts["skipped"] += 1
                 continue
-            info, error, sha, size = _read(path) if problem is None else (None, problem[1], None, None)
+            info, error, sha, size = _read(path, config.max_pixels) if problem is None else (None, problem[1], None, None)
             if error == NOT_A_PICTURE:
                 counts["skipped"] += 1
                 continue
@@ -263,11 +265,11 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
                          notes=[note] if note else [], **counts)
 
 
-def _read(path: Path) -> tuple[ImageInfo | None, str | None, str | None, int | None]:
+def _read(path: Path, max_pixels: int) -> tuple[ImageInfo | None, str | None, str | None, int | None]:
     """(info, error, sha256, size) of one file; error NOT_A_PICTURE means skip it, any other is a failed row's
     reason. Pillow identifies a file from its first bytes, so a large non-picture is never read."""
     try:
-        info, error = probe(path), None
+        info, error = probe(path, max_pixels), None
     except UnreadableImage as exc:
         info, error = None, str(exc)
         suffix = path.suffix.lower()

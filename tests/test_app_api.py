@@ -38,7 +38,7 @@ def jpeg_bytes(year: int = 1950, seed: int = 0, size: tuple[int, int] = (160, 12
 
 
 def png_bomb(width: int = 12_000, height: int = 12_000) -> bytes:
-    """A real 1-bit PNG of width x height zeros (144 Mpx in ~20 KB): over Pillow's pixel limit."""
+    """A real 1-bit PNG of width x height zeros (144 Mpx in ~20 KB): over the app's upload pixel limit."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -99,7 +99,7 @@ def test_decompression_bomb_is_400(client):
     assert len(bomb) < CAP_BYTES
     response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 400
-    assert "pixels is over the limit of 89,478,485; downscale the file first" in response.json()["error"]
+    assert "pixels is over the limit of 64,000,000; downscale the file first" in response.json()["error"]
 
 
 def test_over_cap_by_content_length_is_413(client):

@@ -164,7 +164,7 @@ def test_latin1_csv_is_read_as_cp1252_with_a_note_and_encoding_can_be_forced(fre
     assert bom.notes == [] and bom.updated == 1
     with session_scope(fresh_db) as s:
         assert s.scalars(select(Record.title)).one() == "Año"
-    csv_path.write_bytes("file,title\na.jpg,Año\n".encode("utf-8"))
+    csv_path.write_bytes("file,title\na.jpg,Año\n".encode())
     forced = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False,
                                                encoding="latin-1"))
     with session_scope(fresh_db) as s:
