@@ -1,7 +1,9 @@
 """The one way a file becomes pixels, for every stage: import, dedupe, export, training, prediction, the app.
 
 Decode once, at the size the job needs, upright, in an explicit mode. JPEGs are decoded at reduced
-scale with Pillow's draft mode (the DCT does the downscaling for free); EXIF orientation is applied;
+scale with Pillow's draft mode (the DCT does the downscaling for free); uncompressed files stored as
+raw rows (TIFF masters, PPM) are read and box-reduced a band at a time, so a 300-megapixel scan never
+sits whole in memory; other formats (PNG, compressed TIFF) decode whole. EXIF orientation is applied;
 modes are converted explicitly (alpha flattened onto white, 16-bit and float greyscale scaled to 8 bits,
 rounded). Resizing has one resampling filter. Every failure is an `UnreadableImage` with the reason;
 an image over the pixel limit (db.pixels: DEFAULT_MAX_PIXELS unless the caller passes another) is an
@@ -40,6 +42,9 @@ READABLE_EXTENSIONS = frozenset({
 RESAMPLE = Image.Resampling.LANCZOS
 _GREY_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+# Raw row layouts read band by band (bytes per pixel), and how many decoded bytes one band may hold.
+_RAW_BYTES_PER_PIXEL = {"L": 1, "RGB": 3, "RGBA": 4, "RGBX": 4}
+BAND_BYTES = 32 * 1024 * 1024
 
 
 class UnreadableImage(PipelineError):
@@ -68,7 +73,11 @@ def probe(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
             raise UnreadableImage(f"unsupported format {info.format} (supported: {', '.join(sorted(SUPPORTED_FORMATS))})")
         if info.format in ("JPEG", "MPO"):
             img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
-        _load(img)
+        strips = _raw_strips(img)
+        if strips is None:
+            _load(img)
+        else:  # every row is where the header says: the file's length proves it whole
+            _check_raw_length(path, img.width, strips)
     return info
 
 
@@ -84,7 +93,14 @@ def load_image(source: str | Path | bytes, mode: str = "RGB", min_side: int | No
     with _open(source, max_pixels) as img:
         if min_side and img.format in ("JPEG", "MPO"):
             img.draft(mode, (min_side, min_side))
-        _load(img)
+        factor = min(img.size) // min_side if min_side else 1
+        strips = _raw_strips(img) if factor >= 2 else None
+        if strips is not None:
+            reduced = _reduce_raw(source, img, factor, strips)
+            reduced.info["exif"] = img.getexif().tobytes()  # so the orientation below still applies
+            img = reduced
+        else:
+            _load(img)
         upright = ImageOps.exif_transpose(img)
         return to_mode(upright, mode)
 
@@ -144,3 +160,49 @@ def _load(img: Image.Image) -> None:
         img.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UnreadableImage(f"cannot decode: {exc}") from None
+
+
+def _raw_strips(img: Image.Image) -> list[tuple[int, int, int, str]] | None:
+    """(top, bottom, offset, rawmode) of each full-width strip of raw rows, or None when not stored so."""
+    strips = []
+    for tile in img.tile:
+        name, (x0, top, x1, bottom), offset, args = tile
+        rawmode, stride, orientation = (args + (0, 1))[:3] if isinstance(args, tuple) else (args, 0, 1)
+        if (name != "raw" or (x0, x1) != (0, img.width) or rawmode not in _RAW_BYTES_PER_PIXEL
+                or img.mode not in ("L", "RGB", "RGBA") or stride not in (0, img.width * _RAW_BYTES_PER_PIXEL[rawmode])
+                or orientation != 1):
+            return None
+        strips.append((top, bottom, offset, rawmode))
+    return sorted(strips) or None
+
+
+def _check_raw_length(source: str | Path | bytes, width: int, strips: list[tuple[int, int, int, str]]) -> None:
+    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    needed = max(offset + (bottom - top) * width * _RAW_BYTES_PER_PIXEL[raw] for top, bottom, offset, raw in strips)
+    if size < needed:
+        raise UnreadableImage(f"cannot decode: truncated file ({size:,} of {needed:,} bytes)")
+
+
+def _reduce_raw(source: str | Path | bytes, img: Image.Image, factor: int,
+                strips: list[tuple[int, int, int, str]]) -> Image.Image:
+    """Image.reduce(factor) of a raw-row image, reading BAND_BYTES of rows at a time (identical pixels)."""
+    width, height = img.size
+    row_bytes = width * max(_RAW_BYTES_PER_PIXEL[raw] for *_, raw in strips)
+    rows = max(factor, BAND_BYTES // row_bytes // factor * factor)  # a multiple of factor: blocks never split
+    out = Image.new(img.mode, (-(-width // factor), -(-height // factor)))
+    with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as fp:
+        for first in range(0, height, rows):
+            last = min(height, first + rows)
+            band = Image.new(img.mode, (width, last - first))
+            for top, bottom, offset, rawmode in strips:
+                lo, hi = max(first, top), min(last, bottom)
+                if lo >= hi:
+                    continue
+                step = width * _RAW_BYTES_PER_PIXEL[rawmode]
+                fp.seek(offset + (lo - top) * step)
+                data = fp.read((hi - lo) * step)
+                if len(data) < (hi - lo) * step:
+                    raise UnreadableImage(f"cannot decode: truncated file (rows {lo}-{hi} of {height} missing)")
+                band.paste(Image.frombuffer(img.mode, (width, hi - lo), data, "raw", rawmode, 0, 1), (0, lo - first))
+            out.paste(band.reduce(factor), (0, first // factor))
+    return out
