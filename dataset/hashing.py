@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import imagehash
@@ -58,8 +59,8 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def _hash_job(job: tuple[int, str, tuple[str, ...], int]) -> tuple[int, dict[str, str] | None, str | None]:
-    key, path, algorithms, max_pixels = job
+def _hash_job(job: tuple[int, str, tuple[str, ...]], max_pixels: int) -> tuple[int, dict[str, str] | None, str | None]:
+    key, path, algorithms = job
     try:
         return key, hash_file(path, algorithms, max_pixels=max_pixels), None
     except UnreadableImage as exc:
@@ -67,15 +68,15 @@ def _hash_job(job: tuple[int, str, tuple[str, ...], int]) -> tuple[int, dict[str
 
 
 def hash_paths(
-    jobs: list[tuple[int, str, tuple[str, ...], int]], workers: int = 1
+    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
-    """(key, hashes or None, error or None) for each (key, path, algorithms, max_pixels) job, in order;
-    `workers` processes."""
+    """(key, hashes or None, error or None) for each (key, path, algorithms) job, in order; `workers` processes."""
+    job = partial(_hash_job, max_pixels=max_pixels)
     if workers <= 1 or len(jobs) < 2 * workers:
-        yield from map(_hash_job, jobs)
+        yield from map(job, jobs)
         return
     with worker_pool(workers) as pool:
-        yield from pool.map(_hash_job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
+        yield from pool.map(job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
 
 
 def compute_missing_hashes(
@@ -98,15 +99,15 @@ def compute_missing_hashes(
             if (row := stored.get((image_id, a))) is None or row.status != "ok" or row.image_sha256 != sha
         )
         if todo:
-            jobs.append((image_id, path, todo, max_pixels))
+            jobs.append((image_id, path, todo))
         else:
             reused += 1
     sha_of = {image_id: sha for image_id, _, sha in images}
-    todo_of = {image_id: todo for image_id, _, todo, _ in jobs}
+    todo_of = {image_id: todo for image_id, _, todo in jobs}
     hashed = failed = 0
     pending: list[tuple[int, dict[str, str] | None, str | None]] = []
     bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)
-    for result in hash_paths(jobs, workers):
+    for result in hash_paths(jobs, workers, max_pixels):
         pending.append(result)
         bar.update(1)
         if len(pending) >= COMMIT_EVERY:
