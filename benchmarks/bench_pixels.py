@@ -4,7 +4,8 @@
 
 Writes a 300 MP JPEG, an uncompressed TIFF and an LZW TIFF into a temporary folder (deleted after),
 then runs each step in a fresh process and reports its seconds and peak RSS (ru_maxrss), next to
-the RSS the process had before the step (imports done). Steps, as the pipeline runs them:
+the RSS the process had before the step (imports done). Linux's VmHWM is read, so each step's peak
+is its own. Steps, as the pipeline runs them:
 probe (import's check), hash (dedupe: phash + dhash), export (256 px JPEG copy), predict (decode at
 the model's input size and date it; without --model only the decode at 224 px is timed).
 Prints a markdown table; pass --out to also write it to a file.
@@ -30,7 +31,12 @@ FILES = {"JPEG (q90)": ("master.jpg", "JPEG", {"quality": 90}),
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    """Peak RSS of this process so far: VmHWM, which starts afresh at exec (ru_maxrss would carry the
+    parent's peak across fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: kilobytes on macOS/BSD vary
 
 
 def run_step(step: str, path: str, model: str | None) -> dict:
@@ -64,6 +70,7 @@ def make_scans(folder: Path, megapixels: int) -> dict[str, Path]:
     """The scans: a real-looking photograph tiled to `megapixels` (4:3), saved in each format of FILES."""
     from PIL import Image
 
+    import db.pixels  # noqa: F401  (the pixel policy: Pillow's global check off before Image.new/save)
     from crawler.replica import render_photo
 
     width = int((megapixels * 1e6 * 4 / 3) ** 0.5)
@@ -99,11 +106,11 @@ def main() -> None:
         start = time.perf_counter()
         paths = make_scans(Path(folder), args.megapixels)
         sizes = ", ".join(f"{label} {p.stat().st_size / 2**20:.0f} MiB" for label, p in paths.items())
-        from PIL import Image
+        from dataset.imageio import probe
 
-        with Image.open(paths["JPEG (q90)"]) as img:
-            lines.append(f"Scans: {img.width}x{img.height} ({img.width * img.height / 1e6:.0f} MP): {sizes}; "
-                         f"written in {time.perf_counter() - start:.0f} s")
+        info = probe(paths["JPEG (q90)"])
+        lines.append(f"Scans: {info.width}x{info.height} ({info.width * info.height / 1e6:.0f} MP): {sizes}; "
+                     f"written in {time.perf_counter() - start:.0f} s")
         lines += ["", "| file | step | seconds | peak RSS (MiB) | RSS before the step (MiB) |", "|---|---|---:|---:|---:|"]
         for label, path in paths.items():
             for step in STEPS:

@@ -70,7 +70,7 @@ class ImportSummary:
     updated: int  # records whose metadata or file changed
     unchanged: int  # records already imported as they are
     failed: int  # records whose picture is unreadable or unsupported (image status "failed")
-    skipped: int  # files that are not pictures (not imported)
+    skipped: int  # files that are not pictures (not imported; links leaving the folder are in links_outside)
     unmatched_metadata: list[str] = field(default_factory=list)  # CSV rows naming no file in the folder
     failures: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     links_outside: list[tuple[str, str]] = field(default_factory=list)  # (relative path, target) skipped links
@@ -241,7 +241,6 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
             problem = _link_problem(path, folder_real, config.follow_links)
             if problem is not None and problem[0] == "outside":
                 links_outside.append((rel, problem[1]))
-                counts["skipped"] += 1
                 continue
             info, error, sha, size = _read(path, config.max_pixels) if problem is None else (None, problem[1], None, None)
             if error == NOT_A_PICTURE:
@@ -326,14 +325,17 @@ def _upsert(session, config: ImportConfig, source_id: str, path: Path, fields: d
 
 def format_summary(summary: ImportSummary, folder: Path) -> str:
     """The lines `cli.py import` prints: counts, then each unreadable file with its reason."""
+    outside = f", {len(summary.links_outside)} link(s) leaving the folder (skipped)" if summary.links_outside else ""
     lines = [f"Imported {summary.files} files from {folder}: {summary.added} added, {summary.updated} updated, "
-             f"{summary.unchanged} unchanged, {summary.failed} unreadable, {summary.skipped} not pictures (skipped)."]
+             f"{summary.unchanged} unchanged, {summary.failed} unreadable, {summary.skipped} not pictures "
+             f"(skipped){outside}."]
     lines += [f"  note: {note}" for note in summary.notes]
     lines += [f"  unreadable: {rel}: {reason}" for rel, reason in summary.failures]
-    lines += [f"  link leaves the folder (skipped; --follow-links imports it): {rel} -> {target}"
+    lines += [f"  link leaves the folder (--follow-links imports it): {rel} -> {target}"
               for rel, target in summary.links_outside]
     if summary.unreadable_dates:
-        lines.append(f"  {len(summary.unreadable_dates)} dates could not be read (stored without a year): "
+        n = len(summary.unreadable_dates)
+        lines.append(f"  {n} date{' was' if n == 1 else 's were'} not readable (stored without a year): "
                      + ", ".join(f"{rel} {text!r}" for rel, text in summary.unreadable_dates[:10]))
     if summary.unmatched_metadata:
         lines.append(f"  {len(summary.unmatched_metadata)} metadata rows name no file in the folder: "

@@ -128,7 +128,7 @@ def test_links_leaving_the_folder_are_skipped_and_reported_unless_follow_links(f
     config = ImportConfig(root, images_dir=tmp_path / "store", progress=False)
     summary = run_import(fresh_db, config)
     assert summary.links_outside == [("outside.jpg", str(secret))]
-    assert (summary.files, summary.added, summary.failed) == (3, 2, 0)  # the alias stays inside: imported
+    assert (summary.files, summary.added, summary.failed, summary.skipped) == (3, 2, 0, 0)  # the alias stays inside
     with session_scope(fresh_db) as s:
         assert sorted(s.scalars(select(Record.source_id))) == ["alias.jpg", "inside.jpg"]
     followed = run_import(fresh_db, ImportConfig(root, images_dir=tmp_path / "store", progress=False,
@@ -185,7 +185,7 @@ def test_unreadable_and_absurd_dates_are_counted(fresh_db, tmp_path):
     summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
     assert summary.unreadable_dates == [("a.jpg", "abc"), ("b.jpg", "3000"), ("c.jpg", "-5")]
     text = format_summary(summary, root)
-    assert "  3 dates could not be read (stored without a year): a.jpg 'abc', b.jpg '3000', c.jpg '-5'" in text
+    assert "  3 dates were not readable (stored without a year): a.jpg 'abc', b.jpg '3000', c.jpg '-5'" in text
 
 
 def test_a_huge_file_that_is_not_a_picture_is_never_read_whole(fresh_db, tmp_path):
