@@ -45,6 +45,8 @@ _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 # Raw row layouts read band by band (bytes per pixel), and how many decoded bytes one band may hold.
 _RAW_BYTES_PER_PIXEL = {"L": 1, "RGB": 3, "RGBA": 4, "RGBX": 4}
 BAND_BYTES = 32 * 1024 * 1024
+# Modes Image.reduce handles (a palette image is converted first, at full size).
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "I", "F")
 
 
 class UnreadableImage(PipelineError):
@@ -96,11 +98,12 @@ def load_image(source: str | Path | bytes, mode: str = "RGB", min_side: int | No
         factor = min(img.size) // min_side if min_side else 1
         strips = _raw_strips(img) if factor >= 2 else None
         if strips is not None:
-            reduced = _reduce_raw(source, img, factor, strips)
-            reduced.info["exif"] = img.getexif().tobytes()  # so the orientation below still applies
-            img = reduced
+            img = _keep_orientation(_reduce_raw(source, img, factor, strips), img)
         else:
             _load(img)
+            if factor >= 2 and img.format not in ("JPEG", "MPO") and img.mode in _REDUCIBLE_MODES:
+                # Shrink at once, so the full-size copy is freed before orientation and mode copies are made.
+                img = _keep_orientation(img.reduce(factor), img)
         upright = ImageOps.exif_transpose(img)
         return to_mode(upright, mode)
 
@@ -160,6 +163,12 @@ def _load(img: Image.Image) -> None:
         img.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UnreadableImage(f"cannot decode: {exc}") from None
+
+
+def _keep_orientation(reduced: Image.Image, original: Image.Image) -> Image.Image:
+    """`reduced` carrying `original`'s EXIF, so exif_transpose still turns it upright."""
+    reduced.info["exif"] = original.getexif().tobytes()
+    return reduced
 
 
 def _raw_strips(img: Image.Image) -> list[tuple[int, int, int, str]] | None:

@@ -76,3 +76,16 @@ def test_a_truncated_raw_tiff_is_unreadable_at_probe_and_load(tmp_path):
         probe(path)
     with pytest.raises(UnreadableImage, match=r"^cannot decode: truncated file"):
         load_image(path, min_side=64)
+
+
+def test_whole_decodes_are_reduced_at_once_and_keep_their_orientation(tmp_path):
+    """An LZW TIFF decodes whole; it is box-reduced before any copy, and its EXIF orientation still applies."""
+    rng = np.random.default_rng(1)
+    original = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise
+    path = tmp_path / "master.tif"
+    original.save(path, "TIFF", compression="tiff_lzw", exif=exif.tobytes())
+    loaded = load_image(path, "RGB", min_side=100)
+    expected = original.reduce(3).transpose(Image.Transpose.ROTATE_270)  # 400x300 / 3, then upright
+    assert loaded.size == (100, 134) and np.array_equal(np.asarray(loaded), np.asarray(expected))
