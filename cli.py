@@ -1,7 +1,8 @@
 """fotofecha: date old photographs. One command per pipeline stage.
 
 Each command maps its options onto a config, calls one library function and renders the result.
-Domain errors (db.errors.PipelineError) become one clean line and exit code 1.
+Domain errors (db.errors.PipelineError) become one clean line and exit code 1; so does a database
+failure in the middle of a command (db.session.database_error words it, naming the --db URL).
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ from db.errors import PipelineError
 from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
 from db.session import DB_URL_ENV, DEFAULT_DB_URL
 
+_DB_URL_KEY = "fotofecha.db_url"  # where --db leaves its value in click's shared ctx.meta
+
 
 class PipelineGroup(click.Group):
     def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
         try:
             return super().invoke(ctx)
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            from db.session import database_error, resolve_url
+
+            url = resolve_url(ctx.meta.get(_DB_URL_KEY))
+            raise click.ClickException(str(database_error(url, exc))) from None
+
+
+def _remember_db_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[_DB_URL_KEY] = value
+    return value
 
 
 db_option = click.option(
@@ -30,6 +45,7 @@ db_option = click.option(
     default=DEFAULT_DB_URL,
     show_default=True,
     help=f"SQLAlchemy database URL (or set ${DB_URL_ENV}).",
+    callback=_remember_db_url,
 )
 max_pixels_option = click.option(
     "--max-pixels",

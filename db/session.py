@@ -34,13 +34,14 @@ class NoArchive(PipelineError):
 
 
 def masked(url: str) -> str:
-    """The URL with its password hidden, for messages.
+    """The URL as typed, with its password (if any) hidden, for messages.
 
     >>> masked("postgresql://me:secret@db.example/photos")
     'postgresql://me:***@db.example/photos'
     """
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        return url if parsed.password is None else parsed.render_as_string(hide_password=True)
     except ArgumentError:
         return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 

@@ -79,3 +79,21 @@ def test_masked_hides_passwords_even_in_unparseable_urls():
 
     assert masked("postgresql://me:pa55@db.example:5432/photos") == "postgresql://me:***@db.example:5432/photos"
     assert masked("not a url://me:pa55@x") == "not a url://me:***@x"
+
+
+def test_a_failure_in_the_middle_of_a_command_is_one_line_too(tmp_path):
+    """The archive opens (read-only), then the first write fails: still one line, naming the URL."""
+    from crawler.replica import render_photo
+    from db.session import make_engine
+
+    make_engine(f"sqlite:///{tmp_path / 'archive.db'}").dispose()
+    (tmp_path / "scans").mkdir()
+    render_photo(1930, 1, (64, 48)).save(tmp_path / "scans" / "a.jpg")
+    url = f"sqlite:///file:{tmp_path / 'archive.db'}?mode=ro&uri=true"
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "scans"), "--db", url,
+                                       "--images-dir", str(tmp_path / "store")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: Cannot open database {url}: attempt to write a readonly database. "
+                                     "Check that the file is an SQLite database and its folder is writable, "
+                                     "or pass another --db.")
