@@ -1,7 +1,8 @@
 """fotofecha: date old photographs. One command per pipeline stage.
 
 Each command maps its options onto a config, calls one library function and renders the result.
-Domain errors (db.errors.PipelineError) become one clean line and exit code 1.
+Domain errors (db.errors.PipelineError) become one clean line and exit code 1; so does a database
+failure in the middle of a command (db.session.database_error words it, naming the --db URL).
 """
 
 from __future__ import annotations
@@ -11,15 +12,30 @@ from pathlib import Path
 import click
 
 from db.errors import PipelineError
+from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
 from db.session import DB_URL_ENV, DEFAULT_DB_URL
+
+_DB_URL_KEY = "fotofecha.db_url"  # where --db leaves its value in click's shared ctx.meta
 
 
 class PipelineGroup(click.Group):
     def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import DBAPIError
+
         try:
             return super().invoke(ctx)
         except PipelineError as exc:
             raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            from db.session import database_error, resolve_url
+
+            url = resolve_url(ctx.meta.get(_DB_URL_KEY))
+            raise click.ClickException(str(database_error(url, exc))) from None
+
+
+def _remember_db_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[_DB_URL_KEY] = value
+    return value
 
 
 db_option = click.option(
@@ -29,6 +45,14 @@ db_option = click.option(
     default=DEFAULT_DB_URL,
     show_default=True,
     help=f"SQLAlchemy database URL (or set ${DB_URL_ENV}).",
+    callback=_remember_db_url,
+)
+max_pixels_option = click.option(
+    "--max-pixels",
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest picture decoded, in pixels (width x height); larger ones become failed rows.",
 )
 
 
@@ -86,8 +110,10 @@ def replica(port: int, records: int, seed: int, host: str, url_file: Path | None
               help="Adapt the delay to the server's latency.")
 @click.option("--refresh", is_flag=True, help="Refetch pages and images already stored; count updated/unchanged.")
 @click.option("--verbose", is_flag=True, help="Show Scrapy's own log on stderr.")
+@max_pixels_option
 def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, limit: int | None,
-          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, verbose: bool) -> None:
+          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, verbose: bool,
+          max_pixels: int) -> None:
     """Harvest an archive's records and images into the database, politely and resumably.
 
     \b
@@ -100,7 +126,7 @@ def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, lim
 
     config = CrawlConfig(profile=profile, start_url=start_url, db_url=db_url, images_dir=images_dir, limit=limit,
                          concurrency=concurrency, delay=delay, autothrottle=autothrottle, refresh=refresh,
-                         verbose=verbose)
+                         verbose=verbose, max_pixels=max_pixels)
     summary = run_crawl(config)
     click.echo(format_summary(summary))
     if summary.interrupted:
@@ -139,19 +165,26 @@ def _default_workers() -> int:
 @click.option("--source", default="local", show_default=True, help="Source name the records are keyed under.")
 @click.option("--images-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/images"),
               show_default=True, help="Content-addressed image store (same as crawl's).")
+@click.option("--encoding", default=None,
+              help="The CSV's encoding (e.g. cp1252) [default: UTF-8 with or without BOM, else cp1252 with a note].")
+@click.option("--follow-links", is_flag=True, help="Import links whose target lies outside FOLDER (else skipped and listed).")
+@max_pixels_option
 @db_option
-def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, db_url: str) -> None:
+def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, encoding: str | None,
+            follow_links: bool, max_pixels: int, db_url: str) -> None:
     """Import photographs from a local folder (recursively) with metadata from a CSV.
 
     \b
-    Formats: JPEG, PNG, TIFF, WEBP, BMP, GIF, PPM/PGM and the like. Unreadable files become rows
-    with their reason; importing the same folder again adds nothing twice.
+    Formats: JPEG, PNG, TIFF, WEBP, BMP, GIF, PPM/PGM and the like. Unreadable files and broken
+    links become rows with their reason; importing the same folder again adds nothing twice.
     Example:  cli.py import scans/ --metadata scans/fechas.csv --source family
     """
     from dataset.importer import ImportConfig, format_summary, run_import
     from db.session import make_engine
 
-    summary = run_import(make_engine(db_url), ImportConfig(folder, metadata, source, images_dir))
+    config = ImportConfig(folder, metadata, source, images_dir, follow_links=follow_links, encoding=encoding,
+                          max_pixels=max_pixels)
+    summary = run_import(make_engine(db_url), config)
     click.echo(format_summary(summary, folder))
 
 
@@ -164,8 +197,9 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
               help="Hashing processes.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of duplicate clusters, conflicting catalogued years first.")
+@max_pixels_option
 @db_option
-def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db_url: str) -> None:
+def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, max_pixels: int, db_url: str) -> None:
     """Hash new images and mark near-duplicates (keeps the best of each cluster; deletes nothing).
 
     \b
@@ -175,8 +209,8 @@ def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db
     from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
     from db.session import make_engine
 
-    config = DedupeConfig(hash_name, threshold, workers, report)
-    click.echo(format_summary(run_dedupe(make_engine(db_url), config), config))
+    config = DedupeConfig(hash_name, threshold, workers, report, max_pixels=max_pixels)
+    click.echo(format_summary(run_dedupe(make_engine(db_url, must_exist=True), config), config))
 
 
 @main.command("balance-report")
@@ -201,7 +235,7 @@ def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min
     from dataset.balance import plot as draw
     from db.session import make_engine
 
-    report = make_report(make_engine(db_url), BalanceConfig(bins_spec, origin, min_count))
+    report = make_report(make_engine(db_url, must_exist=True), BalanceConfig(bins_spec, origin, min_count))
     click.echo(render(report, fmt))
     if plot:
         click.echo(f"Plot: {draw(report, plot)}", err=True)
@@ -225,9 +259,11 @@ def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min
 @click.option("--workers", default=_default_workers, show_default="CPU count", type=click.IntRange(1, 64),
               help="Resizing processes.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+@max_pixels_option
 @db_option
 def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, min_per_class: int | None,
-           max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, db_url: str) -> None:
+           max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, max_pixels: int,
+           db_url: str) -> None:
     """Write a leak-free train/valid/test dataset (ImageFolder layout, manifest.csv, export.json).
 
     \b
@@ -239,8 +275,8 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
     from db.session import make_engine
 
     config = ExportConfig(out, bins_spec, origin, parse_fractions(splits), balance, min_per_class, max_per_class,
-                          image_size, seed, force, workers)
-    click.echo(format_summary(run_export(make_engine(db_url), config, db_url)))
+                          image_size, seed, force, workers, max_pixels=max_pixels)
+    click.echo(format_summary(run_export(make_engine(db_url, must_exist=True), config, db_url)))
 
 
 @main.group("db")
@@ -393,19 +429,28 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int) -> 
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str) -> None:
-    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image."""
+@max_pixels_option
+def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
+    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
+
+    \b
+    A file that cannot be read gets a row with its error and the rest go on; the exit status is
+    then 1 (after every row is printed), so scripts notice.
+    Example:  cli.py predict --model runs/demo scans/ --format csv
+    """
     from tqdm import tqdm
 
     from modeling.inference.predict import Predictor, predict_paths
     from modeling.inference.report import render_predictions
 
     rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
-                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False))
+                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False),
+                         max_pixels=max_pixels)
     click.echo(render_predictions(rows, output))
     failed = sum("error" in row for row in rows)
     if failed:
         click.echo(f"{failed} of {len(rows)} file(s) could not be read (see the error column).", err=True)
+        raise SystemExit(1)
 
 
 @main.command()
@@ -443,6 +488,9 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     type=click.FloatRange(0, min_open=True),
     help="Largest photograph accepted; bigger uploads get HTTP 413.",
 )
+@click.option("--max-pixels", default=UPLOAD_MAX_PIXELS, show_default=True, type=click.IntRange(1),
+              help="Largest upload decoded, in pixels; larger ones get HTTP 400 (the archive's own files get "
+                   f"{DEFAULT_MAX_PIXELS:,}).")
 @click.option(
     "--precompute/--lazy",
     default=True,
@@ -450,7 +498,8 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
 )
 @db_option
-def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, precompute: bool, db_url: str) -> None:
+def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels: int, precompute: bool,
+          db_url: str) -> None:
     """Serve the photo-dating web app and JSON API (the records page reads --db).
 
     \b
@@ -464,6 +513,7 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, precompute:
     config = AppConfig(
         run_dir=run_dir,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_upload_pixels=max_pixels,
         db_url=db_url,
         precompute_records=precompute,
     )

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
+
+from db.pixels import DEFAULT_MAX_PIXELS, TooManyPixels, open_image
 
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp"}
 _MARKUP_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/json", "text/xml")
@@ -38,10 +40,11 @@ class ImageInfo:
     height: int
 
 
-def inspect_image(body: bytes, content_type: str | None = None) -> ImageInfo:
+def inspect_image(body: bytes, content_type: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Format and size of `body`, decoding it (at reduced scale for JPEG) to prove it is whole.
 
-    Raises ImageRejected("image_not_an_image" | "image_truncated" | "image_unreadable", detail).
+    Raises ImageRejected("image_not_an_image" | "image_truncated" | "image_unreadable" |
+    "image_too_many_pixels", detail); the last before any pixel is decoded (db.pixels).
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type in _MARKUP_TYPES or body.lstrip()[:1] == b"<":
@@ -50,14 +53,14 @@ def inspect_image(body: bytes, content_type: str | None = None) -> ImageInfo:
             f"served {media_type or 'no content type'} ({len(body)} bytes starting {body[:24]!r}), not an image",
         )
     try:
-        image = Image.open(BytesIO(body))
+        image = open_image(BytesIO(body), max_pixels)
+    except TooManyPixels as exc:
+        raise ImageRejected("image_too_many_pixels", str(exc)) from None
     except UnidentifiedImageError:
         raise ImageRejected(
             "image_not_an_image",
             f"{len(body)} bytes ({media_type or 'no content type'}) that no image decoder recognises",
         ) from None
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("image_unreadable", f"refused as a decompression bomb: {exc}") from None
     with image:
         fmt, (width, height) = image.format or "unknown", image.size
         if fmt == "JPEG" and not body.rstrip(b"\x00\r\n ")[-2:] == b"\xff\xd9":
@@ -70,8 +73,6 @@ def inspect_image(body: bytes, content_type: str | None = None) -> ImageInfo:
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
             reason = "image_truncated" if "truncat" in str(exc).lower() else "image_unreadable"
             raise ImageRejected(reason, f"{fmt} of {len(body)} bytes fails to decode: {exc}") from None
-        except Image.DecompressionBombError as exc:
-            raise ImageRejected("image_unreadable", f"refused as a decompression bomb: {exc}") from None
     return ImageInfo(format=fmt, width=width, height=height)
 
 

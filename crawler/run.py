@@ -30,6 +30,7 @@ from crawler.reactor import call_in_reactor
 from crawler.spiders.archive import ArchiveSpider
 from db.errors import PipelineError
 from db.models import CrawlRun, Page, utcnow
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import make_engine, resolve_url, session_scope
 
 PROGRESS_INTERVAL_S = 0.5
@@ -57,6 +58,7 @@ class CrawlConfig:
     refresh: bool = False  # refetch pages and images already stored; count updated/unchanged
     progress: bool = True  # progress bar on stderr
     verbose: bool = False  # show Scrapy's own log on stderr
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are recorded as image_too_many_pixels (db.pixels)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def crawl_settings(config: CrawlConfig, db_url: str, images_dir: Path, run_id: i
         "FOTOFECHA_DB_URL": db_url,
         "FOTOFECHA_IMAGES_DIR": str(images_dir),
         "FOTOFECHA_RUN_ID": run_id,
+        "FOTOFECHA_MAX_PIXELS": config.max_pixels,
         "AUTOTHROTTLE_ENABLED": config.autothrottle,
         "LOG_LEVEL": "DEBUG" if config.verbose else "INFO",
     }

@@ -22,6 +22,11 @@ DEFAULT_ORIGIN = 1860
 # When the caller knows no latest year, bins run to the end of the archive's era.
 DEFAULT_YEAR_MAX = 1999
 NAMED_WIDTHS = {"decade": 10}
+# Bin edges stay within these years: bins may open before photography (1826), never absurdly far from it.
+EDGE_YEAR_MIN = 1800
+EDGE_YEAR_MAX = 2100
+# The widest Ny bin: a century. Wider bins leave one class, and a classifier scoring 1.000 on nothing.
+MAX_BIN_WIDTH = 100
 
 
 class BadBins(PipelineError):
@@ -79,14 +84,27 @@ def parse_bins(spec: str, origin: int = DEFAULT_ORIGIN, year_max: int = DEFAULT_
             raise BadBins(f"Cannot read bin edges {spec!r}: expected increasing years such as 1860,1900,1930,1960,1991.") from None
         if any(b <= a for a, b in pairwise(edges)):  # a comma means at least two edges
             raise BadBins(f"Bin edges {spec!r} are not increasing: expected at least two increasing years such as 1860,1900,1991.")
+        _check_edge(min(edges), "Bin edge")
+        _check_edge(max(edges), "Bin edge")
         return bins_from_edges(edges, spec.strip())
     width = NAMED_WIDTHS.get(text)
-    match = re.fullmatch(r"(\d+)\s*y", text)
+    match = re.fullmatch(r"0*(\d+)\s*y", text)
     if width is None and match:
-        width = int(match.group(1))
+        digits = match.group(1)
+        width = int(digits) if len(digits) <= 4 else MAX_BIN_WIDTH + 1  # int() refuses thousands of digits
     if not width:
         raise BadBins(f"Cannot read bins {spec!r}: expected decade, 10y, 20y, any Ny, or edges such as 1860,1900,1991.")
+    if width > MAX_BIN_WIDTH:
+        raise BadBins(f"Bins {spec!r} are wider than {MAX_BIN_WIDTH} years: expected 1y to {MAX_BIN_WIDTH}y "
+                      "(e.g. 20y), or explicit edges such as 1860,1900,1991.")
+    _check_edge(origin, "--origin")
     if year_max < origin:
         raise BadBins(f"Latest year {year_max} is before the bins' origin {origin}: pass an --origin at or before it.")
     count = (year_max - origin) // width + 1
     return bins_from_edges(tuple(origin + i * width for i in range(count + 1)), spec.strip())
+
+
+def _check_edge(year: int, what: str) -> None:
+    if not EDGE_YEAR_MIN <= year <= EDGE_YEAR_MAX:
+        raise BadBins(f"{what} {year} is outside {EDGE_YEAR_MIN}..{EDGE_YEAR_MAX}: expected years of photographs "
+                      "such as 1860.")

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
-from dataset.hashing import ALGORITHMS, compute_missing_hashes, hashes_to_array
+from dataset.hashing import ALGORITHMS, HashSummary, compute_missing_hashes, hashes_to_array
 from dataset.nearest import pairs_within
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
 HASH_CHOICES = ("phash", "dhash", "both")
@@ -42,6 +43,7 @@ class DedupeConfig:
     workers: int = 1  # hashing processes
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first
     progress: bool = True  # tqdm bar on stderr while hashing
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are unreadable (db.pixels)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class DedupeSummary:
     conflicting_clusters: int  # clusters whose members' catalogued dates do not overlap
     report: Path | None = None  # where the CSV report went
     conflicts: list[int] = field(default_factory=list)  # cluster ids with conflicting years
+    left_for_next_run: list[int] = field(default_factory=list)  # image ids stored (by a crawl) after hashing ended
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,14 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
     if not 0 <= config.threshold <= 32:
         raise BadDedupeOptions(f"--threshold {config.threshold} is out of range: expected 0..32 bits of 64 (default 8).")
     algorithms = algorithms_for(config.hash)
-    hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress)
-    items, hash_hex, unreadable = _load(engine, algorithms)
+    hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress,
+                                    max_pixels=config.max_pixels)
+    items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
+    if unhashed:  # a crawl stored images while we hashed: hash those too, once; later arrivals wait
+        more = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=False,
+                                      max_pixels=config.max_pixels)
+        hashes = HashSummary(hashes.hashed + more.hashed, hashes.failed + more.failed, hashes.reused)
+        items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
     index_of = {item.image_id: k for k, item in enumerate(items)}
 
     edges = _near_pairs(items, hash_hex, algorithms, config.threshold)
@@ -132,10 +141,14 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
             1 for k in excluded if items[k].sha256 and items[k].sha256 == items[index_of[cluster_of[k]]].sha256
         ),
         conflicting_clusters=len(conflicts), report=config.report, conflicts=sorted(conflicts),
+        left_for_next_run=unhashed,
     )
 
 
-def _load(engine: Engine, algorithms: tuple[str, ...]) -> tuple[list[_Item], dict[str, list[str]], list[ImageUnreadable]]:
+def _load(
+    engine: Engine, algorithms: tuple[str, ...]
+) -> tuple[list[_Item], dict[str, list[str]], list[ImageUnreadable], list[int]]:
+    """Hashed items, their hashes per algorithm, images that failed to hash, and ids of images with no hash row."""
     with session_scope(engine) as session:
         images = session.execute(
             select(Image.id, Image.record_id, Image.sha256, Image.width, Image.height, Image.bytes, Image.path)
@@ -149,18 +162,21 @@ def _load(engine: Engine, algorithms: tuple[str, ...]) -> tuple[list[_Item], dic
     by_image: dict[int, dict[str, tuple]] = defaultdict(dict)
     for image_id, algorithm, hex_value, status, error in stored:
         by_image[image_id][algorithm] = (hex_value, status, error)
-    items, unreadable = [], []
+    items, unreadable, unhashed = [], [], []
     hash_hex: dict[str, list[str]] = {a: [] for a in algorithms}
     for image_id, record_id, sha, width, height, size, path in images:
         found = by_image.get(image_id, {})
-        failed = [found[a][2] for a in algorithms if a not in found or found[a][1] != "ok"]
+        if any(a not in found for a in algorithms):
+            unhashed.append(image_id)
+            continue
+        failed = [found[a][2] for a in algorithms if found[a][1] != "ok"]
         if failed:
             unreadable.append(ImageUnreadable(image_id, path, failed[0] or "not hashed"))
             continue
         items.append(_Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0))
         for a in algorithms:
             hash_hex[a].append(found[a][0])
-    return items, hash_hex, unreadable
+    return items, hash_hex, unreadable, unhashed
 
 
 def _near_pairs(items: list[_Item], hash_hex: dict[str, list[str]], algorithms: tuple[str, ...], threshold: int) -> dict:
@@ -296,6 +312,10 @@ def format_summary(s: DedupeSummary, config: DedupeConfig) -> str:
         f"{s.conflicting_clusters} clusters with conflicting years.",
     ]
     lines += [f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}" for bad in s.unreadable]
+    if s.left_for_next_run:
+        n = len(s.left_for_next_run)
+        lines.append(f"{n} image{' arrived' if n == 1 else 's arrived'} during this run and "
+                     f"{'has' if n == 1 else 'have'} no verdict yet: run 'cli.py dedupe' again.")
     if config.report:
         lines.append(f"Report: {config.report}")
     return "\n".join(lines)

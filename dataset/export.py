@@ -12,7 +12,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -26,7 +25,9 @@ from tqdm import tqdm
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
 from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
+from dataset.workers import worker_pool
 from db.errors import PipelineError
+from db.pixels import DEFAULT_MAX_PIXELS
 
 FORMAT_VERSION = 1
 JPEG_QUALITY = 95
@@ -62,6 +63,7 @@ class ExportConfig:
     force: bool = False  # replace a non-empty --out
     workers: int = 1  # resizing processes
     progress: bool = True  # tqdm bar on stderr
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are failed rows (db.pixels)
 
 
 @dataclass(frozen=True)
@@ -182,21 +184,22 @@ def _args_json(config: ExportConfig) -> dict:
     return args
 
 
-def write_export_image(source: str | Path, dest: str | Path, size: int) -> tuple[int, int]:
+def write_export_image(source: str | Path, dest: str | Path, size: int,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
     """Write one exported copy: short side `size` as JPEG (quality JPEG_QUALITY), or the original bytes if 0."""
     if size == 0:
         shutil.copyfile(source, dest)
         with PILImage.open(dest) as img:
             return img.size
-    img = resize_short_side(load_image(source, mode="RGB", min_side=size), size)
+    img = resize_short_side(load_image(source, mode="RGB", min_side=size, max_pixels=max_pixels), size)
     img.save(dest, "JPEG", quality=JPEG_QUALITY)
     return img.size
 
 
-def _export_one(job: tuple[int, str, str, int]) -> tuple[int, tuple[int, int] | None, str | None]:
-    image_id, source, dest, size = job
+def _export_one(job: tuple[int, str, str, int, int]) -> tuple[int, tuple[int, int] | None, str | None]:
+    image_id, source, dest, size, max_pixels = job
     try:
-        return image_id, write_export_image(source, dest, size), None
+        return image_id, write_export_image(source, dest, size, max_pixels), None
     except UnreadableImage as exc:
         return image_id, None, str(exc)
     except OSError as exc:
@@ -207,7 +210,7 @@ def _run_jobs(jobs: list, workers: int) -> Iterator[tuple[int, tuple[int, int] |
     if workers <= 1 or len(jobs) < 2 * workers:
         yield from map(_export_one, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         yield from pool.map(_export_one, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 8))))
 
 
@@ -219,7 +222,7 @@ def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportC
         seen.add(c.image_id)
         dest = root / files[c.image_id]
         dest.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((c.image_id, c.path, str(dest), config.image_size))
+        jobs.append((c.image_id, c.path, str(dest), config.image_size, config.max_pixels))
     sizes, failed = {}, []
     bar = tqdm(total=len(jobs), desc="exporting", unit="img", disable=not config.progress)
     for image_id, size, error in _run_jobs(jobs, config.workers):

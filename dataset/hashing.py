@@ -9,8 +9,8 @@ batches, so an interrupted run keeps what it did.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import imagehash
@@ -19,7 +19,9 @@ from sqlalchemy import Engine, select
 from tqdm import tqdm
 
 from dataset.imageio import UnreadableImage, load_image
+from dataset.workers import worker_pool
 from db.models import Image, ImageHash, utcnow
+from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
 ALGORITHMS = {"phash": imagehash.phash, "dhash": imagehash.dhash}
@@ -37,13 +39,14 @@ class HashSummary:
     reused: int  # images whose hashes were already stored
 
 
-def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> dict[str, str]:
+def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, str]:
     """Hex hashes of one file, one per algorithm; raises UnreadableImage.
 
     >>> hash_file("tests/data/images/sepia_1885.png", ["phash", "dhash"])
     {'phash': 'cdc9323286cdc17e', 'dhash': '39b3f2e26569717d'}
     """
-    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
+    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
     return {name: str(ALGORITHMS[name](img)) for name in algorithms}
 
 
@@ -56,27 +59,29 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def _hash_job(job: tuple[int, str, tuple[str, ...]]) -> tuple[int, dict[str, str] | None, str | None]:
+def _hash_job(job: tuple[int, str, tuple[str, ...]], max_pixels: int) -> tuple[int, dict[str, str] | None, str | None]:
     key, path, algorithms = job
     try:
-        return key, hash_file(path, algorithms), None
+        return key, hash_file(path, algorithms, max_pixels=max_pixels), None
     except UnreadableImage as exc:
         return key, None, str(exc)
 
 
 def hash_paths(
-    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1
+    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """(key, hashes or None, error or None) for each (key, path, algorithms) job, in order; `workers` processes."""
+    job = partial(_hash_job, max_pixels=max_pixels)
     if workers <= 1 or len(jobs) < 2 * workers:
-        yield from map(_hash_job, jobs)
+        yield from map(job, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_hash_job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
+    with worker_pool(workers) as pool:
+        yield from pool.map(job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
 
 
 def compute_missing_hashes(
-    engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True
+    engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> HashSummary:
     """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results."""
     with session_scope(engine) as session:
@@ -102,7 +107,7 @@ def compute_missing_hashes(
     hashed = failed = 0
     pending: list[tuple[int, dict[str, str] | None, str | None]] = []
     bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)
-    for result in hash_paths(jobs, workers):
+    for result in hash_paths(jobs, workers, max_pixels):
         pending.append(result)
         bar.update(1)
         if len(pending) >= COMMIT_EVERY:

@@ -38,7 +38,7 @@ def jpeg_bytes(year: int = 1950, seed: int = 0, size: tuple[int, int] = (160, 12
 
 
 def png_bomb(width: int = 12_000, height: int = 12_000) -> bytes:
-    """A real 1-bit PNG of width x height zeros (144 Mpx in ~20 KB): over Pillow's pixel limit."""
+    """A real 1-bit PNG of width x height zeros (144 Mpx in ~20 KB): over the app's upload pixel limit."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -99,7 +99,7 @@ def test_decompression_bomb_is_400(client):
     assert len(bomb) < CAP_BYTES
     response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 400
-    assert "pixels is over the limit of 89,478,485; downscale the file first" in response.json()["error"]
+    assert "pixels is over the limit of 64,000,000; downscale the file first" in response.json()["error"]
 
 
 def test_over_cap_by_content_length_is_413(client):
@@ -334,3 +334,12 @@ def test_cli_serve_help_and_bad_model(tmp_path):
         f"Error: No run directory at {missing}. Train one with 'cli.py train --data DIR --out RUN_DIR', "
         f"or pass --model RUN_DIR of a finished run."
     )
+
+
+@pytest.mark.parametrize("image_id", ["9223372036854775808", "-9223372036854775809", "0", "-1",
+                                      "99999999999999999999999999"])
+def test_record_image_ids_out_of_range_are_404(app_run_dir, app_archive_db, image_id):
+    config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=False)
+    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+        answer = client.get(f"/records/image/{image_id}")
+    assert (answer.status_code, answer.json()) == (404, {"error": f"No stored file for image {image_id}."})

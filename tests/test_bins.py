@@ -32,6 +32,11 @@ def test_labels_and_lookup():
     ("0y", "Cannot read bins '0y'"),
     ("1900,1890", "are not increasing"),
     ("1900,x", "Cannot read bin edges"),
+    ("99999999999999999999y", r"^Bins '99999999999999999999y' are wider than 100 years: expected 1y to 100y"),
+    ("9" * 5000 + "y", "are wider than 100 years"),
+    ("101y", "are wider than 100 years"),
+    ("1860,99999999999999999999", r"^Bin edge 99999999999999999999 is outside 1800..2100"),
+    ("-5,1900", r"^Bin edge -5 is outside 1800..2100"),
 ])
 def test_bad_specs(spec, message):
     with pytest.raises(BadBins, match=message):
@@ -42,3 +47,10 @@ def test_split_targets_round_to_the_count():
     assert split_targets(14, (0.8, 0.1, 0.1)) == [11, 2, 1]
     assert split_targets(3, (0.8, 0.1, 0.1)) == [3, 0, 0]
     assert sum(split_targets(97, (0.7, 0.2, 0.1))) == 97
+
+
+def test_origin_is_bounded_and_a_century_is_allowed():
+    with pytest.raises(BadBins, match=r"^--origin -99999 is outside 1800..2100: expected years of photographs"):
+        parse_bins("20y", origin=-99999, year_max=1950)
+    assert parse_bins("100y", origin=1800, year_max=1999).edges == (1800, 1900, 2000)
+    assert parse_bins("0020y", origin=1860, year_max=1880).edges == (1860, 1880, 1900)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cli import main
 from crawler.replica import render_photo
-from dataset.dedupe import DedupeConfig, run_dedupe
+from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
 
@@ -129,3 +129,36 @@ def test_cli_dedupe_summary_and_bad_threshold(fresh_db, add_photo, db_url):
     assert lines[3].endswith(".jpg): not an image Pillow can identify")
     bad = CliRunner().invoke(main, ["dedupe", "--db", db_url, "--threshold", "40"])
     assert bad.exit_code == 2 and "40 is not in the range 0<=x<=32" in bad.output
+
+
+def test_images_stored_by_a_crawl_during_dedupe_are_hashed_or_left_for_the_next_run(fresh_db, db_url, add_photo,
+                                                                                     tmp_path):
+    """A crawl writes into the same database while dedupe runs: an image stored after the hashing pass has no
+    hash rows yet. The first such image is hashed in a second pass; one stored after that waits for the next run."""
+    from sqlalchemy import event
+
+    from db.session import make_engine
+    from tests.conftest import store_photo
+
+    first = [add_photo(f"A{k}", render_photo(1900 + 20 * k, k, (64, 48)), "1950") for k in range(3)]
+    crawler = make_engine(db_url)  # the crawl's own connection to the same file
+    arrived: list[int] = []
+
+    def crawl_stores_an_image(conn, cursor, statement, *args):
+        # dedupe's verdict query reads images.width: the crawl stores a new photo just before it runs
+        if "images.width" in statement and "FROM images" in statement and len(arrived) < 2:
+            with session_scope(crawler) as s:
+                arrived.append(store_photo(s, tmp_path / "images", f"B{len(arrived)}",
+                                           render_photo(1990, 7 + len(arrived), (64, 48)), "1960"))
+
+    event.listen(fresh_db, "before_cursor_execute", crawl_stores_an_image)
+    try:
+        summary = run_dedupe(fresh_db, DedupeConfig(hash="both", threshold=8, workers=1, progress=False))
+    finally:
+        event.remove(fresh_db, "before_cursor_execute", crawl_stores_an_image)
+        crawler.dispose()
+    assert len(arrived) == 2
+    assert (summary.hashed, summary.unreadable, summary.left_for_next_run) == (4, [], [arrived[1]])
+    assert set(verdicts(fresh_db)) == {*first, arrived[0]}
+    assert "1 image arrived during this run and has no verdict yet: run 'cli.py dedupe' again." in format_summary(
+        summary, DedupeConfig())

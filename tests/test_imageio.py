@@ -44,3 +44,48 @@ def test_probe_reports_format_and_rejects_unsupported(tmp_path):
     Image.new("RGB", (16, 16)).save(tmp_path / "icon.ico")
     with pytest.raises(UnreadableImage, match="unsupported format ICO"):
         probe(tmp_path / "icon.ico")
+
+
+@pytest.mark.parametrize("fmt, mode, size", [("TIFF", "RGB", (1003, 707)), ("TIFF", "L", (640, 480)),
+                                             ("PPM", "RGB", (333, 250)), ("TIFF", "RGBA", (300, 200))])
+def test_raw_rows_are_reduced_band_by_band_to_the_same_pixels(tmp_path, monkeypatch, fmt, mode, size):
+    """Uncompressed masters are read a band at a time; the result equals Pillow's reduce of the whole image."""
+    import dataset.imageio as imageio
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (size[1], size[0], len(mode)), dtype=np.uint8)
+    original = Image.fromarray(pixels.squeeze(), mode)
+    path = tmp_path / f"master.{fmt.lower()}"
+    original.save(path, fmt)
+    monkeypatch.setattr(imageio, "BAND_BYTES", 7 * size[0])  # force many bands, and a ragged last one
+    factor = min(size) // 64
+    expected = imageio.to_mode(original.reduce(factor), "RGB")
+
+    def whole_decode(img):
+        raise AssertionError("decoded whole")
+
+    monkeypatch.setattr(imageio, "_load", whole_decode)  # the banded path must run, never a full decode
+    assert np.array_equal(np.asarray(load_image(path, "RGB", min_side=64)), np.asarray(expected))
+
+
+def test_a_truncated_raw_tiff_is_unreadable_at_probe_and_load(tmp_path):
+    path = tmp_path / "cut.tif"
+    Image.new("RGB", (400, 300), "white").save(path, "TIFF")
+    path.write_bytes(path.read_bytes()[:-5000])
+    with pytest.raises(UnreadableImage, match=r"^cannot decode: truncated file \(355,\d+ of 360,\d+ bytes\)$"):
+        probe(path)
+    with pytest.raises(UnreadableImage, match=r"^cannot decode: truncated file"):
+        load_image(path, min_side=64)
+
+
+def test_whole_decodes_are_reduced_at_once_and_keep_their_orientation(tmp_path):
+    """An LZW TIFF decodes whole; it is box-reduced before any copy, and its EXIF orientation still applies."""
+    rng = np.random.default_rng(1)
+    original = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), "RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise
+    path = tmp_path / "master.tif"
+    original.save(path, "TIFF", compression="tiff_lzw", exif=exif.tobytes())
+    loaded = load_image(path, "RGB", min_side=100)
+    expected = original.reduce(3).transpose(Image.Transpose.ROTATE_270)  # 400x300 / 3, then upright
+    assert loaded.size == (100, 134) and np.array_equal(np.asarray(loaded), np.asarray(expected))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from cli import main
 from crawler.replica import render_photo
-from dataset.importer import BadImportSource, ImportConfig, run_import
+from dataset.importer import BadImportSource, ImportConfig, format_summary, run_import
 from db.models import Image, Record
 from db.session import session_scope
 
@@ -93,3 +93,115 @@ def test_cli_import_summary_and_errors(fresh_db, folder, db_url, tmp_path):
     (tmp_path / "bad.csv").write_text("name,when\nx.jpg,1950\n")
     with pytest.raises(BadImportSource, match="has columns name, when: expected a 'file' column"):
         run_import(fresh_db, ImportConfig(folder, tmp_path / "bad.csv", progress=False))
+
+
+def _photo(path: Path, year: int = 1930) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_photo(year, 1, (48, 40)).save(path, "JPEG")
+    return path
+
+
+@pytest.mark.parametrize("with_metadata", [False, True])
+def test_bad_links_become_failed_rows_and_the_import_goes_on(fresh_db, tmp_path, with_metadata):
+    root = tmp_path / "links"
+    _photo(root / "good.jpg")
+    (root / "dangling.jpg").symlink_to(tmp_path / "nonexistent.jpg")
+    (root / "loop.jpg").symlink_to(root / "loop.jpg")
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("file,date\ngood.jpg,1931\n", encoding="utf-8")
+    config = ImportConfig(root, csv_path if with_metadata else None, images_dir=tmp_path / "store", progress=False)
+    summary = run_import(fresh_db, config)
+    assert (summary.files, summary.added, summary.failed) == (3, 1, 2)
+    reasons = dict(summary.failures)
+    assert reasons["dangling.jpg"] == f"broken link: {tmp_path / 'nonexistent.jpg'} does not exist"
+    assert reasons["loop.jpg"] == "broken link: it points back to itself (a link loop)"
+    with session_scope(fresh_db) as s:
+        rows = {i.record.source_id: (i.status, i.path) for i in s.scalars(select(Image))}
+    assert rows["dangling.jpg"] == ("failed", None) and rows["loop.jpg"] == ("failed", None)
+    assert rows["good.jpg"][0] == "ok"
+
+
+def test_links_leaving_the_folder_are_skipped_and_reported_unless_follow_links(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    _photo(root / "inside.jpg")
+    secret = _photo(tmp_path / "elsewhere" / "private.jpg", 1950)
+    (root / "outside.jpg").symlink_to(secret)
+    (root / "alias.jpg").symlink_to(root / "inside.jpg")
+    config = ImportConfig(root, images_dir=tmp_path / "store", progress=False)
+    summary = run_import(fresh_db, config)
+    assert summary.links_outside == [("outside.jpg", str(secret))]
+    assert (summary.files, summary.added, summary.failed, summary.skipped) == (3, 2, 0, 0)  # the alias stays inside
+    with session_scope(fresh_db) as s:
+        assert sorted(s.scalars(select(Record.source_id))) == ["alias.jpg", "inside.jpg"]
+    followed = run_import(fresh_db, ImportConfig(root, images_dir=tmp_path / "store", progress=False,
+                                                 follow_links=True))
+    assert followed.links_outside == [] and followed.added == 1
+
+
+def test_csv_rows_with_parent_references_are_not_matched_by_base_name(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    _photo(root / "good.jpg")
+    _photo(root / "sub" / "other.jpg")
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("file,date\n../../etc/good.jpg,1901\n./sub/other.jpg,1902\nother.jpg,1903\n", encoding="utf-8")
+    summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert summary.unmatched_metadata == ["../../etc/good.jpg", "other.jpg"]
+    with session_scope(fresh_db) as s:
+        years = dict(s.execute(select(Record.source_id, Record.year)).all())
+    assert years == {"good.jpg": None, "sub/other.jpg": 1902}
+
+
+def test_latin1_csv_is_read_as_cp1252_with_a_note_and_encoding_can_be_forced(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    _photo(root / "a.jpg")
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_bytes("Archivo;Fecha;Título;Lugar\na.jpg;1930;Boda en Logroño – “Haro”;Haro\n".encode("cp1252"))
+    summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert summary.notes == [f"Metadata {csv_path} is not UTF-8: read it as Windows-1252 (cp1252). "
+                             "Pass --encoding to choose another."]
+    with session_scope(fresh_db) as s:
+        assert s.scalars(select(Record.title)).one() == "Boda en Logroño – “Haro”"
+    csv_path.write_bytes("\ufefffile,title\na.jpg,Año\n".encode("utf-8"))
+    bom = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert bom.notes == [] and bom.updated == 1
+    with session_scope(fresh_db) as s:
+        assert s.scalars(select(Record.title)).one() == "Año"
+    csv_path.write_bytes("file,title\na.jpg,Año\n".encode())
+    forced = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False,
+                                               encoding="latin-1"))
+    with session_scope(fresh_db) as s:
+        assert forced.updated == 1 and s.scalars(select(Record.title)).one() == "AÃ±o"  # what latin-1 makes of it
+    result = CliRunner().invoke(main, ["import", str(root), "--metadata", str(csv_path), "--encoding", "klingon",
+                                       "--db", f"sqlite:///{tmp_path / 'x.db'}", "--images-dir", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: Unknown --encoding 'klingon': expected e.g. utf-8, cp1252 or latin-1."
+
+
+def test_unreadable_and_absurd_dates_are_counted(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"):
+        _photo(root / name)
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("file,date,year\na.jpg,abc,\nb.jpg,,3000\nc.jpg,-5,\nd.jpg,s.f.,\ne.jpg,1950,\n",
+                        encoding="utf-8")
+    summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert summary.unreadable_dates == [("a.jpg", "abc"), ("b.jpg", "3000"), ("c.jpg", "-5")]
+    text = format_summary(summary, root)
+    assert "  3 dates were not readable (stored without a year): a.jpg 'abc', b.jpg '3000', c.jpg '-5'" in text
+
+
+def test_a_huge_file_that_is_not_a_picture_is_never_read_whole(fresh_db, tmp_path):
+    import tracemalloc
+
+    root = tmp_path / "scans"
+    _photo(root / "a.jpg")
+    with open(root / "backup.bin", "wb") as handle:
+        handle.truncate(300 * 1024 * 1024)  # sparse: costs no disk
+    with open(root / "huge.jpg", "wb") as handle:
+        handle.truncate(300 * 1024 * 1024)
+    tracemalloc.start()
+    summary = run_import(fresh_db, ImportConfig(root, images_dir=tmp_path / "store", progress=False))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (summary.added, summary.skipped, summary.failed) == (1, 1, 1)
+    assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"

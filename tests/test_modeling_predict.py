@@ -79,15 +79,15 @@ def test_large_jpeg_decodes_at_draft_size():
     assert image.mode == "RGB" and 224 <= min(image.size) < 600
 
 
-def test_unreadable_and_oversized_images_raise_clear_errors(awkward_files, monkeypatch):
+def test_unreadable_and_oversized_images_raise_clear_errors(awkward_files):
     with pytest.raises(UnreadableImage, match=r"^not an image Pillow can identify$"):
         load_image(awkward_files["corrupt.jpg"])
     with pytest.raises(UnreadableImage, match=r"^cannot (open|decode): Truncated File Read"):
         load_image(awkward_files["truncated.jpg"])
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(ImageTooLarge) as info:
-        load_image(awkward_files["photo.png"])
-    assert str(info.value) == "48x36 = 1,728 pixels is over the limit of 1,000; downscale the file first"
+        load_image(awkward_files["photo.png"], max_pixels=1000)
+    assert str(info.value) == ("48x36 = 1,728 pixels is over the limit of 1,000; downscale the file first, "
+                               "or raise --max-pixels")
     assert isinstance(info.value, UnreadableImage)  # callers that skip unreadable files skip these too
 
 
@@ -109,13 +109,17 @@ def test_predictor_follows_the_contract(tiny_run):
 def test_cli_predict_reports_bad_files_and_goes_on(tiny_run, awkward_files):
     result = CliRunner().invoke(main, ["predict", "--model", str(tiny_run), str(awkward_files["photo.png"].parent),
                                        "--format", "json", "--top", "2"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # every row printed, but a script must see that some failed
+    assert result.stderr.strip().splitlines()[-1] == (f"2 of {len(awkward_files)} file(s) could not be read "
+                                                      "(see the error column).")
     rows = json.loads(result.stdout)
     by_name = {Path(row["file"]).name: row for row in rows}
     assert len(rows) == len(awkward_files)
     assert set(by_name["corrupt.jpg"]) == {"file", "error"}
     assert by_name["truncated.jpg"]["error"] == "cannot open: Truncated File Read"
     assert len(by_name["gray16.png"]["top"]) == 2 and isinstance(by_name["photo.tiff"]["year"], int)
+    good = CliRunner().invoke(main, ["predict", "--model", str(tiny_run), str(awkward_files["photo.png"])])
+    assert good.exit_code == 0 and "could not be read" not in good.stderr
 
 
 def test_cli_predict_with_a_missing_model_is_one_line(tmp_path):

@@ -144,3 +144,17 @@ def test_lr_auto_picks_prints_and_saves_a_curve(tiny_export, tmp_path):
                                        "--out", str(tmp_path / "lr.png")])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("suggested lr ") and (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def test_training_refuses_an_export_with_a_single_class(tiny_archive, tmp_path):
+    """One bin (1860-1999) holds every image: a classifier would score 1.000 while learning nothing."""
+    export = CliRunner().invoke(main, ["export", "--db", tiny_archive, "--bins", "1860,2000", "--out",
+                                       str(tmp_path / "one"), "--image-size", "16", "--workers", "1"])
+    assert export.exit_code == 0, export.output
+    result = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "one"), "--out", str(tmp_path / "run"),
+                                       "--no-pretrained", "--arch", "resnet18", "--lr", "1e-3", "--workers", "0"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: {tmp_path / 'one'} has a single class (every train row is in bin 1860-1999): there is nothing "
+        "to tell apart, and accuracy would read 1.000. Re-export with narrower --bins (e.g. 20y) or more dated images.")
+    assert not (tmp_path / "run").exists()

@@ -15,6 +15,7 @@ from crawler.failures import describe
 from crawler.imagefile import ImageRejected, inspect_image, sha256_hex, store_bytes
 from crawler.items import RecordItem
 from db.models import utcnow
+from db.pixels import DEFAULT_MAX_PIXELS
 
 
 def failed_image(url: str, reason: str, detail: str, received: int | None = None) -> dict:
@@ -29,6 +30,7 @@ class ImageDownloadPipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         self.images_dir = Path(crawler.settings.get("FOTOFECHA_IMAGES_DIR") or "data/images").absolute()
+        self.max_pixels = crawler.settings.getint("FOTOFECHA_MAX_PIXELS") or DEFAULT_MAX_PIXELS
 
     @classmethod
     def from_crawler(cls, crawler) -> ImageDownloadPipeline:
@@ -51,7 +53,7 @@ class ImageDownloadPipeline:
         body = response.body
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
         try:
-            info = inspect_image(body, content_type)
+            info = inspect_image(body, content_type, self.max_pixels)
         except ImageRejected as exc:
             return failed_image(url, exc.reason, exc.detail, received=len(body))
         sha256 = sha256_hex(body)

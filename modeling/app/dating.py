@@ -97,11 +97,13 @@ class ArchiveDater:
     """A background thread that dates the archive's undated images for one model, batch by batch."""
 
     def __init__(self, engine: Engine, predictor: Predictor, key: str, *, batch_size: int = BATCH_SIZE,
-                 uploads: UploadsFirst | None = None, progress: bool = True) -> None:
+                 uploads: UploadsFirst | None = None, progress: bool = True,
+                 decodes: threading.BoundedSemaphore | None = None) -> None:
         self.engine, self.predictor, self.key = engine, predictor, key
         self.batch_size = batch_size
         self.uploads = uploads or UploadsFirst()
         self.progress = progress  # show a tqdm bar on stderr (the server's terminal)
+        self.decodes = decodes or threading.BoundedSemaphore(1)  # shared with uploads: pictures decoded at once
         self.dated = 0  # estimate rows this process wrote (good and failed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -171,7 +173,8 @@ class ArchiveDater:
                 rows.append(_failed(image, "file_missing", f"file missing: {image.path or '(no path recorded)'}"))
                 continue
             try:
-                pictures.append(load_image(Path(image.path), min_side=self.predictor.img_size))
+                with self.decodes:
+                    pictures.append(load_image(Path(image.path), min_side=self.predictor.img_size))
                 decoded.append(image)
             except (UnreadableImage, ImageTooLarge) as exc:
                 rows.append(_failed(image, "unreadable", str(exc)))

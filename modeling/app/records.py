@@ -156,8 +156,13 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
     return RecordsPage(rows=rows, page=page, pages=pages, total=total, sort=query.sort, dated=dated, datable=datable)
 
 
+SQL_BIGINT_MAX = 2**63 - 1
+
+
 def image_path(engine: Engine, image_id: int) -> Path | None:
     """The stored file of image `image_id`, when the database knows it and it exists."""
+    if not 1 <= image_id <= SQL_BIGINT_MAX:  # ids are positive 64-bit integers; SQLite overflows past that
+        return None
     with session_scope(engine) as session:
         path = session.scalar(select(Image.path).where(Image.id == image_id))
     if not path or not Path(path).is_file():

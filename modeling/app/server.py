@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,11 +33,11 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from dataset.imageio import load_image
-from db.session import make_engine
+from db.pixels import UPLOAD_MAX_PIXELS
+from db.session import NoArchive, make_engine, masked
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key
 from modeling.app.i18n import LANGUAGES, pick_language, strings
 from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
@@ -45,12 +47,15 @@ from modeling.errors import ImageTooLarge, UnreadableImage
 from modeling.inference.predict import Predictor
 
 APP_DIR = Path(__file__).parent
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class AppConfig:
     run_dir: Path  # the training run that answers: model.safetensors, config.json, metrics.json
     max_upload_bytes: int = 20 * 1024 * 1024  # a larger file (or request body) gets 413
+    max_upload_pixels: int = UPLOAD_MAX_PIXELS  # a photograph with more pixels gets 400 (db.pixels)
+    concurrent_decodes: int = 2  # pictures decoded at once (uploads and the archive together): bounds memory
     db_url: str | None = (
         None  # the archive for /records; None (or a missing SQLite file) shows how to get one
     )
@@ -75,15 +80,17 @@ class DatedUpload:
 
 
 def _open_archive(db_url: str | None) -> tuple[Engine | None, str | None]:
-    """An engine for /records, or None with the URL to mention when there is no archive yet."""
+    """An engine for /records, or None with the (masked) URL to mention when there is no archive there.
+
+    Serving never creates an empty archive as a side effect.
+    """
     if db_url is None:
         return None, None
-    parsed = make_url(db_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).is_file():
-            # Serving must not create an empty archive as a side effect.
-            return None, db_url
-    return make_engine(db_url), db_url
+    try:
+        return make_engine(db_url, must_exist=True), masked(db_url)
+    except NoArchive as exc:
+        logger.warning("%s /records stays empty until there is one.", exc)
+        return None, masked(db_url)
 
 
 def create_app(config: AppConfig) -> FastAPI:
@@ -97,10 +104,11 @@ def create_app(config: AppConfig) -> FastAPI:
     engine, archive_url = _open_archive(config.db_url)
     key = model_key(config.run_dir)
     uploads = UploadsFirst()
+    decodes = threading.BoundedSemaphore(config.concurrent_decodes)
     dater = None
     if engine is not None:
         dater = ArchiveDater(engine, predictor, key, batch_size=config.dating_batch_size, uploads=uploads,
-                             progress=config.dating_progress_bar)
+                             progress=config.dating_progress_bar, decodes=decodes)
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
 
@@ -131,9 +139,11 @@ def create_app(config: AppConfig) -> FastAPI:
 
     def date_bytes(filename: str, data: bytes, with_preview: bool) -> DatedUpload:
         # Decoded exactly as `cli.py predict` decodes a file, so both give the same answer.
-        picture = load_image(data, min_side=predictor.img_size)
+        with decodes:
+            picture = load_image(data, min_side=predictor.img_size, max_pixels=config.max_upload_pixels)
+            shown = load_image(data, min_side=PREVIEW_MAX_SIDE) if with_preview else None
         result = predictor.predict(picture, top_k=config.top_k)
-        preview = preview_data_uri(load_image(data, min_side=PREVIEW_MAX_SIDE)) if with_preview else None
+        preview = preview_data_uri(shown) if shown is not None else None
         return DatedUpload(filename, result, preview)
 
     async def date_upload(request: Request, with_preview: bool) -> DatedUpload:

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from dataset.imageio import READABLE_EXTENSIONS, load_image, to_mode
+from db.pixels import DEFAULT_MAX_PIXELS
 from modeling.decode import decode_outputs, year_interval
 from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
 from modeling.runs import load_run_model, read_metrics, read_run_config
@@ -85,7 +86,8 @@ def collect_images(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3, progress=None) -> list[dict]:
+def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3, progress=None,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
     """One row per image: {"file", **prediction} or {"file", "error"}; a bad file never stops the rest."""
     rows = []
     files = collect_images(paths)
@@ -94,7 +96,7 @@ def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3,
                     f"with {', '.join(sorted(READABLE_EXTENSIONS))}.")
     for path in files if progress is None else progress(files):
         try:
-            image = load_image(path, min_side=predictor.img_size)
+            image = load_image(path, min_side=predictor.img_size, max_pixels=max_pixels)
         except (UnreadableImage, ImageTooLarge) as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue

@@ -122,6 +122,11 @@ def build(config: TrainConfig, dist: Dist = SINGLE) -> Setup:
     if not valid_rows:
         raise BadTrainingSetup(f"Found 0 valid rows in {config.data}/manifest.csv; training needs a valid split "
                                f"to pick the best epoch. Re-run 'cli.py export' with a valid fraction > 0.")
+    trained_bins = sorted({row.bin_index for row in train_rows})
+    if len(trained_bins) < 2:
+        raise BadTrainingSetup(f"{config.data} has a single class (every train row is in bin "
+                               f"{export.labels[trained_bins[0]]}): there is nothing to tell apart, and accuracy would "
+                               "read 1.000. Re-export with narrower --bins (e.g. 20y) or more dated images.")
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     outputs = export.num_bins if config.task == "classify" else 1
