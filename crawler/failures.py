@@ -1,7 +1,7 @@
 """Name download failures: a short reason code for the summary and a readable detail for the row.
 
 The code is prefixed by what failed (listing_, page_, image_), e.g. page_http_500,
-image_robots_disallowed, listing_connection_error.
+image_robots_disallowed, listing_connection_error, page_offsite_redirect, listing_too_large.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
+
+from crawler.middlewares.profile_limits import OffsiteRedirect, ResponseTooLarge
 
 CONNECTION_ERRORS = (ConnectError, DownloadConnectionRefusedError, ConnectionError)
 DNS_ERRORS = (DNSLookupError, CannotResolveHostError)
@@ -35,6 +37,10 @@ def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
         elif response.request is not None and response.request.meta.get("retry_times"):
             detail += f" after {response.request.meta['retry_times']} retries"
         return f"http_{response.status}", detail, response.status
+    if isinstance(exc, OffsiteRedirect):
+        return "offsite_redirect", str(exc), None
+    if isinstance(exc, ResponseTooLarge):
+        return "too_large", str(exc), None
     if isinstance(exc, IgnoreRequest):
         if "robots" in str(exc).lower():
             return "robots_disallowed", "not fetched: robots.txt disallows it", None

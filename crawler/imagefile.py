@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -42,7 +43,18 @@ def inspect_image(body: bytes, content_type: str | None = None) -> ImageInfo:
     """Format and size of `body`, decoding it (at reduced scale for JPEG) to prove it is whole.
 
     Raises ImageRejected("image_not_an_image" | "image_truncated" | "image_unreadable", detail).
+    Pillow's DecompressionBombWarning becomes the same rejection as its DecompressionBombError,
+    never a line printed over the progress bar.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _inspect(body, content_type)
+        except Image.DecompressionBombWarning as exc:
+            raise ImageRejected("image_unreadable", f"refused as a decompression bomb: {exc}") from None
+
+
+def _inspect(body: bytes, content_type: str | None) -> ImageInfo:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type in _MARKUP_TYPES or body.lstrip()[:1] == b"<":
         raise ImageRejected(
