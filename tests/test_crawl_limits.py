@@ -94,9 +94,11 @@ def test_a_host_listed_in_the_profile_may_be_redirected_to(tmp_path, replica_arc
 # --- sizes -----------------------------------------------------------------------------------
 
 
-def test_a_listing_page_over_the_default_cap_fails_with_its_reason(tmp_path, replica_archive):
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_listing_page_over_the_default_cap_fails_with_its_reason(tmp_path, replica_archive, chunked):
+    # With a Content-Length the download is refused at the headers; chunked, once 8 MB have arrived.
     assert load_profile("replica").max_page_bytes == 8 * MB
-    with ReplicaServer(replica_archive, listing_padding=9 * MB) as server:
+    with ReplicaServer(replica_archive, listing_padding=9 * MB, chunked_listings=chunked) as server:
         with pytest.raises(StartUnreachable) as caught:
             crawl(server, f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "images")
         url = server.base_url + "/fotos"

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request
-from twisted.internet.defer import CancelledError
 
 from crawler.profile import MB, SiteProfile
 
@@ -98,9 +97,9 @@ class ProfileLimitsMiddleware:
         return (*self.hosts, origin) if origin else self.hosts
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        # Scrapy aborts an answer over download_maxsize: with DownloadCancelledError when the
-        # Content-Length says so, by cancelling the download when a body without one grows past it.
-        if not isinstance(exception, DownloadCancelledError | CancelledError):
+        # Scrapy aborts an answer over download_maxsize with DownloadCancelledError: at the headers
+        # when the Content-Length says so, else as soon as the body grows past it.
+        if not isinstance(exception, DownloadCancelledError):
             return None
         field = request.meta.get(LIMIT_FIELD_META)
         limit = request.meta.get("download_maxsize")

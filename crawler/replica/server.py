@@ -34,6 +34,7 @@ IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 TRANSIENT_500_COUNT = 2  # a page_500_transient record page fails this many times, then answers
 RETRY_AFTER_S = 1  # the Retry-After a page_429 record page sends with its one 429
 PAGE_CACHE_SIZE = 4096  # rendered record pages kept in memory
+CHUNK_SIZE = 64 * 1024  # bytes per chunk of a chunked answer
 DROPPED = 0  # request_log status of a request whose connection chaos closed without an answer
 
 
@@ -115,6 +116,7 @@ class _Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    chunked: bool = False  # sent with Transfer-Encoding: chunked, so the client learns its size only by reading
 
 
 _SERVER_ERROR = _Response(500, HTML, pages.message_page("Error interno", "Inténtelo de nuevo más tarde."))
@@ -129,18 +131,21 @@ class ReplicaServer:
 
     Faults for crawler tests, all off by default: `chaos` answers requests (all but robots.txt)
     with 500s, dropped connections or delays at random (crawler/replica/chaos.py);
-    `listing_padding` pads every listing page with that many bytes of HTML comment;
+    `listing_padding` pads every listing page with that many bytes of HTML comment, and
+    `chunked_listings` sends listing pages chunked, without a Content-Length;
     `redirect_host` sends the /ficha.php redirects to that loopback name (e.g. "localhost"
     while serving on 127.0.0.1), another host as far as a crawler can tell.
     """
 
     def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24,
-                 chaos: Chaos | None = None, listing_padding: int = 0, redirect_host: str | None = None):
+                 chaos: Chaos | None = None, listing_padding: int = 0, chunked_listings: bool = False,
+                 redirect_host: str | None = None):
         check_loopback(host)
         if redirect_host is not None:
             check_loopback(redirect_host)
         self.chaos = chaos
         self.listing_padding = listing_padding
+        self.chunked_listings = chunked_listings
         self.redirect_host = redirect_host
         self._chaos_requests: Counter[str] = Counter()
         if per_page < 1:
@@ -237,11 +242,19 @@ class ReplicaServer:
             self._log.append((arrived, path, response.status))
         handler.send_response(response.status)
         handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(response.body)))
+        if response.chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers:
             handler.send_header(name, value)
         handler.end_headers()
-        if send_body:
+        if send_body and response.chunked:
+            for start in range(0, len(response.body), CHUNK_SIZE):
+                chunk = response.body[start:start + CHUNK_SIZE]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.write(b"0\r\n\r\n")
+        elif send_body:
             handler.wfile.write(response.body)
 
     def _chaos_fault(self, path: str) -> str | None:
@@ -290,7 +303,7 @@ class ReplicaServer:
             return _Response(404, HTML, _not_found(f"/fotos?{query}"))
         if self.listing_padding:
             body = body + b"<!--" + b" " * self.listing_padding + b"-->"
-        return _Response(200, HTML, body)
+        return _Response(200, HTML, body, chunked=self.chunked_listings)
 
     def _record(self, record: ReplicaRecord | None, raw_path: str) -> _Response:
         if record is None:
