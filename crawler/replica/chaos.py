@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from db.errors import PipelineError
 
-DEFAULT_SPEC = "500=0.2,drop=0.05,slow=0.1"
+DEFAULT_SPEC = "500=0.2,drop=0.05,slow=0.1"  # Chaos()'s defaults, as `cli.py replica --chaos` shows them
 # Spec keys -> Chaos fields.
 SPEC_KEYS = {"500": "error_rate", "drop": "drop_rate", "slow": "slow_rate", "delay": "slow_s", "seed": "seed"}
 
@@ -42,6 +42,18 @@ class Chaos:
                 return fault
             roll -= rate
         return None
+
+
+def describe_chaos(chaos: Chaos | None) -> str:
+    """ " with chaos: ..." for the replica's announcement line; "" without chaos.
+
+    >>> describe_chaos(Chaos())
+    ' with chaos: 20% HTTP 500, 5% dropped connections, 10% answers 0.5 s late (seed 0)'
+    """
+    if chaos is None:
+        return ""
+    return (f" with chaos: {chaos.error_rate:.0%} HTTP 500, {chaos.drop_rate:.0%} dropped connections, "
+            f"{chaos.slow_rate:.0%} answers {chaos.slow_s:g} s late (seed {chaos.seed})")
 
 
 def parse_chaos(spec: str) -> Chaos:
