@@ -2,8 +2,10 @@
 
 A profile names the source (records are keyed by (source, source_id)), where the listing
 starts, how to find record links, the next listing page and the main image, and which
-labels on a record page feed which field. `load_profile("replica")` reads
-crawler/profiles/replica.toml; any other value is taken as a path to a TOML file.
+labels on a record page feed which field; optionally, which other hosts a redirect may lead
+to (`image_hosts`) and how large a page or an image may be ([limits]). Selectors are checked
+when the profile loads. `load_profile("replica")` reads crawler/profiles/replica.toml; any
+other value is taken as a path to a TOML file.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import tomllib
-
 from cssselect import SelectorError
 from parsel import Selector
 

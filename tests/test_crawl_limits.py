@@ -207,3 +207,20 @@ def test_crawl_with_an_invalid_selector_says_which_one(tmp_path, replica):
         'Fix it under [selectors] (CSS, or XPath after an "xpath:" prefix).\n'
     )
     assert replica.hits["/fotos"] == 0
+
+
+def test_image_hosts_must_be_host_names(tmp_path):
+    with pytest.raises(ProfileInvalid, match=r"image_hosts = \['http://cdn.example/'\]: expected a list of host names"):
+        load_profile(profile_file(tmp_path, top='image_hosts = ["http://cdn.example/"]'))
+
+
+def test_allowed_hosts_and_subdomains():
+    from crawler.middlewares.profile_limits import allowed_hosts, on_hosts
+
+    live = load_profile("larioja")  # start_urls = ["https://www.lariojaenlamemoria.es/fotos"]
+    hosts = allowed_hosts(live, ["http://127.0.0.1:8765/fotos"])
+    assert hosts == ("127.0.0.1", "lariojaenlamemoria.es")
+    assert on_hosts("https://lariojaenlamemoria.es/foto/1", hosts)  # www. dropped
+    assert on_hosts("https://img.lariojaenlamemoria.es:8443/a.jpg", hosts)
+    assert not on_hosts("https://lariojaenlamemoria.es.evil.example/", hosts)
+    assert not on_hosts("http://localhost:8765/foto/1", hosts)
