@@ -224,3 +224,27 @@ def test_allowed_hosts_and_subdomains():
     assert on_hosts("https://img.lariojaenlamemoria.es:8443/a.jpg", hosts)
     assert not on_hosts("https://lariojaenlamemoria.es.evil.example/", hosts)
     assert not on_hosts("http://localhost:8765/foto/1", hosts)
+
+
+@pytest.mark.parametrize("listed", [False, True], ids=["not-listed", "listed-in-image_hosts"])
+def test_images_redirected_to_another_host_need_it_in_image_hosts(tmp_path, replica_archive, listed):
+    profile = profile_file(tmp_path, top='image_hosts = ["localhost"]' if listed else "")
+    good = replica_archive.records[:6]  # none with an image or robots fault
+    with ReplicaServer(replica_archive, image_host="localhost") as server:
+        summary = crawl_with_profile(server, tmp_path, profile, limit=6)
+        hits = server.hits
+    images = rows(f"sqlite:///{tmp_path / 'a.db'}")["images"]
+    for truth in good:
+        image = images[truth.source_id]
+        cdn_path = "/cdn/" + truth.image_path.removeprefix("/media/")
+        if listed:
+            assert image.status == "ok" and image.bytes == len(replica_archive.image_bytes(truth.source_id))
+            assert hits[cdn_path] == 1
+        else:
+            assert image.status == "failed" and image.error == (
+                f"image_offsite_redirect: {server.base_url}{truth.image_path} redirects to "
+                f"http://localhost:{server.port}{cdn_path}, off the archive's hosts (127.0.0.1); not followed. "
+                f"If that host is the archive's, add it to image_hosts in the profile ({server.base_url}{truth.image_path})"
+            )
+            assert hits[cdn_path] == 0
+    assert summary.failed.get("image_offsite_redirect", 0) == (0 if listed else len(good))

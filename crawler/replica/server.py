@@ -134,19 +134,23 @@ class ReplicaServer:
     `listing_padding` pads every listing page with that many bytes of HTML comment, and
     `chunked_listings` sends listing pages chunked, without a Content-Length;
     `redirect_host` sends the /ficha.php redirects to that loopback name (e.g. "localhost"
-    while serving on 127.0.0.1), another host as far as a crawler can tell.
+    while serving on 127.0.0.1), another host as far as a crawler can tell; `image_host`
+    likewise answers every /media/ID.ext with a 302 to http://IMAGE_HOST:PORT/cdn/ID.ext, an
+    image server elsewhere.
     """
 
     def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24,
                  chaos: Chaos | None = None, listing_padding: int = 0, chunked_listings: bool = False,
-                 redirect_host: str | None = None):
+                 redirect_host: str | None = None, image_host: str | None = None):
         check_loopback(host)
-        if redirect_host is not None:
-            check_loopback(redirect_host)
+        for name in (redirect_host, image_host):
+            if name is not None:
+                check_loopback(name)
         self.chaos = chaos
         self.listing_padding = listing_padding
         self.chunked_listings = chunked_listings
         self.redirect_host = redirect_host
+        self.image_host = image_host
         self._chaos_requests: Counter[str] = Counter()
         if per_page < 1:
             raise ValueError(f"per_page must be at least 1, got {per_page}")
@@ -286,8 +290,13 @@ class ReplicaServer:
             if record is not None:
                 location = f"http://{self.redirect_host or self.host}:{self.port}{record.page_path}"
                 return _Response(301, HTML, pages.message_page("Movida permanentemente", location), (("Location", location),))
+        if path.startswith("/media/") and self.image_host is not None:
+            location = f"http://{self.image_host}:{self.port}/cdn/{path.removeprefix('/media/')}"
+            return _Response(302, HTML, pages.message_page("Movida", location), (("Location", location),))
         if path.startswith("/media/"):
             return self._image(path)
+        if path.startswith("/cdn/") and self.image_host is not None:
+            return self._image("/media/" + path.removeprefix("/cdn/"))
         return _Response(404, HTML, _not_found(raw_path))
 
     def _render_record(self, source_id: str) -> bytes:
