@@ -248,3 +248,19 @@ def test_images_redirected_to_another_host_need_it_in_image_hosts(tmp_path, repl
             )
             assert hits[cdn_path] == 0
     assert summary.failed.get("image_offsite_redirect", 0) == (0 if listed else len(good))
+
+
+def test_a_start_page_redirected_off_site_says_so_without_blaming_the_address(tmp_path, replica_archive):
+    from crawler.run import CrawlConfig, run_crawl
+
+    with ReplicaServer(replica_archive, redirect_host="localhost") as server:
+        start = f"{server.base_url}/ficha.php?id=LRM-000001"
+        config = CrawlConfig(profile="replica", start_url=start, db_url=f"sqlite:///{tmp_path / 'a.db'}",
+                             images_dir=str(tmp_path / "images"), delay=0.0, autothrottle=False, progress=False)
+        with pytest.raises(StartUnreachable) as caught:
+            run_crawl(config)
+    assert str(caught.value) == (
+        f"Could not read the start page {start}: listing_offsite_redirect: {start} redirects to "
+        f"http://localhost:{server.port}/foto/LRM-000001, off the archive's hosts (127.0.0.1); not followed. "
+        "If that host is the archive's, add it to image_hosts in the profile."
+    )
