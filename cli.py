@@ -80,18 +80,26 @@ def main() -> None:
     default=None,
     help="Write the base URL to this file once serving (removed on exit); used by 'make demo'.",
 )
-def replica(port: int, records: int, seed: int, host: str, url_file: Path | None) -> None:
+@click.option("--chaos", "chaos_spec", is_flag=False, flag_value="", default=None, metavar="[SPEC]",
+              help="Fail requests at random to test a crawler: alone, 20% HTTP 500, 5% dropped connections, "
+                   "10% answers 0.5 s late; or a SPEC such as 500=0.3,drop=0.1,slow=0.2,delay=1,seed=2 "
+                   "(keys left out keep those defaults).")
+def replica(port: int, records: int, seed: int, host: str, url_file: Path | None, chaos_spec: str | None) -> None:
     """Serve a local replica of the photo archive until Ctrl-C (or SIGTERM).
 
     \b
     A deterministic fake "La Rioja en la memoria": paginated listing /fotos, record pages in
     three markups, JPEG/PNG era-cued photos, duplicates and injected faults.
     Example:  cli.py replica --port 8765 --records 500
+    Example:  cli.py replica --chaos            (a flaky archive: errors, drops, slow answers)
     """
     from crawler.replica import ReplicaConfig, serve_replica
+    from crawler.replica.chaos import describe_chaos, parse_chaos
 
-    config = ReplicaConfig(records=records, seed=seed, host=host, port=port, url_file=url_file)
-    serve_replica(config, announce=lambda url: click.echo(f"Replica archive ({records} records, seed {seed}) at {url}"))
+    chaos = parse_chaos(chaos_spec) if chaos_spec is not None else None
+    config = ReplicaConfig(records=records, seed=seed, host=host, port=port, url_file=url_file, chaos=chaos)
+    serve_replica(config, announce=lambda url: click.echo(
+        f"Replica archive ({records} records, seed {seed}) at {url}{describe_chaos(chaos)}"))
     click.echo("Replica stopped.", err=True)
 
 

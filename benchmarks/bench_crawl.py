@@ -81,14 +81,16 @@ def _serve(records: int, seed: int, conn) -> None:
         conn.recv()  # until told to stop
 
 
-def _crawl(base_url: str, workdir: Path, concurrency: int) -> dict:
+def _crawl(base_url: str, workdir: Path, concurrency: int, profile: str = "replica", check: bool = True) -> dict:
+    """Run `cli.py crawl` in a subprocess, sampling its RSS; check=False returns a failed crawl's output too."""
     command = [
-        sys.executable, str(ROOT / "cli.py"), "crawl", "--profile", "replica", "--start-url", base_url,
+        sys.executable, str(ROOT / "cli.py"), "crawl", "--profile", profile, "--start-url", base_url,
         "--db", f"sqlite:///{workdir / 'archive.db'}", "--images-dir", str(workdir / "images"),
         "--no-autothrottle", "--delay", "0", "--concurrency", str(concurrency),
     ]
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    stderr = open(workdir / "stderr.txt", "w+")  # a file: the progress bar must not fill a pipe nobody reads
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     handle = psutil.Process(process.pid)
     peak, cpu = 0, 0.0
     while process.poll() is None:
@@ -102,12 +104,15 @@ def _crawl(base_url: str, workdir: Path, concurrency: int) -> dict:
         time.sleep(SAMPLE_S)
     output = process.stdout.read()
     wall = time.monotonic() - started
-    if process.returncode != 0:
-        raise SystemExit(f"crawl failed ({process.returncode}):\n{output}")
+    stderr.seek(0)
+    errors = stderr.read()
+    stderr.close()
+    if process.returncode != 0 and check:
+        raise SystemExit(f"crawl failed ({process.returncode}):\n{output}{errors[-2000:]}")
     match = re.search(r"finished in ([\d.]+) s: (\d+) records fetched", output)
-    elapsed, records = float(match.group(1)), int(match.group(2))
+    elapsed, records = (float(match.group(1)), int(match.group(2))) if match else (wall, 0)
     return {"records": records, "elapsed": elapsed, "wall": wall, "peak_rss_mb": peak / 2**20, "cpu": cpu,
-            "summary": output}
+            "summary": output, "error": errors.strip().splitlines()[-1] if process.returncode else None}
 
 
 def bench(size: int, seed: int, concurrency: int) -> dict:

@@ -65,21 +65,24 @@ def element_text(sel: Selector) -> str:
     if isinstance(root, str):
         return clean_text(root)
     parts: list[str] = []
-
-    def walk(element) -> None:
+    # Depth-first with an explicit stack: markup nested thousands deep must not hit the recursion limit.
+    stack: list = [root]  # elements still to walk, and tail strings to emit in between
+    while stack:
+        element = stack.pop()
+        if isinstance(element, str):
+            parts.append(element)
+            continue
         tag = element.tag if isinstance(element.tag, str) else ""
         if tag in _SKIPPED_TAGS:
-            return
+            continue
         if tag in _BREAKING_TAGS:
             parts.append(" ")
         if tag and element.text:
             parts.append(element.text)
-        for child in element:
-            walk(child)
+        for child in reversed(element):
             if child.tail:
-                parts.append(child.tail)
-
-    walk(root)
+                stack.append(child.tail)
+            stack.append(child)
     return clean_text("".join(parts))
 
 

@@ -1,7 +1,7 @@
 """Name download failures: a short reason code for the summary and a readable detail for the row.
 
 The code is prefixed by what failed (listing_, page_, image_), e.g. page_http_500,
-image_robots_disallowed, listing_connection_error.
+image_robots_disallowed, listing_connection_error, page_offsite_redirect, listing_too_large.
 """
 
 from __future__ import annotations
@@ -9,17 +9,24 @@ from __future__ import annotations
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
+    DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
+    ResponseDataLossError,
 )
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
+from twisted.web.client import ResponseNeverReceived
+
+from crawler.middlewares.profile_limits import OffsiteRedirect, ResponseTooLarge
 
 CONNECTION_ERRORS = (ConnectError, DownloadConnectionRefusedError, ConnectionError)
 DNS_ERRORS = (DNSLookupError, CannotResolveHostError)
 TIMEOUT_ERRORS = (TxTimeoutError, DownloadTimeoutError, TimeoutError)
+# The connection closed before a whole answer arrived (no status line, or a body cut short).
+CONNECTION_LOST_ERRORS = (ResponseNeverReceived, DownloadFailedError, ResponseDataLossError, ConnectionLost)
 
 
 def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
@@ -35,6 +42,10 @@ def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
         elif response.request is not None and response.request.meta.get("retry_times"):
             detail += f" after {response.request.meta['retry_times']} retries"
         return f"http_{response.status}", detail, response.status
+    if isinstance(exc, OffsiteRedirect):
+        return "offsite_redirect", str(exc), None
+    if isinstance(exc, ResponseTooLarge):
+        return "too_large", str(exc), None
     if isinstance(exc, IgnoreRequest):
         if "robots" in str(exc).lower():
             return "robots_disallowed", "not fetched: robots.txt disallows it", None
@@ -43,6 +54,8 @@ def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
         return "dns_error", f"{type(exc).__name__}: {exc}", None
     if isinstance(exc, CONNECTION_ERRORS):
         return "connection_error", f"{type(exc).__name__}: {exc}", None
+    if isinstance(exc, CONNECTION_LOST_ERRORS):
+        return "connection_lost", f"the connection closed before a whole answer arrived ({type(exc).__name__})", None
     if isinstance(exc, TIMEOUT_ERRORS):
         return "timeout", f"{type(exc).__name__}: {exc}", None
     return "download_error", f"{type(exc).__name__}: {exc}", None

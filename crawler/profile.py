@@ -2,8 +2,10 @@
 
 A profile names the source (records are keyed by (source, source_id)), where the listing
 starts, how to find record links, the next listing page and the main image, and which
-labels on a record page feed which field. `load_profile("replica")` reads
-crawler/profiles/replica.toml; any other value is taken as a path to a TOML file.
+labels on a record page feed which field; optionally, which other hosts a redirect may lead
+to (`image_hosts`) and how large a page or an image may be ([limits]). Selectors are checked
+when the profile loads. `load_profile("replica")` reads crawler/profiles/replica.toml; any
+other value is taken as a path to a TOML file.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import tomllib
+from cssselect import SelectorError
+from parsel import Selector
 
 from db.errors import PipelineError
 
@@ -23,6 +27,11 @@ DEFAULT_PROFILE = "larioja"
 RECORD_FIELDS = ("source_id", "title", "holder", "place", "description", "date_raw")
 # Checked on every record: "image_url" means the page must show an image.
 KNOWN_REQUIRED = (*RECORD_FIELDS, "image_url", "year")
+# Download caps, in MB, when the profile's [limits] table does not set them: a listing or record
+# page is small text, so a huge answer is a fault (one of 50 MB cost ~450 MB of memory to parse).
+MAX_PAGE_MB = 8.0
+MAX_IMAGE_MB = 64.0
+MB = 1024 * 1024
 
 
 class ProfileNotFound(PipelineError):
@@ -49,6 +58,9 @@ class SiteProfile:
     labels: dict[str, str]  # label as printed on the page -> record field
     required: tuple[str, ...]  # fields a record needs to be "ok" (else "incomplete")
     path: str  # the TOML file it came from
+    image_hosts: tuple[str, ...] = ()  # other hosts (and their subdomains) a redirect may lead to, e.g. an image CDN
+    max_page_bytes: int = int(MAX_PAGE_MB * MB)  # listing/record pages larger than this fail as *_too_large
+    max_image_bytes: int = int(MAX_IMAGE_MB * MB)  # image files larger than this fail as image_too_large
 
 
 def available_profiles() -> list[str]:
@@ -108,6 +120,7 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
             f"Profile {path} requires unknown fields {unknown}: expected names from {', '.join(KNOWN_REQUIRED)}."
         )
     start_urls = tuple(_need(data, "start_urls", path, list))
+    check_selectors(selectors, path)
     return SiteProfile(
         name=path.stem,
         source=str(_need(data, "source", path, str)),
@@ -119,7 +132,52 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         labels={str(k): str(v) for k, v in labels.items()},
         required=required,
         path=str(path.resolve()),
+        **_download_limits(data, path),
     )
+
+
+def check_selectors(selectors: dict, path: Path | str) -> None:
+    """Raise ProfileInvalid naming the first [selectors] entry that is not a valid CSS (or "xpath:") selector."""
+    probe = Selector(text="<html></html>")
+    for key, expression in selectors.items():
+        if not isinstance(expression, str) or not expression:
+            continue  # absent or empty optional selectors are checked where they are read
+        is_xpath = expression.startswith("xpath:")
+        try:
+            if is_xpath:
+                probe.xpath(expression[len("xpath:"):])
+            else:
+                probe.css(expression)
+        except (SelectorError, ValueError) as exc:
+            kind = "XPath" if is_xpath else "CSS"
+            raise ProfileInvalid(
+                f"Profile {path} has selectors.{key} = {expression!r}: not a valid {kind} selector ({exc}). "
+                'Fix it under [selectors] (CSS, or XPath after an "xpath:" prefix).'
+            ) from None
+
+
+def _download_limits(data: dict, path: Path) -> dict[str, object]:
+    """image_hosts and the [limits] table's max_page_mb / max_image_mb, checked, as SiteProfile fields."""
+    hosts = data.get("image_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise ProfileInvalid(
+            f"Profile {path} has image_hosts = {hosts!r}: expected a list of host names, e.g. [\"img.example.org\"]."
+        )
+    limits = data.get("limits", {})
+    sizes = {}
+    for key, default in (("max_page_mb", MAX_PAGE_MB), ("max_image_mb", MAX_IMAGE_MB)):
+        value = limits.get(key, default) if isinstance(limits, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ProfileInvalid(
+                f"Profile {path} has [limits] {key} = {value!r}: expected a positive number of megabytes "
+                f"(default {default:g})."
+            )
+        sizes[key] = int(value * MB)
+    return {
+        "image_hosts": tuple(h.lower() for h in hosts),
+        "max_page_bytes": sizes["max_page_mb"],
+        "max_image_bytes": sizes["max_image_mb"],
+    }
 
 
 def _check_http_url(url: str) -> str:

@@ -35,6 +35,8 @@ from db.session import make_engine, resolve_url, session_scope
 
 PROGRESS_INTERVAL_S = 0.5
 CONNECT_TIMEOUT_S = 15
+# Start-page failures caused by the profile's limits (crawler/middlewares/profile_limits.py).
+PROFILE_LIMIT_ERRORS = ("listing_too_large:", "listing_offsite_redirect:")
 
 
 class StartUnreachable(PipelineError):
@@ -293,10 +295,10 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             )
         if summary.listing_pages == 0 and summary.records == 0 and not interrupted:
             error = (_first_listing_error(engine, run_id) or "no listing page was read").rstrip(".")
-            raise StartUnreachable(
-                f"Could not read the start page {start_urls[0]}: {error}. "
-                "Check the address (is the archive up?) or pass another --start-url."
-            )
+            # These errors name their fix (in the profile); the address is not what is wrong.
+            fix = "" if error.startswith(PROFILE_LIMIT_ERRORS) else (
+                " Check the address (is the archive up?) or pass another --start-url.")
+            raise StartUnreachable(f"Could not read the start page {start_urls[0]}: {error}.{fix}")
         return summary
     finally:
         engine.dispose()

@@ -34,6 +34,8 @@ RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 # Longest Retry-After honoured, in seconds; a longer one fails the request with that reason.
 RETRY_AFTER_MAX = 300
 DOWNLOAD_TIMEOUT = 60
+# The profile caps pages and images separately ([limits] max_page_mb, max_image_mb; see
+# crawler/middlewares/profile_limits.py); this is the ceiling for anything else.
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
 
 # A response yields at most one item; Scrapy starts this many worker tasks per response, so
@@ -51,6 +53,8 @@ DOWNLOADER_MIDDLEWARES = {
     # process_response runs from high to low numbers: this must see 429/503 before
     # RetryMiddleware (550) retries them at once.
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 560,
+    # Above RedirectMiddleware (600): an over-size answer is named before anything retries it.
+    "crawler.middlewares.profile_limits.ProfileLimitsMiddleware": 650,
 }
 
 SPIDER_MIDDLEWARES = {

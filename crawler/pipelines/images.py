@@ -14,6 +14,7 @@ from scrapy import Request
 from crawler.failures import describe
 from crawler.imagefile import ImageRejected, inspect_image, sha256_hex, store_bytes
 from crawler.items import RecordItem
+from crawler.middlewares.profile_limits import KIND_META
 from db.models import utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
 
@@ -42,7 +43,7 @@ class ImageDownloadPipeline:
         return item
 
     async def fetch(self, url: str, referer: str | None = None) -> dict:
-        request = Request(url, headers={"Referer": referer} if referer else None, priority=2)
+        request = Request(url, headers={"Referer": referer} if referer else None, priority=2, meta={KIND_META: "image"})
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - any download failure becomes a failed image row

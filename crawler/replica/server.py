@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawler.replica import pages
 from crawler.replica.archive import ReplicaArchive, ReplicaRecord, build_archive
+from crawler.replica.chaos import Chaos
 from db.errors import PipelineError
 
 HTML = "text/html; charset=utf-8"
@@ -33,6 +34,8 @@ IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 TRANSIENT_500_COUNT = 2  # a page_500_transient record page fails this many times, then answers
 RETRY_AFTER_S = 1  # the Retry-After a page_429 record page sends with its one 429
 PAGE_CACHE_SIZE = 4096  # rendered record pages kept in memory
+CHUNK_SIZE = 64 * 1024  # bytes per chunk of a chunked answer
+DROPPED = 0  # request_log status of a request whose connection chaos closed without an answer
 
 
 def _not_found(path: str) -> bytes:
@@ -113,6 +116,10 @@ class _Response:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    chunked: bool = False  # sent with Transfer-Encoding: chunked, so the client learns its size only by reading
+
+
+_SERVER_ERROR = _Response(500, HTML, pages.message_page("Error interno", "Inténtelo de nuevo más tarde."))
 
 
 class ReplicaServer:
@@ -121,10 +128,30 @@ class ReplicaServer:
     `hits` counts requests per path (query string included); `request_log` lists
     (monotonic time of arrival, path, status). Fault counters (transient 500s, the one 429) run
     from start() and are not reset by reset_hits().
+
+    Faults for crawler tests, all off by default: `chaos` answers requests (all but robots.txt)
+    with 500s, dropped connections or delays at random (crawler/replica/chaos.py);
+    `listing_padding` pads every listing page with that many bytes of HTML comment, and
+    `chunked_listings` sends listing pages chunked, without a Content-Length;
+    `redirect_host` sends the /ficha.php redirects to that loopback name (e.g. "localhost"
+    while serving on 127.0.0.1), another host as far as a crawler can tell; `image_host`
+    likewise answers every /media/ID.ext with a 302 to http://IMAGE_HOST:PORT/cdn/ID.ext, an
+    image server elsewhere.
     """
 
-    def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24):
+    def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24,
+                 chaos: Chaos | None = None, listing_padding: int = 0, chunked_listings: bool = False,
+                 redirect_host: str | None = None, image_host: str | None = None):
         check_loopback(host)
+        for name in (redirect_host, image_host):
+            if name is not None:
+                check_loopback(name)
+        self.chaos = chaos
+        self.listing_padding = listing_padding
+        self.chunked_listings = chunked_listings
+        self.redirect_host = redirect_host
+        self.image_host = image_host
+        self._chaos_requests: Counter[str] = Counter()
         if per_page < 1:
             raise ValueError(f"per_page must be at least 1, got {per_page}")
         self.archive = archive
@@ -208,17 +235,44 @@ class ReplicaServer:
         path = handler.path
         with self._lock:
             self._hits[path] += 1
-        response = self._route(path)
+        fault = self._chaos_fault(path)
+        if fault == "drop":
+            with self._lock:
+                self._log.append((arrived, path, DROPPED))
+            handler.close_connection = True  # the socket closes with no status line sent
+            return
+        response = _SERVER_ERROR if fault == "error" else self._route(path)
         with self._lock:
             self._log.append((arrived, path, response.status))
         handler.send_response(response.status)
         handler.send_header("Content-Type", response.content_type)
-        handler.send_header("Content-Length", str(len(response.body)))
+        if response.chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers:
             handler.send_header(name, value)
         handler.end_headers()
-        if send_body:
+        if send_body and response.chunked:
+            for start in range(0, len(response.body), CHUNK_SIZE):
+                chunk = response.body[start:start + CHUNK_SIZE]
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            handler.wfile.write(b"0\r\n\r\n")
+        elif send_body:
             handler.wfile.write(response.body)
+
+    def _chaos_fault(self, path: str) -> str | None:
+        """This request's chaos draw ("error", "drop" or None), after sleeping out a "slow" one."""
+        if self.chaos is None or path == "/robots.txt":
+            return None
+        with self._lock:
+            attempt = self._chaos_requests[path]
+            self._chaos_requests[path] += 1
+        fault = self.chaos.draw(path, attempt)
+        if fault == "slow":
+            time.sleep(self.chaos.slow_s)
+            return None
+        return fault
 
     def _route(self, raw_path: str) -> _Response:
         parts = urlsplit(raw_path)
@@ -234,10 +288,15 @@ class ReplicaServer:
         if path == "/ficha.php":
             record = self.archive.find(parse_qs(parts.query).get("id", [""])[0])
             if record is not None:
-                location = self.base_url + record.page_path
+                location = f"http://{self.redirect_host or self.host}:{self.port}{record.page_path}"
                 return _Response(301, HTML, pages.message_page("Movida permanentemente", location), (("Location", location),))
+        if path.startswith("/media/") and self.image_host is not None:
+            location = f"http://{self.image_host}:{self.port}/cdn/{path.removeprefix('/media/')}"
+            return _Response(302, HTML, pages.message_page("Movida", location), (("Location", location),))
         if path.startswith("/media/"):
             return self._image(path)
+        if path.startswith("/cdn/") and self.image_host is not None:
+            return self._image("/media/" + path.removeprefix("/cdn/"))
         return _Response(404, HTML, _not_found(raw_path))
 
     def _render_record(self, source_id: str) -> bytes:
@@ -251,7 +310,9 @@ class ReplicaServer:
         body = self._listing_page(int(values[0])) if values[0].isdigit() else None
         if body is None:
             return _Response(404, HTML, _not_found(f"/fotos?{query}"))
-        return _Response(200, HTML, body)
+        if self.listing_padding:
+            body = body + b"<!--" + b" " * self.listing_padding + b"-->"
+        return _Response(200, HTML, body, chunked=self.chunked_listings)
 
     def _record(self, record: ReplicaRecord | None, raw_path: str) -> _Response:
         if record is None:
@@ -261,7 +322,7 @@ class ReplicaServer:
                 self._fault_requests[record.source_id] += 1
                 seen = self._fault_requests[record.source_id]
             if "page_500_transient" in record.faults and seen <= TRANSIENT_500_COUNT:
-                return _Response(500, HTML, pages.message_page("Error interno", "Inténtelo de nuevo más tarde."))
+                return _SERVER_ERROR
             if "page_429" in record.faults and seen == 1:
                 body = pages.message_page("Demasiadas peticiones", f"Espere {RETRY_AFTER_S} s.")
                 return _Response(429, HTML, body, (("Retry-After", str(RETRY_AFTER_S)),))
@@ -285,6 +346,7 @@ class ReplicaConfig:
     port: int = 0  # TCP port; 0 picks a free one
     per_page: int = 24  # records per listing page
     url_file: Path | None = None  # where to write the base URL once serving (removed on exit)
+    chaos: Chaos | None = None  # random 500s, dropped connections and slow answers; None: none
 
 
 def serve_replica(config: ReplicaConfig, announce: Callable[[str], None], stop: threading.Event | None = None) -> None:
@@ -297,7 +359,7 @@ def serve_replica(config: ReplicaConfig, announce: Callable[[str], None], stop: 
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
-        with ReplicaServer(archive, config.host, config.port, config.per_page) as server:
+        with ReplicaServer(archive, config.host, config.port, config.per_page, chaos=config.chaos) as server:
             if config.url_file is not None:
                 partial = config.url_file.with_name(config.url_file.name + ".part")
                 partial.write_text(server.base_url + "\n")

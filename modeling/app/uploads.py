@@ -39,7 +39,7 @@ class BadUpload(UploadRejected):
 
 
 class NotAPhotograph(UploadRejected):
-    """The file cannot be decoded as an image, or it is a decompression bomb."""
+    """The file cannot be decoded as an image, or it has more pixels than the app accepts."""
 
     status_code = 400
 
