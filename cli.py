@@ -85,22 +85,35 @@ def replica(port: int, records: int, seed: int, host: str, url_file: Path | None
 @click.option("--autothrottle/--no-autothrottle", default=True, show_default=True,
               help="Adapt the delay to the server's latency.")
 @click.option("--refresh", is_flag=True, help="Refetch pages and images already stored; count updated/unchanged.")
+@click.option("--oai", "oai_url", default=None,
+              help="Harvest this OAI-PMH base URL (oai_dc) instead of the HTML listings; later runs are incremental.")
+@click.option("--set", "oai_set", default=None, help="With --oai: harvest only this setSpec.")
+@click.option("--image-size", default="max", show_default=True,
+              help="IIIF pictures: 'max' or the long side in pixels (e.g. 2048); other images are stored as served.")
 @click.option("--verbose", is_flag=True, help="Show Scrapy's own log on stderr.")
 def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, limit: int | None,
-          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, verbose: bool) -> None:
+          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, oai_url: str | None,
+          oai_set: str | None, image_size: str, verbose: bool) -> None:
     """Harvest an archive's records and images into the database, politely and resumably.
 
     \b
     Obeys robots.txt, throttles itself and honours Retry-After. Killed, it continues where it
     stopped when rerun with the same command; pages and images stored complete are not fetched
     again unless --refresh. Every fault is stored as a row with its reason.
+    With --oai it harvests an OAI-PMH repository's Dublin Core (and IIIF images) instead.
     Example:  cli.py crawl --profile replica --start-url http://127.0.0.1:8765
+    Example:  cli.py crawl --profile replica --oai http://127.0.0.1:8765/oai
     """
+    from crawler.iiif import parse_size
     from crawler.run import CrawlConfig, format_summary, run_crawl
 
+    try:
+        parse_size(image_size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--image-size'") from None
     config = CrawlConfig(profile=profile, start_url=start_url, db_url=db_url, images_dir=images_dir, limit=limit,
                          concurrency=concurrency, delay=delay, autothrottle=autothrottle, refresh=refresh,
-                         verbose=verbose)
+                         oai=oai_url, oai_set=oai_set, iiif_size=image_size, verbose=verbose)
     summary = run_crawl(config)
     click.echo(format_summary(summary))
     if summary.interrupted:

@@ -19,7 +19,8 @@ class RecordItem(scrapy.Item):
     description = scrapy.Field()
     date_raw = scrapy.Field()  # the date exactly as printed
     page_url = scrapy.Field()  # the URL the listing links to (before any redirect)
-    image_url = scrapy.Field()  # absolute URL of the main image
+    image_url = scrapy.Field()  # absolute URL of the main image (or of its IIIF manifest / info.json)
+    image_via = scrapy.Field()  # None: image_url is the picture; "iiif_manifest" | "iiif_info": resolve it first
     # filled by the pipelines
     year = scrapy.Field()
     year_min = scrapy.Field()
@@ -44,6 +45,14 @@ class PageItem(scrapy.Item):
     seen_urls = scrapy.Field()  # listing only: known record pages it links to (not refetched)
 
 
+class DeletedItem(scrapy.Item):
+    """An OAI-PMH header with status="deleted": the stored record is marked, never removed."""
+
+    source = scrapy.Field()  # profile's source name
+    source_id = scrapy.Field()  # as a RecordItem of the same record would carry it
+    datestamp = scrapy.Field()  # when the repository withdrew it
+
+
 def _non_empty(value: str) -> str | None:
     cleaned = clean_text(value)
     return cleaned or None
@@ -57,3 +66,4 @@ class RecordLoader(ItemLoader):
     default_output_processor = TakeFirst()
     page_url_in = Identity()
     image_url_in = Identity()
+    image_via_in = Identity()

@@ -2,7 +2,8 @@
 
 A profile names the source (records are keyed by (source, source_id)), where the listing
 starts, how to find record links, the next listing page and the main image, and which
-labels on a record page feed which field. `load_profile("replica")` reads
+labels on a record page feed which field; an optional [oai] table says how an OAI-PMH
+harvest of the same source reads Dublin Core. `load_profile("replica")` reads
 crawler/profiles/replica.toml; any other value is taken as a path to a TOML file.
 """
 
@@ -14,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import tomllib
 
+from crawler.dublincore import HOLDER_ELEMENTS
 from db.errors import PipelineError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -49,6 +51,8 @@ class SiteProfile:
     labels: dict[str, str]  # label as printed on the page -> record field
     required: tuple[str, ...]  # fields a record needs to be "ok" (else "incomplete")
     path: str  # the TOML file it came from
+    oai_holder: str = "rights"  # OAI-PMH harvests: the DC element that names the holder (rights|publisher|creator|contributor)
+    oai_identifier_prefix: str = ""  # OAI-PMH harvests: stripped from OAI identifiers to give source_id
 
 
 def available_profiles() -> list[str]:
@@ -108,6 +112,13 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
             f"Profile {path} requires unknown fields {unknown}: expected names from {', '.join(KNOWN_REQUIRED)}."
         )
     start_urls = tuple(_need(data, "start_urls", path, list))
+    oai = data.get("oai", {})
+    holder = oai.get("holder", "rights")
+    if holder not in HOLDER_ELEMENTS:
+        raise ProfileInvalid(
+            f"Profile {path} has [oai] holder = {holder!r}: expected one of {', '.join(HOLDER_ELEMENTS)} "
+            "(the Dublin Core element that names the photograph's holder)."
+        )
     return SiteProfile(
         name=path.stem,
         source=str(_need(data, "source", path, str)),
@@ -119,15 +130,17 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         labels={str(k): str(v) for k, v in labels.items()},
         required=required,
         path=str(path.resolve()),
+        oai_holder=holder,
+        oai_identifier_prefix=str(oai.get("identifier_prefix", "")),
     )
 
 
-def _check_http_url(url: str) -> str:
+def check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadStartURL(
             f"Start URL {url!r} is not an absolute http(s) URL: expected e.g. http://127.0.0.1:8000/fotos. "
-            "Fix --start-url or the profile's start_urls."
+            "Fix --start-url (or --oai) or the profile's start_urls."
         )
     return url
 
@@ -146,8 +159,8 @@ def start_urls_for(profile: SiteProfile, start_url: str | None = None) -> tuple[
                 f"Profile {profile.name!r} gives relative start URLs {relative}: "
                 "pass --start-url with the archive's address, e.g. --start-url http://127.0.0.1:8000."
             )
-        return tuple(_check_http_url(u) for u in profile.start_urls)
-    _check_http_url(start_url)
+        return tuple(check_http_url(u) for u in profile.start_urls)
+    check_http_url(start_url)
     if urlsplit(start_url).path in ("", "/") and relative:
         return tuple(urljoin(start_url, u) for u in profile.start_urls)
     return (start_url,)

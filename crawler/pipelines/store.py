@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
-from crawler.items import PageItem, RecordItem
+from crawler.items import DeletedItem, PageItem, RecordItem
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
 
@@ -62,7 +62,23 @@ class StorePipeline:
         elif isinstance(item, PageItem):
             self.store_page(item)
             self._count_page(item)
+        elif isinstance(item, DeletedItem):
+            marked = self.mark_deleted(item)
+            self.crawler.stats.inc_value("fotofecha/records/deleted" if marked else "fotofecha/records/deleted_unseen")
         return item
+
+    def mark_deleted(self, item: DeletedItem) -> bool:
+        """Status "deleted" on the stored record, its fields and images kept; False when none is stored."""
+        with self.sessions.begin() as session:
+            record = session.execute(
+                select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
+            ).scalar_one_or_none()
+            if record is None:
+                return False
+            record.status = "deleted"
+            record.error = f"record_deleted: the repository withdrew it (datestamp {item['datestamp']})"
+            record.last_seen = utcnow()
+            return True
 
     def store_record(self, item: RecordItem) -> str:
         """Upsert the record and its image; returns new | updated | unchanged."""
@@ -93,10 +109,11 @@ class StorePipeline:
                     record.images.append(row)
                 for column in IMAGE_COLUMNS:
                     setattr(row, column, image.get(column))
-            if item["page_url"] in self.failed_pages:
+            page_url = item.get("page_url")
+            if page_url in self.failed_pages:
                 # The page yielded a record: an earlier failure of it is history, not a fault.
-                session.execute(delete(Page).where(Page.url == item["page_url"]))
-        self.failed_pages.discard(item["page_url"])
+                session.execute(delete(Page).where(Page.url == page_url))
+        self.failed_pages.discard(item.get("page_url"))
         return outcome
 
     def store_page(self, item: PageItem) -> None:

@@ -23,8 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.replica import pages
+from crawler.replica import iiif, pages
 from crawler.replica.archive import ReplicaArchive, ReplicaRecord, build_archive
+from crawler.replica.oai import SECONDS, OaiRepository
 from db.errors import PipelineError
 
 HTML = "text/html; charset=utf-8"
@@ -123,7 +124,9 @@ class ReplicaServer:
     from start() and are not reset by reset_hits().
     """
 
-    def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24):
+    def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24,
+                 oai_page_size: int = 100, oai_granularity: str = SECONDS, oai_formats: tuple[str, ...] = ("oai_dc",),
+                 oai_faults: bool = True):
         check_loopback(host)
         if per_page < 1:
             raise ValueError(f"per_page must be at least 1, got {per_page}")
@@ -139,6 +142,9 @@ class ReplicaServer:
         self._thread: threading.Thread | None = None
         self._record_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_record)
         self._listing_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_listing)
+        self._oai_options = {"page_size": oai_page_size, "granularity": oai_granularity, "formats": oai_formats,
+                             "faults": oai_faults}
+        self.oai: OaiRepository | None = None  # the /oai repository, once the port is known (start())
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ReplicaServer:
@@ -152,6 +158,8 @@ class ReplicaServer:
                 "Pass another --port, or --port 0 for a free one."
             ) from None
         self.port = self._httpd.server_address[1]
+        if self.oai is None:
+            self.oai = OaiRepository(self.archive, self.base_url, **self._oai_options)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replica-server", daemon=True
         )
@@ -238,6 +246,12 @@ class ReplicaServer:
                 return _Response(301, HTML, pages.message_page("Movida permanentemente", location), (("Location", location),))
         if path.startswith("/media/"):
             return self._image(path)
+        if path == "/oai":
+            return _Response(*self.oai.answer(parts.query))
+        if path.startswith("/iiif/"):
+            answered = iiif.answer(self.archive, path, self.base_url)
+            if answered is not None:
+                return _Response(*answered)
         return _Response(404, HTML, _not_found(raw_path))
 
     def _render_record(self, source_id: str) -> bytes:

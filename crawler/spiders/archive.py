@@ -14,7 +14,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.extract import extract_fields, extract_image_url, extract_links
-from crawler.failures import describe
+from crawler.failures import failed_page
 from crawler.items import PageItem, RecordLoader
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile, start_urls_for
 from crawler.state import complete_page_urls
@@ -106,17 +106,7 @@ class ArchiveSpider(scrapy.Spider):
         yield loader.load_item()
 
     def record_failed(self, failure: Failure) -> Iterator[PageItem]:
-        yield self._failed_page(failure, "record")
+        yield failed_page(failure, "record")
 
     def listing_failed(self, failure: Failure) -> Iterator[PageItem]:
-        yield self._failed_page(failure, "listing")
-
-    def _failed_page(self, failure: Failure, kind: str) -> PageItem:
-        request = failure.request
-        url = request.meta.get("listed_url", request.url)
-        reason, detail, http_status = describe(failure)
-        prefix = "page" if kind == "record" else "listing"
-        return PageItem(
-            url=url, kind=kind, status="failed", http_status=http_status,
-            reason=f"{prefix}_{reason}", error=f"{prefix}_{reason}: {detail}",
-        )
+        yield failed_page(failure, "listing")
