@@ -4,7 +4,8 @@
   HTML crawl of one archive key records alike);
 - title, description, place (dc:coverage / dcterms:spatial, skipping coverage that is a date),
   holder (dc:rights, dc:publisher or dc:creator: a per-source setting);
-- date_raw: of several dc:date values, the one db.dates reads best (`best_date`);
+- date_raw: of several dc:date values, the one db.dates reads best (`best_date`), leaving out
+  timestamps with a time of day (DSpace puts its accession dates in dc:date) unless nothing else;
 - page_url: the first http(s) dc:identifier that is not a picture;
 - image_url: a IIIF manifest or info.json, else a picture URL, among dc:identifier,
   dc:relation and dc:source (in that order); `image_via` says which kind it is.
@@ -19,6 +20,7 @@ Repeated elements with xml:lang take the Spanish value, then an untagged one, th
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from crawler.oai import OaiRecord
@@ -28,6 +30,8 @@ HOLDER_ELEMENTS = ("rights", "publisher", "creator", "contributor")
 PREFERRED_LANGUAGES = ("es", "spa")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".webp", ".jp2", ".bmp")
 IMAGE_SOURCES = ("identifier", "relation", "source")
+# "2019-04-02T09:13:55Z": when a repository catalogued the item, not when the photograph was taken.
+_SYSTEM_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
 
 def _language_rank(lang: str) -> int:
@@ -93,7 +97,8 @@ def dc_fields(record: OaiRecord, holder_element: str = "rights", identifier_pref
         return texts[0] if texts else None
 
     descriptions = preferred(dc.get("description", []))
-    date_raw, _ = best_date(text for text, _ in dc.get("date", []))
+    dates = [text for text, _ in dc.get("date", [])]
+    date_raw, _ = best_date([t for t in dates if not _SYSTEM_TIMESTAMP.match(t)] or dates)
     pages = [t for t, _ in dc.get("identifier", []) if _is_http(t) and image_kind(t) is None]
     image_url, via = pick_image(dc)
     return {
