@@ -13,6 +13,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.dublincore import image_kind
 from crawler.extract import extract_fields, extract_image_url, extract_links
 from crawler.failures import failed_page
 from crawler.items import PageItem, RecordLoader
@@ -102,7 +103,11 @@ class ArchiveSpider(scrapy.Spider):
         for name, value in extraction.fields.items():
             loader.add_value(name, value)
         loader.add_value("page_url", listed_url)
-        loader.add_value("image_url", extract_image_url(response, self.profile.image, response.url))
+        image_url = extract_image_url(response, self.profile.image, response.url)
+        loader.add_value("image_url", image_url)
+        # A profile whose image selector finds a IIIF manifest or info.json gets the picture through it.
+        kind = image_kind(image_url) if image_url else None
+        loader.add_value("image_via", kind if kind in ("iiif_manifest", "iiif_info") else None)
         yield loader.load_item()
 
     def record_failed(self, failure: Failure) -> Iterator[PageItem]:
