@@ -123,17 +123,25 @@ def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, lim
 @main.command()
 @click.argument("url")
 @click.option("--profile", default="larioja", show_default=True, help="Site profile: a name in crawler/profiles/ or a TOML file.")
-def probe(url: str, profile: str) -> None:
-    """Fetch one record page and show the fields the profile extracts and the ones it misses.
+@click.option("--suggest", is_flag=True, help="Write a draft profile from this listing or record page instead.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("profile-draft.toml"),
+              show_default=True, help="With --suggest: where the draft profile goes (never overwritten).")
+def probe(url: str, profile: str, suggest: bool, out: Path) -> None:
+    """Find the archive's way in (OAI-PMH, IIIF) and check a profile against one record page.
 
     \b
-    The quick way to check or fix a profile against the live site before a crawl.
+    Prints the crawl command for an OAI-PMH endpoint or IIIF manifest it finds, then the fields
+    the profile extracts from the page and the ones it misses. --suggest drafts a profile.
     Example:  cli.py probe https://archive.example/foto/123 --profile larioja
+    Example:  cli.py probe --suggest https://archive.example/fotos --out my-archive.toml
     """
-    from crawler.probe import format_probe
+    from crawler.probe import format_probe, format_suggestion, suggest_profile
     from crawler.probe import probe as run_probe
 
-    click.echo(format_probe(run_probe(url, profile)))
+    if suggest:
+        click.echo(format_suggestion(suggest_profile(url, out), out))
+    else:
+        click.echo(format_probe(run_probe(url, profile)))
 
 
 # --- curation stage (dataset/) ---

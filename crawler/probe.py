@@ -12,6 +12,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urljoin
 
 from protego import Protego
@@ -20,6 +21,7 @@ from crawler import settings as crawl_settings
 from crawler.detect import IiifLink, OaiEndpoint, find_oai_nearby, iiif_document, iiif_links, oai_at
 from crawler.extract import as_selector, extract_fields, extract_image_url, normalize_label
 from crawler.profile import DEFAULT_PROFILE, load_profile
+from crawler.suggest import Suggestion, render_toml, suggest
 from db.dates import parse_date
 from db.errors import PipelineError
 
@@ -76,11 +78,43 @@ def robots_for(url: str):
     return lambda target: rules.can_fetch(target, crawl_settings.USER_AGENT)
 
 
-def fetch_page(url: str) -> tuple[int, str, bytes, str]:
-    """(status, final URL, body, charset) of `url` with robots.txt obeyed; ProbeFailed otherwise."""
-    if not robots_for(url)(url):
-        raise ProbeFailed(f"robots.txt of {url} disallows it for our User-Agent: the crawler would not fetch it either.")
-    return _fetch(url)
+def _refuse_robots(url: str) -> ProbeFailed:
+    return ProbeFailed(f"robots.txt of {url} disallows it for our User-Agent: the crawler would not fetch it either.")
+
+
+def suggest_profile(url: str, out: Path) -> Suggestion:
+    """Draft a profile from the listing or record page at `url` (and a few record pages) into `out`."""
+    if out.exists():
+        raise ProbeFailed(f"{out} exists: a draft never overwrites a file. Pass another --out or remove it.")
+    allowed = robots_for(url)
+
+    def fetch(target: str) -> tuple[str, str]:
+        if not allowed(target):
+            raise _refuse_robots(target)
+        _status, final_url, body, charset = _fetch(target)
+        return final_url, body.decode(charset, errors="replace")
+
+    suggestion = suggest(url, fetch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_toml(suggestion), encoding="utf-8")
+    return suggestion
+
+
+def format_suggestion(suggestion: Suggestion, out: Path) -> str:
+    """What `cli.py probe --suggest` prints."""
+    missing = "(not found: write it by hand)"
+    labels = ", ".join(f"{label} -> {name}" for label, name in suggestion.labels.items()) or "none"
+    lines = [
+        f"Wrote draft profile {out} (source {suggestion.source!r}) from {len(suggestion.record_urls)} record page(s).",
+        f"  record links: {suggestion.record_links or missing}",
+        f"  next page:    {suggestion.next_page or missing}",
+        f"  image:        {suggestion.image or missing}",
+        f"  labels:       {labels}",
+    ]
+    if suggestion.unmapped:
+        lines.append(f"  not mapped:   {', '.join(suggestion.unmapped)}")
+    lines.append(f"Review it, then check a record page:  cli.py probe {suggestion.record_urls[0]} --profile {out}")
+    return "\n".join(lines)
 
 
 def quiet_fetcher(allowed):
@@ -102,7 +136,7 @@ def probe(url: str, profile_name: str = DEFAULT_PROFILE) -> ProbeResult:
     profile = load_profile(profile_name)
     allowed = robots_for(url)
     if not allowed(url):
-        raise ProbeFailed(f"robots.txt of {url} disallows it for our User-Agent: the crawler would not fetch it either.")
+        raise _refuse_robots(url)
     fetch = quiet_fetcher(allowed)
     endpoint = oai_at(url, fetch)
     if endpoint is not None:
