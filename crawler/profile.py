@@ -51,6 +51,8 @@ class SiteProfile:
     labels: dict[str, str]  # label as printed on the page -> record field
     required: tuple[str, ...]  # fields a record needs to be "ok" (else "incomplete")
     path: str  # the TOML file it came from
+    listing_links: str | None = None  # selector for links from a listing to deeper listings (towns, themes); None: flat
+    max_listing_depth: int = 5  # how many listing_links levels below a start URL are followed
     oai_holder: str = "rights"  # OAI-PMH harvests: the DC element that names the holder (rights|publisher|creator|contributor)
     oai_identifier_prefix: str = ""  # OAI-PMH harvests: stripped from OAI identifiers to give source_id
 
@@ -112,6 +114,9 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
             f"Profile {path} requires unknown fields {unknown}: expected names from {', '.join(KNOWN_REQUIRED)}."
         )
     start_urls = tuple(_need(data, "start_urls", path, list))
+    depth = data.get("max_listing_depth", 5)
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ProfileInvalid(f"Profile {path} has max_listing_depth = {depth!r}: expected a whole number >= 0.")
     oai = data.get("oai", {})
     holder = oai.get("holder", "rights")
     if holder not in HOLDER_ELEMENTS:
@@ -130,6 +135,8 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         labels={str(k): str(v) for k, v in labels.items()},
         required=required,
         path=str(path.resolve()),
+        listing_links=selectors.get("listing_links") or None,
+        max_listing_depth=depth,
         oai_holder=holder,
         oai_identifier_prefix=str(oai.get("identifier_prefix", "")),
     )

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import base64
 import threading
-import unicodedata
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape, quoteattr
 
 from crawler.replica.archive import ReplicaArchive, ReplicaRecord
+from crawler.replica.browse import NO_PLACE, town_slug
 from crawler.replica.iiif import iiif_link
 from db.dates import parse_date
 
@@ -52,11 +52,8 @@ def _read_stamp(text: str, granularity: str) -> datetime | None:
 
 def town_set(record: ReplicaRecord) -> str | None:
     """The setSpec of the record's town ("lugar:santo-domingo-de-la-calzada"), None without a place."""
-    place = record.fields.get("Lugar")
-    if not place:
-        return None
-    folded = unicodedata.normalize("NFKD", place.removesuffix(" (La Rioja)")).encode("ascii", "ignore").decode()
-    return "lugar:" + "-".join(folded.lower().split())
+    slug = town_slug(record)
+    return None if slug == NO_PLACE else f"lugar:{slug}"
 
 
 def _element(name: str, text: str | None, lang: str | None = None) -> str:

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.replica import iiif, pages
+from crawler.replica import browse, iiif, pages
 from crawler.replica.archive import ReplicaArchive, ReplicaRecord, build_archive
 from crawler.replica.oai import SECONDS, OaiRepository
 from db.errors import PipelineError
@@ -246,6 +246,8 @@ class ReplicaServer:
                 return _Response(301, HTML, pages.message_page("Movida permanentemente", location), (("Location", location),))
         if path.startswith("/media/"):
             return self._image(path)
+        if path == "/lugares" or path.startswith("/lugares/") or path == "/buscar":
+            return self._browse(path, parse_qs(parts.query), raw_path)
         if path == "/oai":
             return _Response(*self.oai.answer(parts.query))
         if path.startswith("/iiif/"):
@@ -266,6 +268,20 @@ class ReplicaServer:
         if body is None:
             return _Response(404, HTML, _not_found(f"/fotos?{query}"))
         return _Response(200, HTML, body)
+
+    def _browse(self, path: str, query: dict[str, list[str]], raw_path: str) -> _Response:
+        number = query.get("pagina", ["1"])[0]
+        page = int(number) if number.isdigit() else 0
+        steps = path.strip("/").split("/")
+        if path == "/buscar":
+            body = browse.search_page(self.archive, query.get("q", [""])[0], page)
+        elif len(steps) == 1:
+            body = browse.towns_page(self.archive)
+        elif len(steps) == 2:
+            body = browse.town_page(self.archive, steps[1])
+        else:
+            body = browse.decade_page(self.archive, steps[1], steps[2], page) if len(steps) == 3 else None
+        return _Response(200, HTML, body) if body is not None else _Response(404, HTML, _not_found(raw_path))
 
     def _record(self, record: ReplicaRecord | None, raw_path: str) -> _Response:
         if record is None:
