@@ -59,3 +59,4 @@ def test_a_search_listing_reached_by_a_get_query(tmp_path, replica, replica_arch
                 .lower().replace("ñ", "n")}
     assert len(expected) > 10  # more than one results page
     assert stored_ids(f"sqlite:///{tmp_path / 'a.db'}") == expected and summary.listing_pages >= 2
+
