@@ -136,3 +136,15 @@ def test_language_preference(values, expected):
 )
 def test_image_kind(url, kind):
     assert image_kind(url) == kind
+
+
+def test_record_item_loads_as_the_loader_does():
+    from crawler.items import RecordLoader, record_item
+
+    values = {"source": "s", "source_id": " A-1 ", "title": "  Plaza\n  Mayor ", "holder": "", "place": None,
+              "page_url": "http://h/a b", "image_url": "http://h/i.jpg", "image_via": None}
+    loader = RecordLoader()
+    for name, value in values.items():
+        loader.add_value(name, value)
+    assert dict(record_item(values)) == dict(loader.load_item()) == {
+        "source": "s", "source_id": "A-1", "title": "Plaza Mayor", "page_url": "http://h/a b", "image_url": "http://h/i.jpg"}

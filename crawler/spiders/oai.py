@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 
 from crawler.dublincore import dc_fields, strip_prefix
 from crawler.failures import failed_page
-from crawler.items import DeletedItem, PageItem, RecordLoader
+from crawler.items import DeletedItem, PageItem, record_item
 from crawler.oai import (
     METADATA_PREFIX,
     NotOaiResponse,
@@ -36,7 +36,7 @@ from crawler.oai import (
     verb_url,
 )
 from crawler.pipelines.validate import content_hash
-from crawler.profile import DEFAULT_PROFILE, RECORD_FIELDS, SiteProfile, load_profile
+from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
 from crawler.state import complete_record_hashes, last_harvest, save_harvest
 from db.session import make_engine
 
@@ -51,6 +51,8 @@ def _as_bool(value) -> bool:
 
 class OaiSpider(scrapy.Spider):
     name = "oai"
+    # A list page brings a hundred records at once: they share transactions (see pipelines/store.py).
+    custom_settings = {"FOTOFECHA_STORE_BATCH": 200}
 
     def __init__(
         self,
@@ -204,11 +206,7 @@ class OaiSpider(scrapy.Spider):
 
     def _record_item(self, record):
         fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
-        loader = RecordLoader()
-        loader.add_value("source", self.profile.source)
-        for name in (*RECORD_FIELDS, "page_url", "image_url", "image_via"):
-            loader.add_value(name, fields[name])
-        return loader.load_item()
+        return record_item({"source": self.profile.source, **fields})
 
     def _list_error(self, response: Response, code: str, message: str) -> Iterator:
         if code == "noRecordsMatch":
