@@ -72,7 +72,7 @@ class OaiSpider(scrapy.Spider):
         self.limit = int(limit) if limit not in (None, "") else None
         self.refresh = _as_bool(refresh)
         self.known: dict[str, str] = {}
-        self.yielded: set[str] = set()  # source_ids yielded this run: a restarted list shows them again
+        self.listed_ids: set[str] = set()  # OAI identifiers listed this run: a restarted list shows them again
         self.from_: str | None = None
         self.granularity: str | None = None
         self.first_response_date: str | None = None
@@ -179,6 +179,10 @@ class OaiSpider(scrapy.Spider):
             if self.limit_reached:
                 stopped = True
                 break
+            if record.identifier in self.listed_ids:
+                self.crawler.stats.inc_value("fotofecha/oai/relisted")
+                continue
+            self.listed_ids.add(record.identifier)
             self.listed += 1
             self.crawler.stats.inc_value("fotofecha/oai/listed")
             if record.deleted:
@@ -187,14 +191,10 @@ class OaiSpider(scrapy.Spider):
                                   source_id=strip_prefix(record.identifier, self.profile.oai_identifier_prefix))
                 continue
             item = self._record_item(record)
-            if item["source_id"] in self.yielded:
-                self.crawler.stats.inc_value("fotofecha/oai/relisted")
-                continue
             if self.known.get(item["source_id"]) == content_hash(item):
                 self.crawler.stats.inc_value("fotofecha/records/skipped")
                 continue
             self.scheduled += 1
-            self.yielded.add(item["source_id"])
             yield item
         yield PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=[])
         if stopped or (page.token and self.limit_reached):
