@@ -39,6 +39,15 @@ def complete_record_hashes(engine: Engine, source: str) -> dict[str, str]:
         return {source_id: digest for source_id, digest in conn.execute(query)}
 
 
+def image_failed_ids(engine: Engine, source: str) -> set[str]:
+    """source_ids of `source`'s records stored with an image that failed: an incremental OAI-PMH
+    harvest does not list them again (they did not change), so it asks for them one by one."""
+    failed = exists().where(and_(Image.record_id == Record.id, Image.status != "ok"))
+    query = select(Record.source_id).where(Record.source == source, Record.status.in_(("ok", "incomplete")), failed)
+    with engine.connect() as conn:
+        return set(conn.scalars(query))
+
+
 def _harvest_query(source: str, endpoint: str, set_spec: str):
     return select(OaiHarvest).where(
         OaiHarvest.source == source, OaiHarvest.endpoint == endpoint, OaiHarvest.set_spec == set_spec

@@ -124,6 +124,12 @@ def test_incremental_harvest_asks_from_and_marks_deletions(tmp_path, replica_arc
         (query,) = [urlsplit(p).query for _, p, _ in server.request_log if "ListRecords" in p]
         assert parse_qs(query)["from"] == [response_date]
         assert (second.new, second.updated, second.deleted) == (0, 0, 0)
+        # records whose image failed are not listed again (unchanged since `from`): asked for one by one
+        image_faulted = {r.source_id for r in replica_archive.records
+                         if set(r.faults) & {"image_404", "image_html", "image_truncated"}}
+        asked = {parse_qs(urlsplit(p).query)["identifier"][0].rsplit(":", 1)[-1]
+                 for _, p, _ in server.request_log if "GetRecord" in p}
+        assert asked == image_faulted and second.unchanged == len(image_faulted) == 3
 
         victim = replica_archive.records[4]
         server.oai.withdraw(victim.source_id)

@@ -120,6 +120,8 @@ class OaiRepository:
             f"LRM-{last + k:06d}": FIRST_DATESTAMP + (last + k) * DATESTAMP_STEP for k in range(1, WITHDRAWN + 1)
         }
         self._faulted: set[str] = set()
+        self._version = 0  # bumped by withdraw(): cached lists are stale
+        self._lists: dict[tuple, list] = {}  # (version, set, from, until) -> matching headers, for paging
 
     # -- state ------------------------------------------------------------------------------------
     def withdraw(self, source_id: str, when: datetime | None = None) -> None:
@@ -127,6 +129,7 @@ class OaiRepository:
         when = when or datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         with self._lock:
             self._deleted[source_id] = when
+            self._version += 1
 
     def _headers(self) -> list[tuple[str, datetime, bool, ReplicaRecord | None]]:
         """(source_id, datestamp, deleted, record) of every identifier, in identifier order."""
@@ -135,6 +138,22 @@ class OaiRepository:
         rows = [(r.source_id, deleted.get(r.source_id, FIRST_DATESTAMP + i * DATESTAMP_STEP),
                  r.source_id in deleted, r) for i, r in enumerate(self.archive.records)]
         rows += [(sid, when, True, None) for sid, when in deleted.items() if sid not in self._numbers]
+        return rows
+
+    def _matching(self, set_spec: str, start: str, end: str, low: datetime | None, high: datetime | None) -> list:
+        """The headers a list request selects; kept while the list is paged (a 20,000-record list has 200 pages)."""
+        key = (self._version, set_spec, start, end)
+        with self._lock:
+            if key in self._lists:
+                return self._lists[key]
+        if high is not None and len(end) == 10:
+            high += timedelta(days=1) - timedelta(seconds=1)
+        rows = [row for row in self._headers()
+                if (low is None or row[1] >= low) and (high is None or row[1] <= high)
+                and (not set_spec or (row[3] is not None and not row[2] and town_set(row[3]) == set_spec))]
+        with self._lock:
+            self._lists = {k: v for k, v in self._lists.items() if k[0] == self._version}
+            self._lists[key] = rows
         return rows
 
     def _fault_once(self, name: str) -> bool:
@@ -240,12 +259,7 @@ class OaiRepository:
             bounds.append(moment)
         if start and end and len(start) != len(end):
             return self._error(request, "badArgument", "from and until have different granularities")
-        low, high = bounds
-        if high is not None and len(end) == 10:
-            high += timedelta(days=1) - timedelta(seconds=1)
-        rows = [row for row in self._headers()
-                if (low is None or row[1] >= low) and (high is None or row[1] <= high)
-                and (not set_spec or (row[3] is not None and not row[2] and town_set(row[3]) == set_spec))]
+        rows = self._matching(set_spec, start, end, *bounds)
         if not rows:
             return self._error(request, "noRecordsMatch", "No records match the request")
         chunk = rows[offset : offset + self.page_size]

@@ -5,7 +5,8 @@ Core mapped by crawler/dublincore.py), each withdrawn one a DeletedItem, each Li
 a listing PageItem. Paging follows resumptionTokens; completeListSize feeds the progress bar.
 
 Incremental: when a harvest lists to the end, its first responseDate is kept (oai_harvests) and
-the next one asks `from` it at the repository's granularity. A record that arrives with the
+the next one asks `from` it at the repository's granularity; records whose image failed before
+are then asked for with GetRecord, so a transient fault heals as in the HTML crawl. A record that arrives with the
 fields already stored complete is not stored or its image fetched again, so a harvest killed
 at any moment and rerun ends with the database an uninterrupted one leaves.
 
@@ -33,11 +34,12 @@ from crawler.oai import (
     parse_formats,
     parse_identify,
     parse_list,
+    parse_single,
     verb_url,
 )
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
-from crawler.state import complete_record_hashes, last_harvest, save_harvest
+from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
 from db.session import make_engine
 
 # A list that keeps answering badResumptionToken after this many restarts is given up.
@@ -82,6 +84,7 @@ class OaiSpider(scrapy.Spider):
         self.deleted = 0
         self.list_complete = False
         self.list_broken = False  # a page of the list could not be read: the harvest is not complete
+        self.unhealed: set[str] = set()  # source_ids whose image failed before: asked for again after the list
 
     # -- start: what is stored already -----------------------------------------------------------
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -91,6 +94,7 @@ class OaiSpider(scrapy.Spider):
                 self.known = complete_record_hashes(engine, self.profile.source)
                 previous = last_harvest(engine, self.profile.source, self.endpoint, self.set_spec or "")
                 self.previous_date = previous.response_date if previous else None
+                self.unhealed = image_failed_ids(engine, self.profile.source) if previous else set()
             else:
                 self.previous_date = None
         finally:
@@ -187,8 +191,7 @@ class OaiSpider(scrapy.Spider):
             self.crawler.stats.inc_value("fotofecha/oai/listed")
             if record.deleted:
                 self.deleted += 1
-                yield DeletedItem(source=self.profile.source, datestamp=record.datestamp,
-                                  source_id=strip_prefix(record.identifier, self.profile.oai_identifier_prefix))
+                yield self._deleted_item(record)
                 continue
             item = self._record_item(record)
             if self.known.get(item["source_id"]) == content_hash(item):
@@ -203,6 +206,29 @@ class OaiSpider(scrapy.Spider):
             yield self._list_request(page.token)
         else:
             self.list_complete = True
+            yield from self._heal_requests()
+
+    def _heal_requests(self) -> Iterator[scrapy.Request]:
+        for source_id in sorted(self.unhealed):
+            identifier = self.profile.oai_identifier_prefix + source_id
+            if identifier not in self.listed_ids:
+                url = verb_url(self.endpoint, "GetRecord", identifier=identifier, metadataPrefix=METADATA_PREFIX)
+                yield self._request(url, self.parse_get_record)
+
+    def parse_get_record(self, response: Response) -> Iterator:
+        error, record = parse_single(response.body)
+        if error is not None or record is None:
+            code, message = error or ("noRecord", "the answer holds no record")
+            yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
+                           reason=f"listing_oai_{code}", error=f"listing_oai_{code}: {message}")
+        elif record.deleted:
+            yield self._deleted_item(record)
+        else:
+            yield self._record_item(record)
+
+    def _deleted_item(self, record) -> DeletedItem:
+        source_id = strip_prefix(record.identifier, self.profile.oai_identifier_prefix)
+        return DeletedItem(source=self.profile.source, source_id=source_id, datestamp=record.datestamp)
 
     def _record_item(self, record):
         fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
@@ -213,6 +239,7 @@ class OaiSpider(scrapy.Spider):
             # Nothing changed since `from` (or the set is empty): a complete, empty harvest.
             yield PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=[])
             self.list_complete = True
+            yield from self._heal_requests()
         elif code == "badResumptionToken" and response.meta.get("oai_token") and self.restarts < MAX_RESTARTS:
             # The token expired or the repository forgot it: list again from the same `from`.
             self.restarts += 1
