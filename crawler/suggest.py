@@ -192,8 +192,7 @@ def suggest(url: str, fetch) -> Suggestion:
             records.append((record_url, as_selector(record_html)))
     if records and not label_map([page for _, page in records])[0]:
         records = []  # the "links" led to pages without labels: the URL was a record page after all
-    suggestion = suggest_from(final_url, first, records)
-    return suggestion
+    return suggest_from(final_url, first, records)
 
 
 def _q(text: str) -> str:
@@ -208,7 +207,7 @@ def render_toml(suggestion: Suggestion) -> str:
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(suggestion.url))
     lines = [
         f"# DRAFT written by 'cli.py probe --suggest {suggestion.url}': review every line before a crawl,",
-        f"# then check it on a record page:  cli.py probe RECORD-URL --profile THIS-FILE",
+        "# then check it on a record page:  cli.py probe RECORD-URL --profile THIS-FILE",
         f"# Labels were read from: {', '.join(suggestion.record_urls)}",
         f"name = {_q(suggestion.source + ' (suggested)')}",
         f"source = {_q(suggestion.source)}",

@@ -18,7 +18,7 @@ from crawler.replica import ReplicaServer
 from crawler.replica.iiif import iiif_link
 from crawler.replica.oai import DAYS, town_set
 from crawler.run import CrawlConfig, HarvestRefused, run_crawl
-from db.models import Image, OaiHarvest, Record
+from db.models import OaiHarvest, Record
 from db.session import make_engine, session_scope
 
 COMPARED = ("source_id", "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
