@@ -117,24 +117,36 @@ def replica(port: int, records: int, seed: int, host: str, url_file: Path | None
 @click.option("--autothrottle/--no-autothrottle", default=True, show_default=True,
               help="Adapt the delay to the server's latency.")
 @click.option("--refresh", is_flag=True, help="Refetch pages and images already stored; count updated/unchanged.")
+@click.option("--oai", "oai_url", default=None,
+              help="Harvest this OAI-PMH base URL (oai_dc) instead of the HTML listings; later runs are incremental.")
+@click.option("--set", "oai_set", default=None, help="With --oai: harvest only this setSpec.")
+@click.option("--image-size", default="max", show_default=True,
+              help="IIIF pictures: 'max' or the long side in pixels (e.g. 2048); other images are stored as served.")
 @click.option("--verbose", is_flag=True, help="Show Scrapy's own log on stderr.")
 @max_pixels_option
 def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, limit: int | None,
-          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, verbose: bool,
-          max_pixels: int) -> None:
+          concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, oai_url: str | None,
+          oai_set: str | None, image_size: str, verbose: bool, max_pixels: int) -> None:
     """Harvest an archive's records and images into the database, politely and resumably.
 
     \b
     Obeys robots.txt, throttles itself and honours Retry-After. Killed, it continues where it
     stopped when rerun with the same command; pages and images stored complete are not fetched
     again unless --refresh. Every fault is stored as a row with its reason.
+    With --oai it harvests an OAI-PMH repository's Dublin Core (and IIIF images) instead.
     Example:  cli.py crawl --profile replica --start-url http://127.0.0.1:8765
+    Example:  cli.py crawl --profile replica --oai http://127.0.0.1:8765/oai
     """
+    from crawler.iiif import parse_size
     from crawler.run import CrawlConfig, format_summary, run_crawl
 
+    try:
+        parse_size(image_size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--image-size'") from None
     config = CrawlConfig(profile=profile, start_url=start_url, db_url=db_url, images_dir=images_dir, limit=limit,
                          concurrency=concurrency, delay=delay, autothrottle=autothrottle, refresh=refresh,
-                         verbose=verbose, max_pixels=max_pixels)
+                         oai=oai_url, oai_set=oai_set, iiif_size=image_size, verbose=verbose, max_pixels=max_pixels)
     summary = run_crawl(config)
     click.echo(format_summary(summary))
     if summary.interrupted:
@@ -144,17 +156,25 @@ def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, lim
 @main.command()
 @click.argument("url")
 @click.option("--profile", default="larioja", show_default=True, help="Site profile: a name in crawler/profiles/ or a TOML file.")
-def probe(url: str, profile: str) -> None:
-    """Fetch one record page and show the fields the profile extracts and the ones it misses.
+@click.option("--suggest", is_flag=True, help="Write a draft profile from this listing or record page instead.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("profile-draft.toml"),
+              show_default=True, help="With --suggest: where the draft profile goes (never overwritten).")
+def probe(url: str, profile: str, suggest: bool, out: Path) -> None:
+    """Find the archive's way in (OAI-PMH, IIIF) and check a profile against one record page.
 
     \b
-    The quick way to check or fix a profile against the live site before a crawl.
+    Prints the crawl command for an OAI-PMH endpoint or IIIF manifest it finds, then the fields
+    the profile extracts from the page and the ones it misses. --suggest drafts a profile.
     Example:  cli.py probe https://archive.example/foto/123 --profile larioja
+    Example:  cli.py probe --suggest https://archive.example/fotos --out my-archive.toml
     """
-    from crawler.probe import format_probe
+    from crawler.probe import format_probe, format_suggestion, suggest_profile
     from crawler.probe import probe as run_probe
 
-    click.echo(format_probe(run_probe(url, profile)))
+    if suggest:
+        click.echo(format_suggestion(suggest_profile(url, out), out))
+    else:
+        click.echo(format_probe(run_probe(url, profile)))
 
 
 # --- curation stage (dataset/) ---

@@ -53,10 +53,8 @@ def _unique_image(pool_bytes: bytes, fmt: str, source_id: str) -> bytes:
     return pool_bytes[:2] + comment + pool_bytes[2:]  # right after SOI
 
 
-def _serve(records: int, seed: int, conn) -> None:
-    from crawler.replica import ReplicaServer, build_archive
-
-    archive = build_archive(records, seed=seed)
+def pooled_images(archive) -> None:
+    """Make `archive` serve pre-rendered pictures, each made unique per record (see the module docstring)."""
     real = archive.image_bytes
     pools: dict[str, list[bytes]] = {"JPEG": [], "PNG": []}
     wanted = {"JPEG": POOL, "PNG": POOL // 8}
@@ -76,6 +74,13 @@ def _serve(records: int, seed: int, conn) -> None:
         return _unique_image(choices[int(re.sub(r"\D", "", source_id) or 0) % len(choices)], fmt, source_id)
 
     archive.image_bytes = image_bytes
+
+
+def _serve(records: int, seed: int, conn) -> None:
+    from crawler.replica import ReplicaServer, build_archive
+
+    archive = build_archive(records, seed=seed)
+    pooled_images(archive)
     with ReplicaServer(archive) as server:
         conn.send(server.base_url)
         conn.recv()  # until told to stop
@@ -88,6 +93,14 @@ def _crawl(base_url: str, workdir: Path, concurrency: int, profile: str = "repli
         "--db", f"sqlite:///{workdir / 'archive.db'}", "--images-dir", str(workdir / "images"),
         "--no-autothrottle", "--delay", "0", "--concurrency", str(concurrency),
     ]
+    return measure(command, workdir, check)
+
+
+def measure(command: list[str], workdir: Path, check: bool = True) -> dict:
+    """Run a `cli.py crawl` command; its records, elapsed s (from its summary), wall s, peak RSS MB and CPU s.
+
+    Its stderr goes to `workdir`/stderr.txt; check=False returns a failed crawl's output too.
+    """
     started = time.monotonic()
     stderr = open(workdir / "stderr.txt", "w+")  # a file: the progress bar must not fill a pipe nobody reads
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)

@@ -7,6 +7,7 @@ is collected whatever the markup, and the profile's label map picks the ones it 
 - ``<dl><dt>Título</dt><dd>value</dd></dl>``
 - ``<tr><th>Título</th><td>value</td></tr>`` (or two ``<td>`` cells)
 - ``<li><strong>Título:</strong> value</li>`` (also ``<p>``, ``<b>``)
+- ``<div class="field"><h3>Título</h3><div>value</div></div>`` (AtoM's description pages)
 
 Labels match ignoring case, accents, surrounding whitespace and a trailing colon.
 
@@ -31,6 +32,8 @@ _WHITESPACE = re.compile(r"\s+")
 
 # A label cell: first element child of an <li>/<p> that is <strong>/<b>.
 _INLINE_LABEL_ITEMS = ".//*[self::li or self::p][*[1][self::strong or self::b]]"
+# A headed field box: <div class="field"><h3>label</h3><div>value</div></div>.
+_HEADED_FIELDS = ".//div[contains(concat(' ', normalize-space(@class), ' '), ' field ')][h3 and div]"
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ def label_value_pairs(scope: Selector) -> list[tuple[str, str]]:
     for row in scope.xpath(".//tr[not(th) and count(td) = 2]"):
         cells = row.xpath("./td")
         pairs.append((element_text(cells[0]), element_text(cells[1])))
+    for box in scope.xpath(_HEADED_FIELDS):
+        pairs.append((element_text(box.xpath("./h3")[0]), element_text(box.xpath("./div")[0])))
     for item in scope.xpath(_INLINE_LABEL_ITEMS):
         label = element_text(item.xpath("./*[1]")[0])
         full = element_text(item)

@@ -20,6 +20,7 @@ from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseNeverReceived
 
+from crawler.items import PageItem
 from crawler.middlewares.profile_limits import OffsiteRedirect, ResponseTooLarge
 
 CONNECTION_ERRORS = (ConnectError, DownloadConnectionRefusedError, ConnectionError)
@@ -59,3 +60,15 @@ def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
     if isinstance(exc, TIMEOUT_ERRORS):
         return "timeout", f"{type(exc).__name__}: {exc}", None
     return "download_error", f"{type(exc).__name__}: {exc}", None
+
+
+def failed_page(failure: Failure, kind: str) -> PageItem:
+    """The row for a listing (kind "listing") or record page (kind "record") that could not be downloaded."""
+    request = failure.request
+    url = request.meta.get("listed_url", request.url)
+    reason, detail, http_status = describe(failure)
+    prefix = "page" if kind == "record" else "listing"
+    return PageItem(
+        url=url, kind=kind, status="failed", http_status=http_status,
+        reason=f"{prefix}_{reason}", error=f"{prefix}_{reason}: {detail}",
+    )

@@ -1,7 +1,10 @@
 """Check a profile against one live record page in a minute: what it extracts, what it misses.
 
-Fetches with the crawler's User-Agent and honours robots.txt, like the crawl. Pure stdlib
-HTTP (one page does not need Scrapy's engine); the extraction is the crawler's own.
+Before the HTML, it looks for the standard ways in (crawler/detect.py): an OAI-PMH endpoint
+(the URL itself, or a platform's usual path on its site), then IIIF manifests; and prints the
+crawl command each calls for. Fetches with the crawler's User-Agent and honours robots.txt,
+like the crawl. Pure stdlib HTTP (a few pages do not need Scrapy's engine); the extraction is
+the crawler's own.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urljoin
 
 from protego import Protego
 
 from crawler import settings as crawl_settings
+from crawler.detect import IiifLink, OaiEndpoint, find_oai_nearby, iiif_document, iiif_links, oai_at
 from crawler.extract import as_selector, extract_fields, extract_image_url, normalize_label
 from crawler.profile import DEFAULT_PROFILE, load_profile
+from crawler.suggest import Suggestion, render_toml, suggest
 from db.dates import parse_date
 from db.errors import PipelineError
 
@@ -40,6 +46,10 @@ class ProbeResult:
     image_url: str | None = None  # the main image, absolute
     year: int | None = None  # parse_date(date) result, for a quick sanity check
     date_precision: str = "unknown"
+    oai: OaiEndpoint | None = None  # an OAI-PMH endpoint: the URL itself, or one on its site
+    oai_is_url: bool = False  # the URL itself is the endpoint (nothing else was probed)
+    iiif: tuple[IiifLink, ...] = ()  # IIIF manifests / info.json the page links
+    iiif_document: str | None = None  # "iiif_manifest" | "iiif_info" when the URL itself is one
 
 
 def _fetch(url: str) -> tuple[int, str, bytes, str]:
@@ -55,23 +65,88 @@ def _fetch(url: str) -> tuple[int, str, bytes, str]:
         raise ProbeFailed(f"Could not fetch {url}: {reason}. Check the address (is the archive up?).") from None
 
 
-def _robots_allows(url: str) -> bool:
+def robots_for(url: str):
+    """A can_fetch(url) for the site's robots.txt (everything allowed without one, as in Scrapy)."""
     robots_url = urljoin(url, "/robots.txt")
     request = urllib.request.Request(robots_url, headers={"User-Agent": crawl_settings.USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             body = response.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError):
-        return True  # no robots.txt: everything is allowed, as in Scrapy
-    return Protego.parse(body).can_fetch(url, crawl_settings.USER_AGENT)
+        return lambda _url: True
+    rules = Protego.parse(body)
+    return lambda target: rules.can_fetch(target, crawl_settings.USER_AGENT)
+
+
+def _refuse_robots(url: str) -> ProbeFailed:
+    return ProbeFailed(f"robots.txt of {url} disallows it for our User-Agent: the crawler would not fetch it either.")
+
+
+def suggest_profile(url: str, out: Path) -> Suggestion:
+    """Draft a profile from the listing or record page at `url` (and a few record pages) into `out`."""
+    if out.exists():
+        raise ProbeFailed(f"{out} exists: a draft never overwrites a file. Pass another --out or remove it.")
+    allowed = robots_for(url)
+
+    def fetch(target: str) -> tuple[str, str]:
+        if not allowed(target):
+            raise _refuse_robots(target)
+        _status, final_url, body, charset = _fetch(target)
+        return final_url, body.decode(charset, errors="replace")
+
+    suggestion = suggest(url, fetch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_toml(suggestion), encoding="utf-8")
+    return suggestion
+
+
+def format_suggestion(suggestion: Suggestion, out: Path) -> str:
+    """What `cli.py probe --suggest` prints."""
+    missing = "(not found: write it by hand)"
+    labels = ", ".join(f"{label} -> {name}" for label, name in suggestion.labels.items()) or "none"
+    lines = [
+        f"Wrote draft profile {out} (source {suggestion.source!r}) from {len(suggestion.record_urls)} record page(s).",
+        f"  record links: {suggestion.record_links or missing}",
+        f"  next page:    {suggestion.next_page or missing}",
+        f"  image:        {suggestion.image or missing}",
+        f"  labels:       {labels}",
+    ]
+    if suggestion.unmapped:
+        lines.append(f"  not mapped:   {', '.join(suggestion.unmapped)}")
+    lines.append(f"Review it, then check a record page:  cli.py probe {suggestion.record_urls[0]} --profile {out}")
+    return "\n".join(lines)
+
+
+def quiet_fetcher(allowed):
+    """fetch(url) -> body, or None when robots.txt forbids it or it fails: for detection, where a miss is an answer."""
+
+    def fetch(url: str) -> bytes | None:
+        if not allowed(url):
+            return None
+        try:
+            return _fetch(url)[2]
+        except ProbeFailed:
+            return None
+
+    return fetch
 
 
 def probe(url: str, profile_name: str = DEFAULT_PROFILE) -> ProbeResult:
-    """Fetch one record page and extract it with the profile."""
+    """Look for OAI-PMH and IIIF at `url`; unless it is an endpoint or a IIIF document, extract it with the profile."""
     profile = load_profile(profile_name)
-    if not _robots_allows(url):
-        raise ProbeFailed(f"robots.txt of {url} disallows it for our User-Agent: the crawler would not fetch it either.")
+    allowed = robots_for(url)
+    if not allowed(url):
+        raise _refuse_robots(url)
+    fetch = quiet_fetcher(allowed)
+    endpoint = oai_at(url, fetch)
+    if endpoint is not None:
+        return ProbeResult(url=url, final_url=endpoint.url, http_status=200, profile=profile.name, oai=endpoint,
+                           oai_is_url=True)
     status, final_url, body, charset = _fetch(url)
+    document = iiif_document(body)
+    if document is not None:
+        return ProbeResult(url=url, final_url=final_url, http_status=status, profile=profile.name,
+                           iiif_document=document, oai=find_oai_nearby(final_url, fetch))
     page = as_selector(body.decode(charset, errors="replace"))
     extraction = extract_fields(page, profile.labels, profile.fields_container)
     image_url = extract_image_url(page, profile.image, final_url)
@@ -99,12 +174,48 @@ def probe(url: str, profile_name: str = DEFAULT_PROFILE) -> ProbeResult:
         image_url=image_url,
         year=estimate.year,
         date_precision=estimate.precision,
+        oai=find_oai_nearby(final_url, fetch),
+        iiif=tuple(iiif_links(page, final_url)),
     )
 
 
+def _format_ways_in(result: ProbeResult) -> list[str]:
+    lines = []
+    if result.oai is not None:
+        oai = result.oai
+        sets = f"{oai.sets} sets" if oai.sets is not None else "no sets"
+        where = "This URL is" if result.oai_is_url else "The site has"
+        lines += [
+            f"OAI-PMH: {where} an OAI-PMH endpoint: {oai.url} ({oai.repository_name or 'unnamed'}; "
+            f"formats {', '.join(oai.formats) or 'unknown'}; {sets}; granularity {oai.granularity})",
+            "  Harvest it (Dublin Core, no selectors; later runs are incremental):",
+            f"  cli.py crawl --oai {oai.url} --profile {result.profile}",
+        ]
+        if "oai_dc" not in oai.formats:
+            lines.append("  (it does not list oai_dc: the harvest would be refused)")
+    else:
+        lines.append("OAI-PMH: none found (the URL and the usual platform paths do not answer ?verb=Identify)")
+    if result.iiif_document is not None:
+        kind = "a IIIF Presentation manifest" if result.iiif_document == "iiif_manifest" else "a IIIF Image API info.json"
+        lines += [f"IIIF: this URL is {kind}: records whose image link points at such documents get the picture",
+                  "  through it; choose the size with --image-size max (or e.g. 2048)."]
+    elif result.iiif:
+        first = result.iiif[0]
+        lines += [f"IIIF: the page links {len(result.iiif)} IIIF document(s), first {first.url}",
+                  "  To fetch the archive-quality picture through it, set in the profile:",
+                  f"  [selectors] image = {first.selector!r}",
+                  f"  then: cli.py crawl --profile {result.profile} --image-size max"]
+    elif not result.oai_is_url:
+        lines.append("IIIF: no manifest linked from this page")
+    return lines
+
+
 def format_probe(result: ProbeResult) -> str:
-    """What `cli.py probe` prints."""
-    lines = [f"Probed {result.final_url} (HTTP {result.http_status}) with profile {result.profile!r}"]
+    """What `cli.py probe` prints: the ways in found (OAI-PMH, IIIF), then what the profile extracts."""
+    ways_in = _format_ways_in(result)
+    if result.oai_is_url or result.iiif_document is not None:
+        return "\n".join(ways_in)
+    lines = [*ways_in, f"Probed {result.final_url} (HTTP {result.http_status}) with profile {result.profile!r}"]
     width = max([len(name) for name in result.fields] + [len("image_url")])
     for name, value in result.fields.items():
         label = result.field_labels.get(name)

@@ -3,9 +3,10 @@
 A profile names the source (records are keyed by (source, source_id)), where the listing
 starts, how to find record links, the next listing page and the main image, and which
 labels on a record page feed which field; optionally, which other hosts a redirect may lead
-to (`image_hosts`) and how large a page or an image may be ([limits]). Selectors are checked
-when the profile loads. `load_profile("replica")` reads crawler/profiles/replica.toml; any
-other value is taken as a path to a TOML file.
+to (`image_hosts`) and how large a page or an image may be ([limits]); an optional [oai] table
+says how an OAI-PMH harvest of the same source reads Dublin Core. Selectors are checked when
+the profile loads. `load_profile("replica")` reads crawler/profiles/replica.toml; any other
+value is taken as a path to a TOML file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tomllib
 from cssselect import SelectorError
 from parsel import Selector
 
+from crawler.dublincore import HOLDER_ELEMENTS
 from db.errors import PipelineError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -61,6 +63,10 @@ class SiteProfile:
     image_hosts: tuple[str, ...] = ()  # other hosts (and their subdomains) a redirect may lead to, e.g. an image CDN
     max_page_bytes: int = int(MAX_PAGE_MB * MB)  # listing/record pages larger than this fail as *_too_large
     max_image_bytes: int = int(MAX_IMAGE_MB * MB)  # image files larger than this fail as image_too_large
+    listing_links: str | None = None  # selector for links from a listing to deeper listings (towns, themes); None: flat
+    max_listing_depth: int = 5  # how many listing_links levels below a start URL are followed
+    oai_holder: str = "rights"  # OAI-PMH harvests: the DC element that names the holder (rights|publisher|creator|contributor)
+    oai_identifier_prefix: str = ""  # OAI-PMH harvests: stripped from OAI identifiers to give source_id
 
 
 def available_profiles() -> list[str]:
@@ -121,6 +127,16 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         )
     start_urls = tuple(_need(data, "start_urls", path, list))
     check_selectors(selectors, path)
+    depth = data.get("max_listing_depth", 5)
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ProfileInvalid(f"Profile {path} has max_listing_depth = {depth!r}: expected a whole number >= 0.")
+    oai = data.get("oai", {})
+    holder = oai.get("holder", "rights")
+    if holder not in HOLDER_ELEMENTS:
+        raise ProfileInvalid(
+            f"Profile {path} has [oai] holder = {holder!r}: expected one of {', '.join(HOLDER_ELEMENTS)} "
+            "(the Dublin Core element that names the photograph's holder)."
+        )
     return SiteProfile(
         name=path.stem,
         source=str(_need(data, "source", path, str)),
@@ -132,6 +148,10 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         labels={str(k): str(v) for k, v in labels.items()},
         required=required,
         path=str(path.resolve()),
+        listing_links=selectors.get("listing_links") or None,
+        max_listing_depth=depth,
+        oai_holder=holder,
+        oai_identifier_prefix=str(oai.get("identifier_prefix", "")),
         **_download_limits(data, path),
     )
 
@@ -180,12 +200,12 @@ def _download_limits(data: dict, path: Path) -> dict[str, object]:
     }
 
 
-def _check_http_url(url: str) -> str:
+def check_http_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BadStartURL(
             f"Start URL {url!r} is not an absolute http(s) URL: expected e.g. http://127.0.0.1:8000/fotos. "
-            "Fix --start-url or the profile's start_urls."
+            "Fix --start-url (or --oai) or the profile's start_urls."
         )
     return url
 
@@ -204,8 +224,8 @@ def start_urls_for(profile: SiteProfile, start_url: str | None = None) -> tuple[
                 f"Profile {profile.name!r} gives relative start URLs {relative}: "
                 "pass --start-url with the archive's address, e.g. --start-url http://127.0.0.1:8000."
             )
-        return tuple(_check_http_url(u) for u in profile.start_urls)
-    _check_http_url(start_url)
+        return tuple(check_http_url(u) for u in profile.start_urls)
+    check_http_url(start_url)
     if urlsplit(start_url).path in ("", "/") and relative:
         return tuple(urljoin(start_url, u) for u in profile.start_urls)
     return (start_url,)

@@ -25,9 +25,10 @@ from tqdm import tqdm
 from twisted.python.failure import Failure
 
 from crawler.imagefile import remove_partial_files
-from crawler.profile import DEFAULT_PROFILE, load_profile, start_urls_for
+from crawler.profile import DEFAULT_PROFILE, check_http_url, load_profile, start_urls_for
 from crawler.reactor import call_in_reactor
 from crawler.spiders.archive import ArchiveSpider
+from crawler.spiders.oai import FATAL_STAT, OaiSpider
 from db.errors import PipelineError
 from db.models import CrawlRun, Page, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
@@ -47,6 +48,10 @@ class CrawlAborted(PipelineError):
     """Scrapy could not start the crawl (bad settings or spider arguments)."""
 
 
+class HarvestRefused(PipelineError):
+    """The OAI-PMH repository refused the harvest (no oai_dc, a bad argument, not OAI-PMH at all)."""
+
+
 @dataclass(frozen=True)
 class CrawlConfig:
     profile: str = DEFAULT_PROFILE  # profile name (crawler/profiles/NAME.toml) or path of a TOML file
@@ -58,6 +63,9 @@ class CrawlConfig:
     delay: float | None = None  # seconds between requests to a domain; None: settings.py (1.0)
     autothrottle: bool = True  # adapt the delay to the server's latency (polite); off for benchmarks/tests
     refresh: bool = False  # refetch pages and images already stored; count updated/unchanged
+    oai: str | None = None  # OAI-PMH base URL: harvest its oai_dc records instead of walking HTML listings
+    oai_set: str | None = None  # with oai: harvest only this setSpec
+    iiif_size: str = "max"  # IIIF pictures: "max" or the long side in pixels, e.g. "2048"
     progress: bool = True  # progress bar on stderr
     verbose: bool = False  # show Scrapy's own log on stderr
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger images are recorded as image_too_many_pixels (db.pixels)
@@ -82,6 +90,7 @@ class CrawlSummary:
     requests: int = 0  # HTTP requests made
     elapsed_s: float = 0.0  # wall time of the crawl
     interrupted: bool = False  # stopped by Ctrl-C before the end
+    deleted: int = 0  # OAI-PMH: stored records the repository marked deleted (status "deleted")
 
     @property
     def records(self) -> int:
@@ -101,6 +110,7 @@ def crawl_settings(config: CrawlConfig, db_url: str, images_dir: Path, run_id: i
         "FOTOFECHA_IMAGES_DIR": str(images_dir),
         "FOTOFECHA_RUN_ID": run_id,
         "FOTOFECHA_MAX_PIXELS": config.max_pixels,
+        "FOTOFECHA_IIIF_SIZE": config.iiif_size,
         "AUTOTHROTTLE_ENABLED": config.autothrottle,
         "LOG_LEVEL": "DEBUG" if config.verbose else "INFO",
     }
@@ -150,6 +160,7 @@ def _summarize(run_id: int, profile: str, start_urls, stats: dict, elapsed_s: fl
         requests=count("downloader/request_count"),
         elapsed_s=elapsed_s,
         interrupted=interrupted,
+        deleted=count("fotofecha/records/deleted"),
     )
 
 
@@ -162,7 +173,10 @@ class _Progress:
         self.shown = 0
 
     def update(self, stats: dict) -> None:
-        records = int(stats.get("fotofecha/records/done", 0))
+        total = stats.get("fotofecha/oai/complete_list_size")
+        if total and self.bar.total != total:
+            self.bar.total = int(total)  # an OAI-PMH list says how long it is
+        records = int(stats.get("fotofecha/oai/listed") or stats.get("fotofecha/records/done", 0))
         images = int(stats.get("fotofecha/images/ok", 0))
         errors = sum(int(v) for k, v in stats.items() if k.startswith("fotofecha/failed/"))
         elapsed = max(time.monotonic() - self.started, 1e-6)
@@ -242,7 +256,12 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
     >>> run_crawl(CrawlConfig(profile="replica", start_url="http://127.0.0.1:8000"))  # doctest: +SKIP
     """
     profile = load_profile(config.profile)
-    start_urls = start_urls_for(profile, config.start_url)
+    if config.oai:
+        start_urls = (check_http_url(config.oai),)
+        spider, spider_args = OaiSpider, {"endpoint": config.oai, "set_spec": config.oai_set}
+    else:
+        start_urls = start_urls_for(profile, config.start_url)
+        spider, spider_args = ArchiveSpider, {"start_url": config.start_url}
     db_url = resolve_url(config.db_url)
     images_dir = Path(config.images_dir).absolute()
     check_reachable(start_urls[0])
@@ -256,10 +275,10 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
 
         def start() -> None:
             try:
-                crawler = runner.create_crawler(ArchiveSpider)
+                crawler = runner.create_crawler(spider)
                 crawler_box["crawler"] = crawler
                 deferred = runner.crawl(
-                    crawler, profile=profile, start_url=config.start_url, limit=config.limit, refresh=config.refresh
+                    crawler, profile=profile, limit=config.limit, refresh=config.refresh, **spider_args
                 )
             except Exception:  # handed to this function's caller below, as CrawlAborted
                 crawler_box["failure"] = Failure()
@@ -293,6 +312,8 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             raise CrawlAborted(
                 f"The crawl could not start: {failure.getErrorMessage()}. Rerun with --verbose for Scrapy's log."
             )
+        if stats.get(FATAL_STAT):
+            raise HarvestRefused(stats[FATAL_STAT])
         if summary.listing_pages == 0 and summary.records == 0 and not interrupted:
             error = (_first_listing_error(engine, run_id) or "no listing page was read").rstrip(".")
             # These errors name their fix (in the profile); the address is not what is wrong.
@@ -311,7 +332,8 @@ def format_summary(summary: CrawlSummary) -> str:
         f"Crawl run {summary.run_id} ({summary.profile}) {state} in {summary.elapsed_s:.1f} s: "
         f"{summary.records} records fetched ({summary.records_per_s:.1f}/s), {summary.requests} requests.",
         f"  records: {summary.new} new, {summary.updated} updated, {summary.unchanged} unchanged, "
-        f"{summary.skipped} already complete (not fetched), {summary.incomplete} incomplete",
+        f"{summary.skipped} already complete (not fetched), {summary.incomplete} incomplete"
+        + (f", {summary.deleted} deleted" if summary.deleted else ""),
         f"  images: {summary.images_stored} stored, {summary.images_failed} failed",
         f"  listing pages: {summary.listing_pages}; robots.txt disallowed: {summary.robots_disallowed}",
     ]

@@ -73,5 +73,8 @@ ITEM_PIPELINES = {
 FOTOFECHA_DB_URL = None  # None: $FOTOFECHA_DB or sqlite:///data/archive.db
 FOTOFECHA_IMAGES_DIR = "data/images"
 FOTOFECHA_RUN_ID = None  # CrawlRun.id stamped on Page rows
+FOTOFECHA_STORE_BATCH = 1  # items per database transaction (the OAI spider raises it)
+FOTOFECHA_STORE_BATCH_S = 0.25  # ...or seconds, whichever comes first
+FOTOFECHA_IIIF_SIZE = "max"  # IIIF pictures: "max" or the long side in pixels (e.g. 2048)
 
 LOG_LEVEL = "INFO"

@@ -4,6 +4,14 @@ Shared vocabulary: the crawler parses what it harvests and `cli.py import` parse
 with the same function. Pure: no I/O, no clock. What cannot be read gets year None and
 precision "unknown", never a guess. A range's best estimate is its middle (rounded up).
 
+Besides Spanish catalogue prose it reads EDTF levels 0 and 1 (the Library of Congress's
+Extended Date/Time Format, common in Dublin Core dc:date): ``1950-05``, ``1950-05-03T10:00Z``,
+``1920/1930``, ``2004-06/2006-08``, ``195X``, ``19XX``, ``1950-XX``, ``1950~`` (approximate:
+circa), ``1950?`` (uncertain), ``1950%``, seasons ``1950-21``..``1950-24``, open intervals
+``../1950`` and ``1950/..``, and the level-2 sets ``[1920..1930]`` and ``{1920, 1925}``.
+``YYYY-NN`` with NN 01-12 is a month, as EDTF says; with NN 21-24 a season unless the
+archivist's range reading ("1920-24") fits; any other NN abbreviates a range's end ("1920-30").
+
 >>> parse_date("hacia 1930")
 DateEstimate(year=1930, year_min=1925, year_max=1935, precision='circa')
 """
@@ -12,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Photography begins in 1826; anything outside this window is not a photograph's date.
@@ -61,6 +70,15 @@ CIRCA = r"(?:hacia(?: el)?|h\.?|ca\.?|c\.?|circa|aprox\.?|aproximadamente|sobre|
 
 _PATTERNS: list[tuple[str, re.Pattern]] = [
     ("iso", re.compile(rf"^{YEAR}-(\d{{1,2}})-(\d{{1,2}})$")),
+    ("iso_month", re.compile(rf"^{YEAR}-(0[1-9]|1[0-2])$")),
+    ("edtf_season", re.compile(rf"^{YEAR}-(2[1-4])$")),
+    ("edtf_interval", re.compile(rf"^{YEAR}(?:-\d\d|-xx){{0,2}}/{YEAR}(?:-\d\d|-xx){{0,2}}$")),
+    ("edtf_open_start", re.compile(rf"^/{YEAR}(?:-\d\d|-xx){{0,2}}$")),
+    ("edtf_open_end", re.compile(rf"^{YEAR}(?:-\d\d|-xx){{0,2}}/$")),
+    ("edtf_month_blank", re.compile(rf"^{YEAR}-(0[1-9]|1[0-2])-xx$")),
+    ("edtf_year_blank", re.compile(rf"^{YEAR}-xx(?:-xx)?$")),
+    ("edtf_century_blank", re.compile(r"^(1[89]|20)xx$")),
+    ("year_set", re.compile(rf"^{YEAR}(?:(?:\.\.|, ?){YEAR})+$")),
     ("dmy_num", re.compile(rf"^(\d{{1,2}})[/.-](\d{{1,2}})[/.-]{YEAR}$")),
     ("dmy_text", re.compile(rf"^(\d{{1,2}})(?: de)? {MONTH}(?: de)?,? {YEAR}$")),
     ("my_text", re.compile(rf"^{MONTH}(?: de)?,? {YEAR}$")),
@@ -82,16 +100,23 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 ]
 
 
-def _normalise(text: str) -> tuple[str, bool]:
-    """Lowercase ASCII with single spaces, without brackets; and whether a '?' was present."""
+# An ISO 8601 / EDTF time of day, dropped: a photograph's date needs no clock.
+_TIME_OF_DAY = re.compile(r"(\d)t\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:z|[+-]\d\d(?::?\d\d)?)?\b")
+
+
+def _normalise(text: str) -> tuple[str, bool, bool]:
+    """Lowercase ASCII with single spaces, without brackets; whether a '?' was present (uncertain)
+    and whether an EDTF '~' or '%' was (approximate)."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     # "192?" is a decade with its last digit unknown, not an uncertain year.
     folded = re.sub(r"\b(1[89]\d|20\d)\?", r"\1x", folded)
-    uncertain = "?" in folded
-    folded = re.sub(r"[\[\]()¿?]", " ", folded)
+    folded = _TIME_OF_DAY.sub(r"\1", folded)
+    approximate = "~" in folded or "%" in folded
+    uncertain = "?" in folded or "%" in folded
+    folded = re.sub(r"[\[\]{}()¿?~%]", " ", folded)
     folded = re.sub(r"\s*([/-])\s*", r"\1", folded)
     folded = re.sub(r"\s+", " ", folded).strip(" .,;:")
-    return folded, uncertain
+    return folded, uncertain, approximate
 
 
 def _plausible(*years: int) -> bool:
@@ -129,6 +154,28 @@ def _from_match(kind: str, m: re.Match) -> DateEstimate | None:
         return _exact(year, "day") if 1 <= month <= 12 and 1 <= day <= 31 else None
     if kind == "dmy_text":
         return _exact(int(g[2]), "day") if 1 <= int(g[0]) <= 31 else None
+    if kind == "iso_month":
+        return _exact(int(g[0]), "month")
+    if kind == "edtf_season":
+        year, season = int(g[0]), int(g[1])
+        # "1920-24" is an archivist's range; "1950-21" (spring 1950) cannot be one that ends before it starts.
+        return _span(year, (year // 100) * 100 + season, "range") if season >= year % 100 else _exact(year, "year")
+    if kind == "edtf_interval":
+        return _span(int(g[0]), int(g[1]), "range")
+    if kind == "edtf_open_start":
+        return DateEstimate(None, None, int(g[0]), "before")
+    if kind == "edtf_open_end":
+        return DateEstimate(None, int(g[0]), None, "after")
+    if kind == "edtf_month_blank":
+        return _exact(int(g[0]), "month")
+    if kind == "edtf_year_blank":
+        return _exact(int(g[0]), "year")
+    if kind == "edtf_century_blank":
+        base = int(g[0]) * 100
+        return _span(base, base + 99, "century")
+    if kind == "year_set":
+        years = [int(y) for y in re.findall(YEAR, m.string)]
+        return _span(min(years), max(years), "range")
     if kind == "my_text":
         return _exact(int(g[1]), "month")
     if kind == "my_num":
@@ -185,7 +232,7 @@ def says_undated(text: str | None) -> bool:
     >>> says_undated("S/F"), says_undated("MCMXX")
     (True, False)
     """
-    folded, _ = _normalise(str(text or ""))
+    folded, _, _ = _normalise(str(text or ""))
     return bool(folded) and _is_undated_note(folded)
 
 
@@ -199,7 +246,7 @@ def parse_date(text: str | None) -> DateEstimate:
     """
     if text is None:
         return UNKNOWN
-    folded, uncertain = _normalise(str(text))
+    folded, uncertain, approximate = _normalise(str(text))
     if not folded or _is_undated_note(folded):
         return UNKNOWN
     for kind, pattern in _PATTERNS:
@@ -215,7 +262,41 @@ def parse_date(text: str | None) -> DateEstimate:
         bounds = [y for y in (estimate.year_min, estimate.year_max) if y is not None]
         if not _plausible(*bounds):
             return UNKNOWN
-        if uncertain and estimate.precision in ("year", "month", "day"):
+        if approximate and estimate.precision == "year":
+            # EDTF "1950~": about 1950, read as an archivist's "hacia 1950".
+            return DateEstimate(estimate.year, estimate.year - CIRCA_SPAN, estimate.year + CIRCA_SPAN, "circa")
+        if (uncertain or approximate) and estimate.precision in ("year", "month", "day"):
             return DateEstimate(estimate.year, estimate.year_min, estimate.year_max, "uncertain")
         return estimate
     return UNKNOWN
+
+
+def _width(estimate: DateEstimate) -> float:
+    if estimate.year is not None:
+        return estimate.year_max - estimate.year_min
+    # An open bound ("antes de 1930") says something, a year says more.
+    return float("inf") if estimate.year_min is not None or estimate.year_max is not None else float("nan")
+
+
+def best_date(texts: Iterable[str | None]) -> tuple[str | None, DateEstimate]:
+    """The value among several (a record's repeated dc:date) that parses best, and its estimate.
+
+    Best: a year with the narrowest range; then an open bound; ties go to the earlier value.
+    When none is understood, the first non-empty text is kept (with UNKNOWN) so the record
+    still says what the archive wrote.
+
+    >>> best_date(["s.f.", "años 50", "1953~", "1953-05"])
+    ('1953-05', DateEstimate(year=1953, year_min=1953, year_max=1953, precision='month'))
+    """
+    candidates = [t.strip() for t in texts if t and t.strip()]
+    if not candidates:
+        return None, UNKNOWN
+    best_text, best, best_width = candidates[0], parse_date(candidates[0]), None
+    for text in candidates:
+        estimate = parse_date(text)
+        width = _width(estimate)
+        if width != width:  # nan: nothing understood
+            continue
+        if best_width is None or width < best_width:
+            best_text, best, best_width = text, estimate, width
+    return best_text, best

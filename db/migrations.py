@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, inspect, select
 
 from db.errors import PipelineError
-from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, SchemaVersion
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,16 @@ def _v3_estimates(conn: Connection) -> None:
     ImageEstimate.__table__.create(conn, checkfirst=True)
 
 
+def _v4_oai_harvests(conn: Connection) -> None:
+    # A new table only; a withdrawn record is status "deleted", a value of the existing column.
+    OaiHarvest.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
     Migration(3, "estimates (the web app's dated archive)", _v3_estimates),
+    Migration(4, "oai_harvests (incremental OAI-PMH state)", _v4_oai_harvests),
 ]
 
 

@@ -53,6 +53,7 @@ class Record(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     # ok | incomplete (required field missing) | failed (page could not be read)
+    # | deleted (an OAI-PMH repository withdrew it; fields and images are kept)
     status: Mapped[str] = mapped_column(String(16), default="ok", index=True)
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -179,6 +180,29 @@ class ImageEstimate(Base):
     status: Mapped[str] = mapped_column(String(16), default="ok")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class OaiHarvest(Base):
+    """Where the last complete OAI-PMH harvest of one source (and set) ended (schema v4): the next one asks `from` it."""
+
+    __tablename__ = "oai_harvests"
+    __table_args__ = (UniqueConstraint("source", "endpoint", "set_spec", name="uq_oai_harvests_source_endpoint_set"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    # the repository's base URL, without a query
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    # "" for the whole repository
+    set_spec: Mapped[str] = mapped_column(String(256), default="")
+    metadata_prefix: Mapped[str] = mapped_column(String(64), default="oai_dc")
+    # the repository's datestamp granularity from Identify: YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ
+    granularity: Mapped[str] = mapped_column(String(32))
+    # responseDate of the first ListRecords answer of the last complete harvest, as the repository wrote it
+    response_date: Mapped[str] = mapped_column(String(32))
+    # when that harvest finished (our clock), and how many records and deletions it listed
+    completed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SchemaVersion(Base):

@@ -1,4 +1,4 @@
-"""A crawl killed with SIGKILL midway and rerun ends with the same database as an uninterrupted one."""
+"""A crawl (HTML or OAI-PMH) killed with SIGKILL midway and rerun ends with the same database as an uninterrupted one."""
 
 from __future__ import annotations
 
@@ -67,6 +67,28 @@ def count_records(db_path: Path) -> int:
         return 0
 
 
+def kill_twice_then_finish(command: list[str], db_path: Path, total: int, kill_at=(12, 35)) -> None:
+    """Run `command`, SIGKILL it once `kill_at[k]` records are stored (twice), then run it to the end."""
+    for threshold in kill_at:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while count_records(db_path) < threshold and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, "the crawl finished before it could be killed: slow it down"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert threshold <= count_records(db_path) < total - 1
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+
+
+def assert_same(actual: dict, expected: dict) -> None:
+    for table in expected:
+        assert len(actual[table]) == len(expected[table]), table
+        for got, want in zip(actual[table], expected[table], strict=True):
+            assert got == want, table
+
+
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path, replica, replica_archive):
     # Reference: an uninterrupted crawl of another server over the same archive.
@@ -81,25 +103,31 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted(tmp_path, replica, repli
     command = [sys.executable, str(ROOT / "cli.py"), "crawl", "--profile", "replica", "--start-url", replica.base_url,
                "--db", f"sqlite:///{db_path}", "--images-dir", str(tmp_path / "images"),
                "--no-autothrottle", "--delay", "0.02", "--concurrency", "2"]
-    kill_at = [12, 35]  # two kills: one early, one after the first resume got going
-    for threshold in kill_at:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while count_records(db_path) < threshold and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert process.poll() is None, "the crawl finished before it could be killed: slow it down"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-        assert threshold <= count_records(db_path) < len(replica_archive.records) - 1
-
-    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr
-    actual = dump(f"sqlite:///{db_path}", replica.base_url, tmp_path / "images")
-    for table in expected:
-        assert len(actual[table]) == len(expected[table]), table
-        for got, want in zip(actual[table], expected[table], strict=True):
-            assert got == want, table
+    # two kills: one early, one after the first resume got going
+    kill_twice_then_finish(command, db_path, len(replica_archive.records))
+    assert_same(dump(f"sqlite:///{db_path}", replica.base_url, tmp_path / "images"), expected)
     with sqlite3.connect(db_path) as conn:
         statuses = [s for (s,) in conn.execute("SELECT status FROM crawl_runs ORDER BY id")]
     assert statuses == ["interrupted", "interrupted", "finished"]
     assert not list((tmp_path / "images").glob("*/.*.part"))
+
+
+@pytest.mark.slow
+def test_oai_harvest_killed_twice_then_rerun_equals_uninterrupted(tmp_path, replica_archive):
+    reference_db = f"sqlite:///{tmp_path / 'reference.db'}"
+    with ReplicaServer(replica_archive, oai_page_size=20) as other:
+        run_crawl(CrawlConfig(profile="replica", oai=f"{other.base_url}/oai", db_url=reference_db,
+                              images_dir=str(tmp_path / "ref_images"), concurrency=8, delay=0.0,
+                              autothrottle=False, progress=False))
+        expected = dump(reference_db, other.base_url, tmp_path / "ref_images")
+    assert len(expected["records"]) == len(replica_archive.records)
+
+    db_path = tmp_path / "killed.db"
+    with ReplicaServer(replica_archive, oai_page_size=20) as server:
+        command = [sys.executable, str(ROOT / "cli.py"), "crawl", "--profile", "replica", "--oai", f"{server.base_url}/oai",
+                   "--db", f"sqlite:///{db_path}", "--images-dir", str(tmp_path / "images"),
+                   "--no-autothrottle", "--delay", "0.02", "--concurrency", "2"]
+        kill_twice_then_finish(command, db_path, len(replica_archive.records))
+        assert_same(dump(f"sqlite:///{db_path}", server.base_url, tmp_path / "images"), expected)
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM oai_harvests").fetchone()[0] == 1

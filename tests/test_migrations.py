@@ -1,17 +1,19 @@
 """Schema migrations: a v1 or v2 database migrates to exactly the schema a fresh one gets.
 
-v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates.
+v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates;
+v4 the OAI-PMH harvest state (oai_harvests).
 """
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from db.migrations import current_version, latest_version
-from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest
 from db.session import make_engine
 
 # The tables each version added; a database of version v has those of versions <= v.
-ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__}}
+ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__},
+                4: {OaiHarvest.__tablename__}}
 
 
 def _schema(url: str) -> dict:
@@ -51,7 +53,7 @@ def _make_old(url: str, version: int) -> None:
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     old, new = make_db_url(), make_db_url()
     _make_old(old, version)
@@ -61,8 +63,8 @@ def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     assert _schema(old) == _schema(new)
     engine = create_engine(old)
     with engine.connect() as conn:
-        assert current_version(conn) == latest_version() == 3
+        assert current_version(conn) == latest_version() == 4
         versions = conn.execute(text("select version from schema_version order by version")).scalars().all()
-        assert versions == [1, 2, 3]
+        assert versions == list(range(1, latest_version() + 1))
         assert conn.execute(text("select date_raw from records")).scalars().all() == ["1950"]
     engine.dispose()

@@ -24,7 +24,11 @@ def test_probe_command_prints_fields_and_misses(replica):
     result = CliRunner().invoke(main, ["probe", f"{replica.base_url}/foto/LRM-000045", "--profile", "replica"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == f"Probed {replica.base_url}/foto/LRM-000045 (HTTP 200) with profile 'replica'"
+    # the standard ways in come first: the replica answers OAI-PMH at /oai
+    assert lines[0].startswith(f"OAI-PMH: The site has an OAI-PMH endpoint: {replica.base_url}/oai (")
+    assert lines[2] == f"  cli.py crawl --oai {replica.base_url}/oai --profile replica"
+    assert lines[3] == "IIIF: no manifest linked from this page"
+    assert lines[4] == f"Probed {replica.base_url}/foto/LRM-000045 (HTTP 200) with profile 'replica'"
     assert any(line.split()[:2] == ["source_id", "LRM-000045"] for line in lines)
     assert "missing: holder" in lines
     assert "required but missing (the record would be incomplete): holder" in lines
@@ -34,7 +38,7 @@ def test_probe_command_prints_fields_and_misses(replica):
 def test_probe_follows_redirects(replica):
     result = CliRunner().invoke(main, ["probe", f"{replica.base_url}/ficha.php?id=LRM-000028", "--profile", "replica"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].startswith(f"Probed {replica.base_url}/foto/LRM-000028 (HTTP 200)")
+    assert result.output.splitlines()[4].startswith(f"Probed {replica.base_url}/foto/LRM-000028 (HTTP 200)")
 
 
 @pytest.mark.parametrize(
@@ -118,3 +122,41 @@ def test_scrapy_log_is_quiet_unless_verbose(tmp_path, replica):
     assert quiet.exit_code == 0 and "[scrapy" not in quiet.output
     verbose = CliRunner().invoke(main, [*args, "--db", f"sqlite:///{tmp_path / 'v.db'}", "--verbose"])
     assert verbose.exit_code == 0 and "[scrapy.core.engine] DEBUG: Crawled (200)" in verbose.output
+
+
+def test_probe_recognises_an_oai_endpoint_and_prints_the_harvest_command(replica, replica_archive):
+    from crawler.replica.oai import town_set
+
+    towns = len({town_set(r) for r in replica_archive.records} - {None})
+    result = CliRunner().invoke(main, ["probe", f"{replica.base_url}/oai", "--profile", "replica"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"OAI-PMH: This URL is an OAI-PMH endpoint: {replica.base_url}/oai (La Rioja en la memoria (réplica); "
+        f"formats oai_dc; {towns} sets; granularity YYYY-MM-DDThh:mm:ssZ)",
+        "  Harvest it (Dublin Core, no selectors; later runs are incremental):",
+        f"  cli.py crawl --oai {replica.base_url}/oai --profile replica",
+    ]
+    assert not [path for path in replica.hits if path.startswith("/foto/")]  # an endpoint is not probed as a page
+
+
+def test_probe_recognises_a_iiif_manifest(replica, replica_archive):
+    from crawler.replica.iiif import iiif_link
+
+    number, truth = next((i, r) for i, r in enumerate(replica_archive.records) if iiif_link(r, i))
+    result = CliRunner().invoke(main, ["probe", replica.base_url + iiif_link(truth, number), "--profile", "replica"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"OAI-PMH: The site has an OAI-PMH endpoint: {replica.base_url}/oai")
+    assert lines[3] == ("IIIF: this URL is a IIIF Presentation manifest: records whose image link points at such "
+                        "documents get the picture")
+
+
+def test_iiif_links_on_saved_platform_pages():
+    from pathlib import Path
+
+    from crawler.detect import iiif_links
+
+    html = (Path(__file__).parent / "data" / "html" / "omeka_s_item.html").read_text(encoding="utf-8")
+    links = iiif_links(html, "https://memoria.example.org/s/fotos/item/77")
+    assert [link.url for link in links] == ["https://memoria.example.org/iiif/3/77/manifest"]
+    assert links[0].kind == "iiif_manifest"

@@ -3,15 +3,19 @@
 Scrapy's ImagesPipeline re-encodes JPEGs; this one stores exactly what the server sent,
 after proving it is a whole image (see crawler/imagefile.py). Every outcome is recorded on
 the item (item["image"]): stored, or failed with a reason and a readable error.
+A record that links a IIIF manifest or info.json is resolved first (crawler/iiif.py) and the
+picture asked for at FOTOFECHA_IIIF_SIZE ("max" or a long side in pixels).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from scrapy import Request
 
 from crawler.failures import describe
+from crawler.iiif import IiifUnreadable, image_request, manifest_image, parse_size
 from crawler.imagefile import ImageRejected, inspect_image, sha256_hex, store_bytes
 from crawler.items import RecordItem
 from crawler.middlewares.profile_limits import KIND_META
@@ -32,6 +36,7 @@ class ImageDownloadPipeline:
         self.crawler = crawler
         self.images_dir = Path(crawler.settings.get("FOTOFECHA_IMAGES_DIR") or "data/images").absolute()
         self.max_pixels = crawler.settings.getint("FOTOFECHA_MAX_PIXELS") or DEFAULT_MAX_PIXELS
+        self.iiif_size = parse_size(str(crawler.settings.get("FOTOFECHA_IIIF_SIZE") or "max"))
 
     @classmethod
     def from_crawler(cls, crawler) -> ImageDownloadPipeline:
@@ -39,8 +44,45 @@ class ImageDownloadPipeline:
 
     async def process_item(self, item):
         if isinstance(item, RecordItem) and item.get("image_url"):
-            item["image"] = await self.fetch(item["image_url"], referer=item.get("page_url"))
+            url, via = item["image_url"], item.get("image_via")
+            if via:
+                url, failed = await self.resolve_iiif(url, via)
+                if failed is not None:
+                    item["image"] = failed
+                    return item
+            item["image"] = await self.fetch(url, referer=item.get("page_url"))
         return item
+
+    async def _json(self, url: str) -> tuple[dict | None, dict | None]:
+        try:
+            response = await self.crawler.engine.download_async(Request(url, priority=2))
+        except Exception as exc:  # noqa: BLE001 - any download failure becomes a failed image row
+            reason, detail, _ = describe(exc)
+            return None, failed_image(url, f"image_iiif_{reason}", f"{detail} ({url})")
+        if response.status != 200:
+            return None, failed_image(url, f"image_iiif_http_{response.status}", f"HTTP {response.status} for {url}")
+        try:
+            return json.loads(response.body), None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return None, failed_image(url, "image_iiif_unreadable", f"not JSON ({exc}) at {url}")
+
+    async def resolve_iiif(self, url: str, via: str) -> tuple[str, dict | None]:
+        """(picture URL, None), or (url, failed image row) when the manifest or info.json cannot be read."""
+        document, failed = await self._json(url)
+        if failed is not None:
+            return url, failed
+        try:
+            if via == "iiif_manifest":
+                service, direct = manifest_image(document)
+                if service is None:
+                    return direct, None
+                info_url = f"{service.rstrip('/')}/info.json"
+                document, failed = await self._json(info_url)
+                if failed is not None:
+                    return url, failed
+            return image_request(document, self.iiif_size), None
+        except IiifUnreadable as exc:
+            return url, failed_image(url, "image_iiif_unreadable", f"{exc} ({url})")
 
     async def fetch(self, url: str, referer: str | None = None) -> dict:
         request = Request(url, headers={"Referer": referer} if referer else None, priority=2, meta={KIND_META: "image"})

@@ -1,17 +1,25 @@
-"""Write items to the database, one transaction per item.
+"""Write items to the database, one transaction per item (or per batch of items).
 
 A record, its image row and the removal of a stale failed-page row commit together or not
 at all, so a crawl killed at any moment leaves either the whole item or none of it: the
 rerun fetches what is missing and the database ends as if never interrupted.
+With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists hundreds of records a
+second) items share a transaction, committed every that many items or FOTOFECHA_STORE_BATCH_S
+seconds and at the end; each item is a savepoint in it, so one failing item is rolled back
+alone. A kill then loses at most the open batch, and the rerun stores it again.
 Counts new/updated/unchanged records (via content_hash and the image's sha256) in the stats.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import sessionmaker
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from crawler.items import PageItem, RecordItem
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.items import DeletedItem, PageItem, RecordItem
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
 
@@ -39,6 +47,11 @@ class StorePipeline:
         # Record pages stored as failed: the one DELETE per record that succeeds later is
         # issued only for these.
         self.failed_pages: set[str] = set()
+        self.batch_size = max(1, crawler.settings.getint("FOTOFECHA_STORE_BATCH", 1))
+        self.batch_seconds = crawler.settings.getfloat("FOTOFECHA_STORE_BATCH_S", 0.25)
+        self.batch: Session | None = None  # the open transaction items share when batch_size > 1
+        self.batch_items = 0
+        self.batch_opened = 0.0
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
@@ -52,8 +65,34 @@ class StorePipeline:
             self.failed_pages = set(session.scalars(query))
 
     def close_spider(self) -> None:
+        self._commit_batch()
         if self.engine is not None:
             self.engine.dispose()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A transaction for one item: its own, or a savepoint in the open batch."""
+        if self.batch_size == 1:
+            with self.sessions.begin() as session:
+                yield session
+            return
+        if self.batch is None:
+            self.batch = self.sessions()
+            self.batch.begin()
+            self.batch_items, self.batch_opened = 0, time.monotonic()
+        with self.batch.begin_nested():
+            yield self.batch
+        self.batch_items += 1
+        if self.batch_items >= self.batch_size or time.monotonic() - self.batch_opened >= self.batch_seconds:
+            self._commit_batch()
+
+    def _commit_batch(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is not None:
+            try:
+                batch.commit()
+            finally:
+                batch.close()
 
     def process_item(self, item):
         if isinstance(item, RecordItem):
@@ -62,12 +101,28 @@ class StorePipeline:
         elif isinstance(item, PageItem):
             self.store_page(item)
             self._count_page(item)
+        elif isinstance(item, DeletedItem):
+            marked = self.mark_deleted(item)
+            self.crawler.stats.inc_value("fotofecha/records/deleted" if marked else "fotofecha/records/deleted_unseen")
         return item
+
+    def mark_deleted(self, item: DeletedItem) -> bool:
+        """Status "deleted" on the stored record, its fields and images kept; False when none is stored."""
+        with self.writing() as session:
+            record = session.execute(
+                select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
+            ).scalar_one_or_none()
+            if record is None:
+                return False
+            record.status = "deleted"
+            record.error = f"record_deleted: the repository withdrew it (datestamp {item['datestamp']})"
+            record.last_seen = utcnow()
+            return True
 
     def store_record(self, item: RecordItem) -> str:
         """Upsert the record and its image; returns new | updated | unchanged."""
         image = item.get("image")
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             record = session.execute(
                 select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
             ).scalar_one_or_none()
@@ -93,14 +148,15 @@ class StorePipeline:
                     record.images.append(row)
                 for column in IMAGE_COLUMNS:
                     setattr(row, column, image.get(column))
-            if item["page_url"] in self.failed_pages:
+            page_url = item.get("page_url")
+            if page_url in self.failed_pages:
                 # The page yielded a record: an earlier failure of it is history, not a fault.
-                session.execute(delete(Page).where(Page.url == item["page_url"]))
-        self.failed_pages.discard(item["page_url"])
+                session.execute(delete(Page).where(Page.url == page_url))
+        self.failed_pages.discard(item.get("page_url"))
         return outcome
 
     def store_page(self, item: PageItem) -> None:
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             page = session.execute(select(Page).where(Page.url == item["url"])).scalar_one_or_none()
             if page is None:
                 page = Page(url=item["url"])

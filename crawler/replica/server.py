@@ -23,9 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.replica import pages
+from crawler.replica import browse, iiif, pages
 from crawler.replica.archive import ReplicaArchive, ReplicaRecord, build_archive
 from crawler.replica.chaos import Chaos
+from crawler.replica.oai import SECONDS, OaiRepository
 from db.errors import PipelineError
 
 HTML = "text/html; charset=utf-8"
@@ -141,7 +142,9 @@ class ReplicaServer:
 
     def __init__(self, archive: ReplicaArchive, host: str = "127.0.0.1", port: int = 0, per_page: int = 24,
                  chaos: Chaos | None = None, listing_padding: int = 0, chunked_listings: bool = False,
-                 redirect_host: str | None = None, image_host: str | None = None):
+                 redirect_host: str | None = None, image_host: str | None = None,
+                 oai_page_size: int = 100, oai_granularity: str = SECONDS, oai_formats: tuple[str, ...] = ("oai_dc",),
+                 oai_faults: bool = True):
         check_loopback(host)
         for name in (redirect_host, image_host):
             if name is not None:
@@ -166,6 +169,9 @@ class ReplicaServer:
         self._thread: threading.Thread | None = None
         self._record_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_record)
         self._listing_page = lru_cache(maxsize=PAGE_CACHE_SIZE)(self._render_listing)
+        self._oai_options = {"page_size": oai_page_size, "granularity": oai_granularity, "formats": oai_formats,
+                             "faults": oai_faults}
+        self.oai: OaiRepository | None = None  # the /oai repository, once the port is known (start())
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ReplicaServer:
@@ -179,6 +185,8 @@ class ReplicaServer:
                 "Pass another --port, or --port 0 for a free one."
             ) from None
         self.port = self._httpd.server_address[1]
+        if self.oai is None:
+            self.oai = OaiRepository(self.archive, self.base_url, **self._oai_options)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replica-server", daemon=True
         )
@@ -297,6 +305,14 @@ class ReplicaServer:
             return self._image(path)
         if path.startswith("/cdn/") and self.image_host is not None:
             return self._image("/media/" + path.removeprefix("/cdn/"))
+        if path == "/lugares" or path.startswith("/lugares/") or path == "/buscar":
+            return self._browse(path, parse_qs(parts.query), raw_path)
+        if path == "/oai":
+            return _Response(*self.oai.answer(parts.query))
+        if path.startswith("/iiif/"):
+            answered = iiif.answer(self.archive, path, self.base_url)
+            if answered is not None:
+                return _Response(*answered)
         return _Response(404, HTML, _not_found(raw_path))
 
     def _render_record(self, source_id: str) -> bytes:
@@ -313,6 +329,20 @@ class ReplicaServer:
         if self.listing_padding:
             body = body + b"<!--" + b" " * self.listing_padding + b"-->"
         return _Response(200, HTML, body, chunked=self.chunked_listings)
+
+    def _browse(self, path: str, query: dict[str, list[str]], raw_path: str) -> _Response:
+        number = query.get("pagina", ["1"])[0]
+        page = int(number) if number.isdigit() else 0
+        steps = path.strip("/").split("/")
+        if path == "/buscar":
+            body = browse.search_page(self.archive, query.get("q", [""])[0], page)
+        elif len(steps) == 1:
+            body = browse.towns_page(self.archive)
+        elif len(steps) == 2:
+            body = browse.town_page(self.archive, steps[1])
+        else:
+            body = browse.decade_page(self.archive, steps[1], steps[2], page) if len(steps) == 3 else None
+        return _Response(200, HTML, body) if body is not None else _Response(404, HTML, _not_found(raw_path))
 
     def _record(self, record: ReplicaRecord | None, raw_path: str) -> _Response:
         if record is None:

@@ -1,5 +1,8 @@
 """The archive spider: listing pages (with pagination) -> record pages -> RecordItems.
 
+Listings may nest (browse by town, then by decade...): a profile's listing_links name the links
+from a listing to deeper listings, followed to max_listing_depth, each listing fetched once.
+
 Everything site-specific comes from the profile. Record pages already stored complete are
 not fetched again unless refresh is on; a failure of any page becomes a PageItem, so it is
 stored with its reason. Images are fetched by the image pipeline, not here.
@@ -13,8 +16,9 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.dublincore import image_kind
 from crawler.extract import extract_fields, extract_image_url, extract_links
-from crawler.failures import describe
+from crawler.failures import failed_page
 from crawler.items import PageItem, RecordLoader
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile, start_urls_for
 from crawler.state import complete_page_urls
@@ -46,6 +50,7 @@ class ArchiveSpider(scrapy.Spider):
         self.refresh = _as_bool(refresh)
         self.known_complete: set[str] = set()
         self.scheduled_records = 0
+        self.listings_seen: set[str] = set(self.start_urls)  # loop protection for nested listings
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if not self.refresh:
@@ -79,9 +84,28 @@ class ArchiveSpider(scrapy.Spider):
                 meta={"listed_url": url},
             )
         yield PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=seen)
-        next_urls = extract_links(response, self.profile.next_page, response.url)
-        if next_urls and not self.limit_reached:
-            yield response.follow(next_urls[0], callback=self.parse_listing, errback=self.listing_failed)
+        if self.limit_reached:
+            return
+        depth = response.meta.get("listing_depth", 0)
+        next_urls = [u for u in extract_links(response, self.profile.next_page, response.url) if u not in self.listings_seen]
+        if next_urls:
+            yield self._listing_request(next_urls[0], depth)
+        if self.profile.listing_links:
+            yield from self._deeper_listings(response, depth)
+
+    def _listing_request(self, url: str, depth: int) -> scrapy.Request:
+        self.listings_seen.add(url)
+        return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed,
+                              meta={"listing_depth": depth})
+
+    def _deeper_listings(self, response: Response, depth: int) -> Iterator[scrapy.Request]:
+        for url in extract_links(response, self.profile.listing_links, response.url):
+            if url in self.listings_seen:
+                continue  # a link back up (or across): already walked
+            if depth + 1 > self.profile.max_listing_depth:
+                self.crawler.stats.inc_value("fotofecha/listings/depth_limited")
+                continue
+            yield self._listing_request(url, depth + 1)
 
     def parse_record(self, response: Response) -> Iterator:
         listed_url = response.meta.get("listed_url", response.url)
@@ -102,21 +126,15 @@ class ArchiveSpider(scrapy.Spider):
         for name, value in extraction.fields.items():
             loader.add_value(name, value)
         loader.add_value("page_url", listed_url)
-        loader.add_value("image_url", extract_image_url(response, self.profile.image, response.url))
+        image_url = extract_image_url(response, self.profile.image, response.url)
+        loader.add_value("image_url", image_url)
+        # A profile whose image selector finds a IIIF manifest or info.json gets the picture through it.
+        kind = image_kind(image_url) if image_url else None
+        loader.add_value("image_via", kind if kind in ("iiif_manifest", "iiif_info") else None)
         yield loader.load_item()
 
     def record_failed(self, failure: Failure) -> Iterator[PageItem]:
-        yield self._failed_page(failure, "record")
+        yield failed_page(failure, "record")
 
     def listing_failed(self, failure: Failure) -> Iterator[PageItem]:
-        yield self._failed_page(failure, "listing")
-
-    def _failed_page(self, failure: Failure, kind: str) -> PageItem:
-        request = failure.request
-        url = request.meta.get("listed_url", request.url)
-        reason, detail, http_status = describe(failure)
-        prefix = "page" if kind == "record" else "listing"
-        return PageItem(
-            url=url, kind=kind, status="failed", http_status=http_status,
-            reason=f"{prefix}_{reason}", error=f"{prefix}_{reason}: {detail}",
-        )
+        yield failed_page(failure, "listing")

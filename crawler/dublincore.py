@@ -1,0 +1,114 @@
+"""Dublin Core (oai_dc) -> the record fields the crawler stores: a pure mapping.
+
+- source_id: the OAI identifier, less the profile's `identifier_prefix` (so a harvest and an
+  HTML crawl of one archive key records alike);
+- title, description, place (dc:coverage / dcterms:spatial, skipping coverage that is a date),
+  holder (dc:rights, dc:publisher or dc:creator: a per-source setting);
+- date_raw: of several dc:date values, the one db.dates reads best (`best_date`), leaving out
+  timestamps with a time of day (DSpace puts its accession dates in dc:date) unless nothing else;
+- page_url: the first http(s) dc:identifier that is not a picture;
+- image_url: a IIIF manifest or info.json, else a picture URL, among dc:identifier,
+  dc:relation and dc:source (in that order); `image_via` says which kind it is.
+
+Repeated elements with xml:lang take the Spanish value, then an untagged one, then the first.
+
+>>> from crawler.oai import OaiRecord
+>>> record = OaiRecord("oai:x:7", "2024-01-01", False, (), {"title": [("Square", "en"), ("Plaza", "es")]})
+>>> dc_fields(record)["title"]
+'Plaza'
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from crawler.oai import OaiRecord
+from db.dates import best_date, parse_date
+
+HOLDER_ELEMENTS = ("rights", "publisher", "creator", "contributor")
+PREFERRED_LANGUAGES = ("es", "spa")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".webp", ".jp2", ".bmp")
+IMAGE_SOURCES = ("identifier", "relation", "source")
+# "2019-04-02T09:13:55Z": when a repository catalogued the item, not when the photograph was taken.
+_SYSTEM_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def _language_rank(lang: str) -> int:
+    if lang.split("-")[0] in PREFERRED_LANGUAGES:
+        return 0
+    return 1 if not lang else 2
+
+
+def preferred(values: list[tuple[str, str]]) -> list[str]:
+    """The texts in the best language present (Spanish, untagged, any), in document order."""
+    if not values:
+        return []
+    best = min(_language_rank(lang) for _, lang in values)
+    return [text for text, lang in values if _language_rank(lang) == best]
+
+
+def _is_http(value: str) -> bool:
+    return urlsplit(value).scheme in ("http", "https") and bool(urlsplit(value).netloc)
+
+
+def image_kind(url: str) -> str | None:
+    """"iiif_manifest", "iiif_info", "image" or None for a URL, judged by its shape (nothing is fetched)."""
+    path = urlsplit(url).path.lower()
+    if path.endswith("/info.json"):
+        return "iiif_info"
+    if path.endswith(("/manifest", "/manifest.json")) or ("iiif" in path and "manifest" in path):
+        return "iiif_manifest"
+    if path.endswith(IMAGE_EXTENSIONS):
+        return "image"
+    return None
+
+
+def pick_image(dc: dict[str, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+    """(url, via) of the record's picture: IIIF first (archive quality), then a plain image URL."""
+    urls = [text for element in IMAGE_SOURCES for text, _ in dc.get(element, []) if _is_http(text)]
+    kinds = [(url, image_kind(url)) for url in urls]
+    for wanted in ("iiif_manifest", "iiif_info", "image"):
+        for url, kind in kinds:
+            if kind == wanted:
+                return url, (None if kind == "image" else kind)
+    return None, None
+
+
+def _place(dc: dict[str, list[tuple[str, str]]]) -> str | None:
+    spatial = preferred(dc.get("spatial", []))
+    if spatial:
+        return spatial[0]
+    # dc:coverage holds places and periods alike: a value that reads as a date is a period.
+    places = [text for text in preferred(dc.get("coverage", [])) if parse_date(text).precision == "unknown"]
+    return places[0] if places else None
+
+
+def strip_prefix(identifier: str, prefix: str) -> str:
+    return identifier[len(prefix):] if prefix and identifier.startswith(prefix) else identifier
+
+
+def dc_fields(record: OaiRecord, holder_element: str = "rights", identifier_prefix: str = "") -> dict[str, str | None]:
+    """The record fields (source_id, title, holder, place, description, date_raw, page_url, image_url, image_via)."""
+    dc = record.dc
+
+    def first(element: str) -> str | None:
+        texts = preferred(dc.get(element, []))
+        return texts[0] if texts else None
+
+    descriptions = preferred(dc.get("description", []))
+    dates = [text for text, _ in dc.get("date", [])]
+    date_raw, _ = best_date([t for t in dates if not _SYSTEM_TIMESTAMP.match(t)] or dates)
+    pages = [t for t, _ in dc.get("identifier", []) if _is_http(t) and image_kind(t) is None]
+    image_url, via = pick_image(dc)
+    return {
+        "source_id": strip_prefix(record.identifier, identifier_prefix),
+        "title": first("title"),
+        "holder": first(holder_element),
+        "place": _place(dc),
+        "description": " ".join(dict.fromkeys(descriptions)) or None,
+        "date_raw": date_raw,
+        "page_url": pages[0] if pages else None,
+        "image_url": image_url,
+        "image_via": via,
+    }

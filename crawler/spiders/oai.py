@@ -1,0 +1,270 @@
+"""The OAI-PMH spider: Identify -> ListMetadataFormats -> (ListSets) -> ListRecords in oai_dc.
+
+Same items, pipelines and tables as the HTML spider: each record becomes a RecordItem (Dublin
+Core mapped by crawler/dublincore.py), each withdrawn one a DeletedItem, each ListRecords answer
+a listing PageItem. Paging follows resumptionTokens; completeListSize feeds the progress bar.
+
+Incremental: when a harvest lists to the end, its first responseDate is kept (oai_harvests) and
+the next one asks `from` it at the repository's granularity; records whose image failed before
+are then asked for with GetRecord, so a transient fault heals as in the HTML crawl. A record that arrives with the
+fields already stored complete is not stored or its image fetched again, so a harvest killed
+at any moment and rerun ends with the database an uninterrupted one leaves.
+
+OAI errors: noRecordsMatch is an empty, complete harvest; badResumptionToken restarts the list
+from the same `from` (what was stored stays); anything else (cannotDisseminateFormat,
+badArgument, ...) ends the harvest, its message in the stat fotofecha/oai/fatal for run.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.dublincore import dc_fields, strip_prefix
+from crawler.failures import failed_page
+from crawler.items import DeletedItem, PageItem, record_item
+from crawler.oai import (
+    METADATA_PREFIX,
+    NotOaiResponse,
+    endpoint_of,
+    from_argument,
+    parse_formats,
+    parse_identify,
+    parse_list,
+    parse_single,
+    verb_url,
+)
+from crawler.pipelines.validate import content_hash
+from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
+from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
+from db.session import make_engine
+
+# A list that keeps answering badResumptionToken after this many restarts is given up.
+MAX_RESTARTS = 3
+FATAL_STAT = "fotofecha/oai/fatal"
+
+
+def _as_bool(value) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+
+
+class OaiSpider(scrapy.Spider):
+    name = "oai"
+    # A list page brings a hundred records at once: they share transactions (see pipelines/store.py).
+    custom_settings = {"FOTOFECHA_STORE_BATCH": 200}
+
+    def __init__(
+        self,
+        profile: SiteProfile | str = DEFAULT_PROFILE,
+        endpoint: str | None = None,
+        set_spec: str | None = None,
+        limit: int | str | None = None,
+        refresh: bool | str = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not endpoint:
+            raise ValueError("the oai spider needs endpoint=URL of an OAI-PMH repository")
+        self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile)
+        self.endpoint = endpoint_of(endpoint)
+        self.set_spec = set_spec or None
+        self.limit = int(limit) if limit not in (None, "") else None
+        self.refresh = _as_bool(refresh)
+        self.known: dict[str, str] = {}
+        self.listed_ids: set[str] = set()  # OAI identifiers listed this run: a restarted list shows them again
+        self.from_: str | None = None
+        self.granularity: str | None = None
+        self.first_response_date: str | None = None
+        self.restarts = 0
+        self.scheduled = 0
+        self.listed = 0
+        self.deleted = 0
+        self.list_complete = False
+        self.list_broken = False  # a page of the list could not be read: the harvest is not complete
+        self.unhealed: set[str] = set()  # source_ids whose image failed before: asked for again after the list
+
+    # -- start: what is stored already -----------------------------------------------------------
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        engine = make_engine(self.settings.get("FOTOFECHA_DB_URL"))
+        try:
+            if not self.refresh:
+                self.known = complete_record_hashes(engine, self.profile.source)
+                previous = last_harvest(engine, self.profile.source, self.endpoint, self.set_spec or "")
+                self.previous_date = previous.response_date if previous else None
+                self.unhealed = image_failed_ids(engine, self.profile.source) if previous else set()
+            else:
+                self.previous_date = None
+        finally:
+            engine.dispose()
+        yield self._request(verb_url(self.endpoint, "Identify"), self.parse_identify)
+
+    def _request(self, url: str, callback, **meta) -> scrapy.Request:
+        # OAI URLs repeat legitimately (a restarted list): loops are bounded by MAX_RESTARTS instead.
+        return scrapy.Request(url, callback=callback, errback=self.listing_failed, dont_filter=True, meta=meta)
+
+    def _fatal(self, response: Response, code: str, message: str) -> PageItem:
+        self.crawler.stats.set_value(FATAL_STAT, message)
+        return PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
+                        reason=f"listing_oai_{code}", error=f"listing_oai_{code}: {message}")
+
+    # -- Identify, ListMetadataFormats, ListSets ---------------------------------------------------
+    def parse_identify(self, response: Response) -> Iterator:
+        try:
+            identify = parse_identify(response.body)
+        except NotOaiResponse as exc:
+            yield self._fatal(response, "not_oai", (
+                f"{self.endpoint} does not answer OAI-PMH ?verb=Identify ({exc}). Expected the base URL of an OAI-PMH "
+                "repository, e.g. https://archive.example/oai; run 'cli.py probe URL' to find it."))
+            return
+        self.granularity = identify.granularity
+        if self.previous_date:
+            self.from_ = from_argument(self.previous_date, identify.granularity)
+        yield self._request(verb_url(self.endpoint, "ListMetadataFormats"), self.parse_formats)
+
+    def parse_formats(self, response: Response) -> Iterator:
+        error, prefixes = parse_formats(response.body)
+        if error is not None or METADATA_PREFIX not in prefixes:
+            offered = ", ".join(prefixes) or "none"
+            detail = f"{error[0]}: {error[1]}" if error else f"it offers {offered}"
+            yield self._fatal(response, "cannotDisseminateFormat", (
+                f"{self.endpoint} does not offer {METADATA_PREFIX} records ({detail}). "
+                "The harvester reads Dublin Core only: ask the archive for oai_dc, or crawl its HTML with a profile."))
+            return
+        if self.set_spec:
+            yield self._request(verb_url(self.endpoint, "ListSets"), self.parse_sets, sets=[])
+        else:
+            yield self._list_request()
+
+    def parse_sets(self, response: Response) -> Iterator:
+        page = parse_list(response.body)
+        if page.error is not None:
+            code, message = page.error
+            yield self._fatal(response, code, (
+                f"{self.endpoint} cannot list sets ({code}: {message}), so --set {self.set_spec} cannot be "
+                "harvested. Harvest the whole repository: leave out --set."))
+            return
+        sets = response.meta["sets"] + page.sets
+        if self.set_spec in {spec for spec, _ in sets}:
+            yield self._list_request()
+        elif page.token:
+            yield self._request(verb_url(self.endpoint, "ListSets", resumptionToken=page.token), self.parse_sets,
+                                sets=sets)
+        else:
+            shown = ", ".join(spec for spec, _ in sets[:20]) + (" ..." if len(sets) > 20 else "")
+            yield self._fatal(response, "badArgument", (
+                f"{self.endpoint} has no set {self.set_spec!r}: expected one of {shown or 'none'}. Fix --set."))
+
+    # -- ListRecords ------------------------------------------------------------------------------
+    def _list_request(self, token: str | None = None) -> scrapy.Request:
+        if token:
+            url = verb_url(self.endpoint, "ListRecords", resumptionToken=token)
+        else:
+            url = verb_url(self.endpoint, "ListRecords", metadataPrefix=METADATA_PREFIX, **{"from": self.from_},
+                           set=self.set_spec)
+        return self._request(url, self.parse_records, oai_token=token)
+
+    @property
+    def limit_reached(self) -> bool:
+        return self.limit is not None and self.scheduled >= self.limit
+
+    def parse_records(self, response: Response) -> Iterator:
+        page = parse_list(response.body)
+        self.first_response_date = self.first_response_date or page.response_date
+        if page.error is not None:
+            yield from self._list_error(response, *page.error)
+            return
+        if page.complete_list_size is not None:
+            self.crawler.stats.set_value("fotofecha/oai/complete_list_size", page.complete_list_size)
+        stopped = False
+        for record in page.records:
+            if self.limit_reached:
+                stopped = True
+                break
+            if record.identifier in self.listed_ids:
+                self.crawler.stats.inc_value("fotofecha/oai/relisted")
+                continue
+            self.listed_ids.add(record.identifier)
+            self.listed += 1
+            self.crawler.stats.inc_value("fotofecha/oai/listed")
+            if record.deleted:
+                self.deleted += 1
+                yield self._deleted_item(record)
+                continue
+            item = self._record_item(record)
+            if self.known.get(item["source_id"]) == content_hash(item):
+                self.crawler.stats.inc_value("fotofecha/records/skipped")
+                continue
+            self.scheduled += 1
+            yield item
+        yield PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=[])
+        if stopped or (page.token and self.limit_reached):
+            return
+        if page.token:
+            yield self._list_request(page.token)
+        else:
+            self.list_complete = True
+            yield from self._heal_requests()
+
+    def _heal_requests(self) -> Iterator[scrapy.Request]:
+        for source_id in sorted(self.unhealed):
+            identifier = self.profile.oai_identifier_prefix + source_id
+            if identifier not in self.listed_ids:
+                url = verb_url(self.endpoint, "GetRecord", identifier=identifier, metadataPrefix=METADATA_PREFIX)
+                yield self._request(url, self.parse_get_record)
+
+    def parse_get_record(self, response: Response) -> Iterator:
+        error, record = parse_single(response.body)
+        if error is not None or record is None:
+            code, message = error or ("noRecord", "the answer holds no record")
+            yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
+                           reason=f"listing_oai_{code}", error=f"listing_oai_{code}: {message}")
+        elif record.deleted:
+            yield self._deleted_item(record)
+        else:
+            yield self._record_item(record)
+
+    def _deleted_item(self, record) -> DeletedItem:
+        source_id = strip_prefix(record.identifier, self.profile.oai_identifier_prefix)
+        return DeletedItem(source=self.profile.source, source_id=source_id, datestamp=record.datestamp)
+
+    def _record_item(self, record):
+        fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
+        return record_item({"source": self.profile.source, **fields})
+
+    def _list_error(self, response: Response, code: str, message: str) -> Iterator:
+        if code == "noRecordsMatch":
+            # Nothing changed since `from` (or the set is empty): a complete, empty harvest.
+            yield PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=[])
+            self.list_complete = True
+            yield from self._heal_requests()
+        elif code == "badResumptionToken" and response.meta.get("oai_token") and self.restarts < MAX_RESTARTS:
+            # The token expired or the repository forgot it: list again from the same `from`.
+            self.restarts += 1
+            self.crawler.stats.inc_value("fotofecha/oai/restarts")
+            yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
+                           reason="listing_oai_badResumptionToken",
+                           error=f"listing_oai_badResumptionToken: {message} (list restarted from the start)")
+            yield self._list_request()
+        else:
+            yield self._fatal(response, code, (
+                f"{self.endpoint} answered ListRecords with {code}: {message or 'no message'}. "
+                "Check --oai and --set (cli.py probe URL lists what the repository offers)."))
+
+    def listing_failed(self, failure: Failure) -> Iterator[PageItem]:
+        self.list_broken = True
+        yield failed_page(failure, "listing")
+
+    def closed(self, reason: str) -> None:
+        """A list read to its end, with nothing refused or broken, becomes the next harvest's `from`."""
+        fatal = self.crawler.stats.get_value(FATAL_STAT)
+        if reason != "finished" or not self.list_complete or self.list_broken or fatal or not self.first_response_date:
+            return
+        engine = make_engine(self.settings.get("FOTOFECHA_DB_URL"))
+        try:
+            save_harvest(engine, self.profile.source, self.endpoint, self.set_spec or "", self.granularity or "",
+                         self.first_response_date, self.listed, self.deleted)
+        finally:
+            engine.dispose()
