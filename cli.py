@@ -164,18 +164,21 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
               help="Hashing processes.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV of duplicate clusters, conflicting catalogued years first.")
+@click.option("--transforms/--no-transforms", default=True, show_default=True,
+              help="Also match copies scanned mirrored, upside down or turned a quarter (8 orientations).")
 @db_option
-def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, db_url: str) -> None:
+def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, transforms: bool, db_url: str) -> None:
     """Hash new images and mark near-duplicates (keeps the best of each cluster; deletes nothing).
 
     \b
+    Borders, card mounts and scanner-bed margins are trimmed before hashing.
     Incremental: stored hashes are reused, so a new --threshold only re-clusters.
     Example:  cli.py dedupe --threshold 8 --report data/duplicates.csv
     """
     from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
     from db.session import make_engine
 
-    config = DedupeConfig(hash_name, threshold, workers, report)
+    config = DedupeConfig(hash_name, threshold, workers, report, transforms=transforms)
     click.echo(format_summary(run_dedupe(make_engine(db_url), config), config))
 
 

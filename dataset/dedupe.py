@@ -1,9 +1,13 @@
 """Near-duplicate clusters: hash what is new, find close pairs, keep the best picture of each cluster.
 
-Clusters never chain: images are visited best first (most pixels, then largest file, then lowest
-id); an unassigned image becomes the kept image of a new cluster and takes every unassigned
-neighbour within the threshold, so each member is within the threshold of its kept image and the
-kept image is the cluster's best. Byte-identical files (same sha256) are always neighbours.
+Two images are neighbours when their hashes (of the pictures trimmed of borders and mounts) are
+within the threshold as they are or, with `transforms` on, after one of the 7 mirrorings and turns
+(dataset/orientations.py): the same transform on every algorithm. Clusters never chain: images
+are visited best first; an unassigned image becomes the kept image of a new cluster and takes every
+unassigned neighbour within the threshold, so each member is within the threshold of its kept
+image. Best first means: upright and unmirrored (the orientation most members of its group share;
+on a tie the one of the member today's rule prefers), then untrimmed (or least trimmed, in steps of
+TRIM_STEP of the area), then today's rule: most pixels, largest file, lowest id. Byte-identical files (same sha256) are always neighbours.
 Connected components of the pair graph become `group_id`, which the export never splits.
 Results replace the previous verdicts in image_duplicates; no image row or file is touched.
 """
@@ -11,7 +15,7 @@ Results replace the previous verdicts in image_duplicates; no image row or file 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,14 +23,16 @@ import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
 from dataset.hashing import ALGORITHMS, compute_missing_hashes, hashes_to_array
-from dataset.nearest import pairs_within
+from dataset.nearest import pairs_across, pairs_within
+from dataset.orientations import ORIENTATIONS, compose, inverse
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
 
 HASH_CHOICES = ("phash", "dhash", "both")
+TRIM_STEP = 0.05  # share of a scan's area: trims closer than this count as alike in the keep rule
 REPORT_COLUMNS = (
-    "cluster_id", "image_id", "role", "distance", "year_conflict", "record_id", "source", "source_id",
+    "cluster_id", "image_id", "role", "distance", "transform", "trimmed", "year_conflict", "record_id", "source", "source_id",
     "date_raw", "year", "year_min", "year_max", "width", "height", "bytes", "path",
 )
 
@@ -42,6 +48,7 @@ class DedupeConfig:
     workers: int = 1  # hashing processes
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first
     progress: bool = True  # tqdm bar on stderr while hashing
+    transforms: bool = True  # also match mirrored, flipped and quarter-turned copies (8 orientations)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class DedupeSummary:
     conflicting_clusters: int  # clusters whose members' catalogued dates do not overlap
     report: Path | None = None  # where the CSV report went
     conflicts: list[int] = field(default_factory=list)  # cluster ids with conflicting years
+    turned: dict[str, int] = field(default_factory=dict)  # transform -> duplicates that match their kept image so
+    trimmed: int = 0  # duplicates whose picture or kept picture had borders trimmed before hashing
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,13 @@ class _Item:
     sha256: str | None
     pixels: int
     bytes: int
+    trim: str | None  # borders trimmed before hashing (image_hashes.trim)
+
+
+@dataclass(frozen=True)
+class _Edge:
+    distance: int  # Hamming distance (the largest over the algorithms)
+    transform: str  # orientation t with t(first picture) ~ second picture, for the pair (first, second) it keys
 
 
 def algorithms_for(choice: str) -> tuple[str, ...]:
@@ -89,13 +105,15 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
         raise BadDedupeOptions(f"--threshold {config.threshold} is out of range: expected 0..32 bits of 64 (default 8).")
     algorithms = algorithms_for(config.hash)
     hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress)
-    items, hash_hex, unreadable = _load(engine, algorithms)
+    items, arrays, unreadable = _load(engine, algorithms, config.transforms)
     index_of = {item.image_id: k for k, item in enumerate(items)}
 
-    edges = _near_pairs(items, hash_hex, algorithms, config.threshold)
+    edges = _near_pairs(arrays, algorithms, config.threshold)
     edges.update(_exact_pairs(items))
-    cluster_of, distance_of = _cluster(items, edges)
-    group_of = _components(items, edges, cluster_of)
+    roots = _roots(len(items), edges)
+    upright = _upright(items, edges, roots)
+    cluster_of, match_of = _cluster(items, edges, upright)
+    group_of = _groups(roots, cluster_of)
 
     members: dict[int, list[int]] = defaultdict(list)
     for k, item in enumerate(items):
@@ -104,16 +122,17 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
     for k, item in enumerate(items):
         kept_id = cluster_of[k]
         role = "unique" if len(members[kept_id]) == 1 else "kept" if kept_id == item.image_id else "duplicate"
+        distance, transform = match_of.get(k, (0, "none")) if role != "unique" else (None, None)
         rows.append({
             "image_id": item.image_id, "cluster_id": kept_id, "group_id": group_of[k],
-            "excluded": role == "duplicate", "role": role,
-            "distance": None if role == "unique" else distance_of.get(k, 0),
+            "excluded": role == "duplicate", "role": role, "distance": distance, "transform": transform,
             "algorithm": config.hash, "threshold": config.threshold,
         })
     for bad in unreadable:
         rows.append({
             "image_id": bad.image_id, "cluster_id": bad.image_id, "group_id": bad.image_id, "excluded": False,
-            "role": "unreadable", "distance": None, "algorithm": config.hash, "threshold": config.threshold,
+            "role": "unreadable", "distance": None, "transform": None, "algorithm": config.hash,
+            "threshold": config.threshold,
         })
     with session_scope(engine) as session:
         session.execute(delete(ImageDuplicate))
@@ -122,8 +141,9 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
 
     multi = {kept: ids for kept, ids in members.items() if len(ids) > 1}
     conflicts = _conflicting_clusters(engine, multi)
+    matches = {items[k].image_id: match for k, match in match_of.items()}
     if config.report is not None:
-        write_report(engine, config.report, multi, conflicts, distance_of, index_of)
+        write_report(engine, config.report, multi, conflicts, matches, {item.image_id: item.trim for item in items})
     excluded = [k for k, item in enumerate(items) if cluster_of[k] != item.image_id]
     return DedupeSummary(
         images=len(items) + len(unreadable), hashed=hashes.hashed, reused_hashes=hashes.reused,
@@ -132,10 +152,15 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
             1 for k in excluded if items[k].sha256 and items[k].sha256 == items[index_of[cluster_of[k]]].sha256
         ),
         conflicting_clusters=len(conflicts), report=config.report, conflicts=sorted(conflicts),
+        turned=dict(Counter(match_of[k][1] for k in excluded if match_of[k][1] != "none")),
+        trimmed=sum(1 for k in excluded if items[k].trim or items[index_of[cluster_of[k]]].trim),
     )
 
 
-def _load(engine: Engine, algorithms: tuple[str, ...]) -> tuple[list[_Item], dict[str, list[str]], list[ImageUnreadable]]:
+def _load(
+    engine: Engine, algorithms: tuple[str, ...], transforms: bool
+) -> tuple[list[_Item], dict[str, np.ndarray], list[ImageUnreadable]]:
+    """Readable items, and per algorithm a (orientations, items) uint64 array: row 0 upright, then the variants."""
     with session_scope(engine) as session:
         images = session.execute(
             select(Image.id, Image.record_id, Image.sha256, Image.width, Image.height, Image.bytes, Image.path)
@@ -143,77 +168,97 @@ def _load(engine: Engine, algorithms: tuple[str, ...]) -> tuple[list[_Item], dic
             .order_by(Image.id)
         ).all()
         stored = session.execute(
-            select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex, ImageHash.status, ImageHash.error)
+            select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex, ImageHash.variants, ImageHash.trim,
+                   ImageHash.status, ImageHash.error)
             .where(ImageHash.algorithm.in_(algorithms))
         ).all()
     by_image: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for image_id, algorithm, hex_value, status, error in stored:
-        by_image[image_id][algorithm] = (hex_value, status, error)
+    for image_id, algorithm, hex_value, variants, trim, status, error in stored:
+        by_image[image_id][algorithm] = (hex_value, variants, trim, status, error)
     items, unreadable = [], []
-    hash_hex: dict[str, list[str]] = {a: [] for a in algorithms}
+    hexes: dict[str, list[list[str]]] = {a: [] for a in algorithms}
+    orientations = len(ORIENTATIONS) if transforms else 1
     for image_id, record_id, sha, width, height, size, path in images:
         found = by_image.get(image_id, {})
-        failed = [found[a][2] for a in algorithms if a not in found or found[a][1] != "ok"]
+        failed = [found[a][4] for a in algorithms if a not in found or found[a][3] != "ok"]
         if failed:
             unreadable.append(ImageUnreadable(image_id, path, failed[0] or "not hashed"))
             continue
-        items.append(_Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0))
+        first = found[algorithms[0]]
+        items.append(_Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0, first[2]))
         for a in algorithms:
-            hash_hex[a].append(found[a][0])
-    return items, hash_hex, unreadable
+            hex_value, variants = found[a][0], found[a][1] or ""
+            hexes[a].append(([hex_value] + variants.split())[:orientations])
+    arrays = {
+        a: np.stack([hashes_to_array([row[t] for row in hexes[a]]) for t in range(orientations)])
+        if items else np.empty((orientations, 0), dtype=np.uint64)
+        for a in algorithms
+    }
+    return items, arrays, unreadable
 
 
-def _near_pairs(items: list[_Item], hash_hex: dict[str, list[str]], algorithms: tuple[str, ...], threshold: int) -> dict:
-    """{(k1, k2): distance} for item indices k1 < k2 within the threshold on every algorithm."""
-    if not items:
-        return {}
-    arrays = {a: hashes_to_array(hash_hex[a]) for a in algorithms}
+def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int) -> dict[tuple[int, int], _Edge]:
+    """{(k1, k2): edge} for item indices k1 < k2 within the threshold on every algorithm, in one orientation.
+
+    Upright pairs come from one search of the upright hashes; turned pairs from a search of the 7
+    other orientations of every item against the upright hashes (t(a) ~ b). A pair found several
+    ways keeps the smallest distance, upright first on a tie.
+    """
     first, *others = algorithms
-    i, j, d = pairs_within(arrays[first], threshold)
+    count = arrays[first].shape[1]
+    if count == 0:
+        return {}
+    i, j, d = pairs_within(arrays[first][0], threshold)
+    t = np.zeros(len(i), dtype=np.int64)
+    if arrays[first].shape[0] > 1:
+        q, qj, qd = pairs_across(arrays[first][1:].ravel(), arrays[first][0], threshold)
+        qa, qt = q % count, q // count + 1
+        keep = qa != qj
+        i, j, d, t = (np.concatenate(parts) for parts in ((i, qa[keep]), (j, qj[keep]), (d, qd[keep]), (t, qt[keep])))
     for other in others:
-        d_other = np.bitwise_count(arrays[other][i] ^ arrays[other][j]).astype(np.int64)
+        d_other = np.bitwise_count(arrays[other][t, i] ^ arrays[other][0, j]).astype(np.int64)
         keep = d_other <= threshold
-        i, j, d = i[keep], j[keep], np.maximum(d[keep], d_other[keep])
-    return {(int(a), int(b)): int(c) for a, b, c in zip(i, j, d, strict=True)}
+        i, j, d, t = i[keep], j[keep], np.maximum(d[keep], d_other[keep]), t[keep]
+    edges: dict[tuple[int, int], _Edge] = {}
+    for a, b, dist, turn in sorted(zip(i.tolist(), j.tolist(), d.tolist(), t.tolist(), strict=True),
+                                   key=lambda row: (row[2], row[3])):
+        name = ORIENTATIONS[turn]
+        key, transform = ((a, b), name) if a < b else ((b, a), inverse(name))
+        if key not in edges:
+            edges[key] = _Edge(dist, transform)
+    return edges
 
 
-def _exact_pairs(items: list[_Item]) -> dict:
+def _exact_pairs(items: list[_Item]) -> dict[tuple[int, int], _Edge]:
     first_with: dict[str, int] = {}
     pairs = {}
     for k, item in enumerate(items):
         if item.sha256 is None:
             continue
         if item.sha256 in first_with:
-            pairs[(first_with[item.sha256], k)] = 0
+            pairs[(first_with[item.sha256], k)] = _Edge(0, "none")
         else:
             first_with[item.sha256] = k
     return pairs
 
 
-def _cluster(items: list[_Item], edges: dict) -> tuple[list[int], dict[int, int]]:
-    """Kept image id per item (best first, no chaining) and each member's distance to its kept image."""
-    neighbours: dict[int, dict[int, int]] = defaultdict(dict)
-    for (a, b), d in edges.items():
-        neighbours[a][b] = min(d, neighbours[a].get(b, d))
-        neighbours[b][a] = min(d, neighbours[b].get(a, d))
-    rank = sorted(range(len(items)), key=lambda k: (-items[k].pixels, -items[k].bytes, items[k].image_id))
-    cluster_of: list[int | None] = [None] * len(items)
-    distance_of: dict[int, int] = {}
-    for k in rank:
-        if cluster_of[k] is not None:
-            continue
-        cluster_of[k] = items[k].image_id
-        for other, d in neighbours.get(k, {}).items():
-            if cluster_of[other] is None:
-                cluster_of[other] = items[k].image_id
-                distance_of[other] = d
-                distance_of[k] = 0
-    return cluster_of, distance_of
+def _todays_rank(item: _Item) -> tuple[int, int, int]:
+    """The keep rule before orientations: most pixels, then largest file, then lowest id."""
+    return (-item.pixels, -item.bytes, item.image_id)
 
 
-def _components(items: list[_Item], edges: dict, cluster_of: list[int]) -> list[int]:
-    """Per item, the smallest kept image id in its connected component of the pair graph."""
-    parent = list(range(len(items)))
+def _trimmed_steps(trim: str | None) -> int:
+    """How much of the scan was trimmed off, in steps of TRIM_STEP of its area (0: untrimmed), so that
+    two copies of a print with its own border tie and today's rule decides between them."""
+    if trim is None:
+        return 0
+    left, top, right, bottom = (float(x) for x in trim.split(","))
+    return round((1.0 - (1.0 - left - right) * (1.0 - top - bottom)) / TRIM_STEP)
+
+
+def _roots(count: int, edges: dict) -> list[int]:
+    """Per item, a representative of its connected component of the pair graph."""
+    parent = list(range(count))
 
     def find(k: int) -> int:
         while parent[k] != k:
@@ -225,11 +270,74 @@ def _components(items: list[_Item], edges: dict, cluster_of: list[int]) -> list[
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
+    return [find(k) for k in range(count)]
+
+
+def _upright(items: list[_Item], edges: dict[tuple[int, int], _Edge], roots: list[int]) -> list[bool]:
+    """Per item, whether it shows its group in the group's usual orientation.
+
+    Orientations relative to one member are carried along the pairs (breadth first); the orientation
+    most members share counts as upright and unmirrored, and on a tie the one of the member that
+    today's keep rule prefers. An archive's copies are mostly scanned the right way round.
+    """
+    neighbours: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for (a, b), edge in edges.items():
+        neighbours[a].append((b, edge.transform))
+        neighbours[b].append((a, inverse(edge.transform)))
+    orientation: dict[int, str] = {}
+    for start in range(len(items)):
+        if start in orientation:
+            continue
+        orientation[start] = "none"
+        queue = [start]
+        while queue:
+            k = queue.pop()
+            for other, transform in neighbours.get(k, ()):
+                if other not in orientation:
+                    orientation[other] = compose(orientation[k], transform)
+                    queue.append(other)
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for k, root in enumerate(roots):
+        by_group[root].append(k)
+    upright = [True] * len(items)
+    for ks in by_group.values():
+        votes = Counter(orientation[k] for k in ks)
+        best = min(ks, key=lambda k: _todays_rank(items[k]))
+        usual = max(votes, key=lambda o: (votes[o], o == orientation[best]))
+        for k in ks:
+            upright[k] = orientation[k] == usual
+    return upright
+
+
+def _cluster(
+    items: list[_Item], edges: dict[tuple[int, int], _Edge], upright: list[bool]
+) -> tuple[list[int], dict[int, tuple[int, str]]]:
+    """Kept image id per item (best first, no chaining); per clustered item, (distance, transform) from its kept image."""
+    neighbours: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
+    for (a, b), edge in edges.items():
+        neighbours[a][b] = (edge.distance, edge.transform)
+        neighbours[b][a] = (edge.distance, inverse(edge.transform))
+    rank = sorted(range(len(items)), key=lambda k: (not upright[k], _trimmed_steps(items[k].trim), *_todays_rank(items[k])))
+    cluster_of: list[int | None] = [None] * len(items)
+    match_of: dict[int, tuple[int, str]] = {}
+    for k in rank:
+        if cluster_of[k] is not None:
+            continue
+        cluster_of[k] = items[k].image_id
+        for other, match in neighbours.get(k, {}).items():
+            if cluster_of[other] is None:
+                cluster_of[other] = items[k].image_id
+                match_of[other] = match
+                match_of[k] = (0, "none")
+    return cluster_of, match_of
+
+
+def _groups(roots: list[int], cluster_of: list[int]) -> list[int]:
+    """Per item, the smallest kept image id in its connected component of the pair graph."""
     smallest: dict[int, int] = {}
-    for k in range(len(items)):
-        root = find(k)
+    for k, root in enumerate(roots):
         smallest[root] = min(smallest.get(root, cluster_of[k]), cluster_of[k])
-    return [smallest[find(k)] for k in range(len(items))]
+    return [smallest[root] for root in roots]
 
 
 def _date_range(year: int | None, year_min: int | None, year_max: int | None) -> tuple[int, int] | None:
@@ -259,7 +367,7 @@ def _conflicting_clusters(engine: Engine, clusters: dict[int, list[int]]) -> set
 
 def write_report(
     engine: Engine, path: Path, clusters: dict[int, list[int]], conflicts: set[int],
-    distance_of: dict[int, int], index_of: dict[int, int],
+    match_of: dict[int, tuple[int, str]], trim_of: dict[int, str | None],
 ) -> None:
     """One row per member of each duplicate cluster; clusters with conflicting years first."""
     with session_scope(engine) as session:
@@ -279,9 +387,10 @@ def write_report(
         for kept in sorted(clusters, key=lambda c: (c not in conflicts, c)):
             for image_id in sorted(clusters[kept], key=lambda i: (i != kept, i)):
                 row = info[image_id]
+                distance, transform = match_of.get(image_id, (0, "none"))
                 writer.writerow([
-                    kept, image_id, "kept" if image_id == kept else "duplicate",
-                    distance_of.get(index_of[image_id], 0), "yes" if kept in conflicts else "no",
+                    kept, image_id, "kept" if image_id == kept else "duplicate", distance, transform,
+                    trim_of.get(image_id) or "", "yes" if kept in conflicts else "no",
                     row.record_id, row.source, row.source_id, row.date_raw, row.year, row.year_min, row.year_max,
                     row.width, row.height, row.bytes, row.path,
                 ])
@@ -295,6 +404,10 @@ def format_summary(s: DedupeSummary, config: DedupeConfig) -> str:
         f"{s.excluded} images excluded ({s.exact_excluded} byte-identical); "
         f"{s.conflicting_clusters} clusters with conflicting years.",
     ]
+    if s.turned or s.trimmed:
+        turned = ", ".join(f"{name} {s.turned[name]}" for name in ORIENTATIONS if name in s.turned) or "none"
+        lines.append(f"Excluded copies matched mirrored or turned: {turned}; "
+                     f"matched with borders or mounts trimmed: {s.trimmed}.")
     lines += [f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}" for bad in s.unreadable]
     if config.report:
         lines.append(f"Report: {config.report}")

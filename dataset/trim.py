@@ -3,9 +3,9 @@
 A border line (a row or column at an edge of the current box) is one whose pixels nearly all lie
 within PIXEL_TOLERANCE grey levels of the colour of the side's outermost line, and whose median has
 not drifted from it: paper, card and scanner lids are flat. A flat area of the photograph (a clear
-sky, a deep shadow) is flat too, so a border must also end in an edge: most of the line where the
-flat run stops differs from the border's colour. A sky ends where a roof or a tree rises into part of
-the line, or fades by a gradient, and is left alone. Lines are peeled from
+sky, a deep shadow) is flat too, so a border must also end in a straight edge: within a few lines of
+where the flat run stops, nearly every pixel along the side has left the border's colour. A sky ends
+where roofs and trees rise into it at many depths, or fades by a gradient, and is left alone. Lines are peeled from
 each side in turn until no side changes, so nested layers (scanner bed, then card, then the print's
 white border) come off one after another; a thin line that is not flat (the embossed rule around a
 mounted print, a speck of dust) is crossed when flat lines follow it. When peeling would leave less
@@ -25,7 +25,8 @@ import numpy as np
 FLAT_SHARE = 0.92
 PIXEL_TOLERANCE = 14.0  # grey levels of 255
 MEDIAN_DRIFT = 5.0  # grey levels a flat line's median may differ from the side's colour (no gradients)
-EDGE_SHARE = 0.45  # share of the line past the border that must differ from the border's colour
+EDGE_SHARE = 0.75  # share of positions along the side that leave the border's colour within EDGE_LINES
+EDGE_LINES = 4  # lines past the flat run (plus the crossable ones) in which the edge must show
 # Lines that are not flat but are crossed when flat lines follow (an embossed rule, dust): share of the side.
 CROSS_SHARE = 0.025
 MIN_KEPT = 0.2  # trim nothing when less than this share of the width or height would be left
@@ -79,8 +80,8 @@ def _peel(grey: np.ndarray, box: list[int], side: int) -> list[int]:
             gap += 1
             if gap > cross:
                 break
-    # The border must end in an edge (within `cross` lines, past JPEG ringing), not fade or stop at a few objects.
-    if depth < len(lines) and (1.0 - near[depth:depth + cross + 1].mean(axis=1)).max() < EDGE_SHARE:
+    # A straight edge: nearly every position along the side leaves the border's colour at about the same depth.
+    if depth < len(lines) and (~near[depth:depth + cross + EDGE_LINES]).any(axis=0).mean() < EDGE_SHARE:
         return box
     box = list(box)
     if side < 2:

@@ -1,4 +1,5 @@
-"""Dedupe: clusters without chains, the keep rule, exact duplicates, corrupt files, idempotence, the report."""
+"""Dedupe: clusters without chains, the keep rule, exact duplicates, corrupt files, idempotence, the report;
+mirrored, turned and mounted copies found with the transform that matched; look-alikes kept apart."""
 
 import csv
 import io
@@ -7,8 +8,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import main
+from PIL import Image as PILImage
+
 from crawler.replica import render_photo
+from crawler.replica.photos import mount_print
 from dataset.dedupe import DedupeConfig, run_dedupe
+from dataset.orientations import ORIENTATIONS, PIL_TRANSPOSE, compose, inverse
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
 
@@ -18,15 +23,20 @@ def verdicts(engine) -> dict[int, tuple]:
         return {d.image_id: (d.cluster_id, d.group_id, d.excluded, d.role, d.distance) for d in s.scalars(select(ImageDuplicate))}
 
 
-def add_hashed(engine, rows: list[tuple[str, str, int, int]]) -> list[int]:
-    """Images with given (phash hex, sha, pixels, bytes) and stored hashes, so dedupe needs no files."""
+def add_hashed(engine, rows: list[tuple]) -> list[int]:
+    """Images with given (phash hex, sha, pixels, bytes[, 7 variant hexes[, trim]]) and stored hashes: no files needed.
+
+    Without variants, every other orientation gets the hash's complement (64 bits away): nothing matches turned.
+    """
     ids = []
     with session_scope(engine) as s:
-        for n, (hex_value, sha, pixels, size) in enumerate(rows):
+        for n, (hex_value, sha, pixels, size, *extra) in enumerate(rows):
+            variants = extra[0] if extra else [f"{int(hex_value, 16) ^ (2**64 - 1):016x}"] * 7
             image = Image(url=f"u{n}", path=f"/nowhere/{n}.jpg", sha256=sha, width=pixels, height=1, bytes=size, status="ok")
-            s.add(Record(source="t", source_id=str(n), year=1950, year_min=1950, year_max=1950, images=[image]))
+            s.add(Record(source="t", source_id=f"{sha}-{n}", year=1950, year_min=1950, year_max=1950, images=[image]))
             s.flush()
-            s.add(ImageHash(image_id=image.id, algorithm="phash", hash_hex=hex_value, image_sha256=sha, status="ok"))
+            s.add(ImageHash(image_id=image.id, algorithm="phash", hash_hex=hex_value, variants=" ".join(variants),
+                            trim=extra[1] if len(extra) > 1 else None, image_sha256=sha, status="ok"))
             ids.append(image.id)
     return ids
 
@@ -39,7 +49,7 @@ def test_clusters_do_not_chain_and_keep_the_best(fresh_db):
         ("0000000000000fff", "sc", 80, 10),
         ("ffffffffffffffff", "sd", 80, 10),
     ])
-    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False, transforms=False))
     got = verdicts(fresh_db)
     assert got[a] == (a, a, False, "kept", 0)
     assert got[b] == (a, a, True, "duplicate", 6)
@@ -55,13 +65,13 @@ def test_keep_rule_pixels_then_bytes_then_lowest_id(fresh_db):
         ("0000000000000003", "s3", 60, 20),
         ("0000000000000003", "s4", 60, 20),
     ])
-    run_dedupe(fresh_db, DedupeConfig(hash="phash", progress=False))
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", progress=False, transforms=False))
     assert {v[0] for v in verdicts(fresh_db).values()} == {ids[2]}
 
 
 def test_byte_identical_files_are_always_caught(fresh_db):
     x, y = add_hashed(fresh_db, [("0000000000000000", "same", 10, 5), ("ffffffffffffffff", "same", 10, 5)])
-    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=0, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=0, progress=False, transforms=False))
     assert verdicts(fresh_db)[y] == (x, x, True, "duplicate", 0)
     assert summary.exact_excluded == 1
 
@@ -123,6 +133,87 @@ def test_cli_dedupe_summary_and_bad_threshold(fresh_db, add_photo, db_url):
     assert lines[0] == "11 images: 9 hashed now, 0 reused, 2 unreadable."
     assert lines[1] == ("4 near-duplicate pairs (threshold 8) in 4 clusters: 4 images excluded (0 byte-identical); "
                         "1 clusters with conflicting years.")
-    assert lines[3].endswith(".jpg): not an image Pillow can identify")
+    # the 1890 original has a card border, its copy too: hashed inside it
+    assert lines[2] == "Excluded copies matched mirrored or turned: none; matched with borders or mounts trimmed: 1."
+    assert lines[4].endswith(".jpg): not an image Pillow can identify")
     bad = CliRunner().invoke(main, ["dedupe", "--db", db_url, "--threshold", "40"])
     assert bad.exit_code == 2 and "40 is not in the range 0<=x<=32" in bad.output
+
+
+def turned_hashes(upright: str, name: str, flipped_bits: int = 0) -> list[str]:
+    """Variants of a picture whose `name` orientation hashes to `upright` (with some bits flipped)."""
+    target = f"{int(upright, 16) ^ ((1 << flipped_bits) - 1):016x}"
+    # the other orientations: hashes far from every hash in these tests
+    return [target if other == name else f"{k:016x}" for k, other in zip(range(0x1111, 0x9999, 0x1111), ORIENTATIONS[1:])]
+
+
+def transforms_of(engine) -> dict[int, str | None]:
+    with session_scope(engine) as s:
+        return dict(s.execute(select(ImageDuplicate.image_id, ImageDuplicate.transform)).all())
+
+
+def test_a_mirrored_copy_matches_with_its_transform_and_only_when_transforms_are_on(fresh_db):
+    # B's mirror image hashes within 3 bits of A: B is A mirrored; C is A turned 90 degrees counter-clockwise
+    # (so A is C turned 270), D matches nothing.
+    a_hash = "f0f0f0f0aaaa5555"
+    a, b, c, d = add_hashed(fresh_db, [
+        (a_hash, "sa", 100, 10),
+        ("0123456789abcdef", "sb", 90, 10, turned_hashes(a_hash, "mirror", 3)),
+        ("fedcba9876543210", "sc", 80, 10, turned_hashes(a_hash, "rot270", 1)),
+        ("0f0f0f0f0f0f0f0f", "sd", 70, 10),
+    ])
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    got = verdicts(fresh_db)
+    assert got[b] == (a, a, True, "duplicate", 3) and got[c] == (a, a, True, "duplicate", 1)
+    assert transforms_of(fresh_db) == {a: "none", b: "mirror", c: "rot90", d: None}
+    assert summary.turned == {"mirror": 1, "rot90": 1}
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False, transforms=False))
+    assert {v[3] for v in verdicts(fresh_db).values()} == {"unique"}
+
+
+def test_keep_rule_prefers_the_usual_orientation_then_untrimmed_then_pixels(fresh_db):
+    # A and B upright (A's copy B is within 2 bits); C is A turned 90 with the most pixels; D is A on a mount.
+    a_hash = "123456789abcdef0"
+    a, b, c, d = add_hashed(fresh_db, [
+        (a_hash, "sa", 100, 10),
+        ("123456789abcdef3", "sb", 90, 10),
+        ("00000000ffffffff", "sc", 500, 10, turned_hashes(a_hash, "rot270")),
+        (a_hash, "sd", 400, 10, turned_hashes("0000111122223333", "mirror"), "0.100,0.100,0.100,0.200"),
+    ])
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    got = verdicts(fresh_db)
+    # two of three orientations are upright, so C is not kept despite its pixels; D is trimmed: A is kept
+    assert {k: v[0] for k, v in got.items()} == {a: a, b: a, c: a, d: a}
+    assert transforms_of(fresh_db)[c] == "rot90"
+    # a pair in two orientations is a tie: today's rule (most pixels) decides
+    e, f = add_hashed(fresh_db, [
+        ("aaaaaaaa55555555", "se", 10, 10),
+        ("5555aaaa5555aaaa", "sf", 20, 10, turned_hashes("aaaaaaaa55555555", "flip")),
+    ])
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    assert verdicts(fresh_db)[e][0] == f and transforms_of(fresh_db)[e] == "flip"
+
+
+def test_turned_mounted_copies_found_and_look_alike_sittings_kept_apart(fresh_db, add_photo, tmp_path):
+    """Planted copies of rendered photographs (turned, mirrored, mounted) join their original; other
+    sittings in the same studio or street (same look, backdrop, sky) stay apart."""
+    originals, planted = {}, {}
+    for k, year in enumerate([1872, 1898, 1921, 1937, 1956, 1968, 1977, 1986]):
+        for sitting in range(3):
+            originals[(k, sitting)] = add_photo(f"s{k}-{sitting}", render_photo(year, 40 + k, (200, 150), sitting), str(year))
+        picture = render_photo(year, 40 + k, (200, 150))
+        name = ORIENTATIONS[1 + k % 7]
+        planted[add_photo(f"t{k}", picture.transpose(PIL_TRANSPOSE[name]).resize((150, 112) if name in
+                          ("mirror", "flip", "rot180") else (112, 150)), str(year))] = (originals[(k, 0)], name)
+        mount = ("card", "bed")[k % 2]
+        planted[add_photo(f"m{k}", mount_print(picture.resize((180, 135)), mount, (12, 9 + k, 14, 25 - k), k),
+                          str(year))] = (originals[(k, 0)], "none")
+    summary = run_dedupe(fresh_db, DedupeConfig(progress=False))
+    got, turned = verdicts(fresh_db), transforms_of(fresh_db)
+    # the transform from the original to the copy, through their kept image (which may be either)
+    found = {image_id: (got[image_id][0], compose(inverse(turned[original]), turned[image_id]))
+             for image_id, (original, _) in planted.items()}
+    assert found == {image_id: (got[original][0], name) for image_id, (original, name) in planted.items()}
+    kept = {got[image_id][0] for image_id in originals.values()}
+    assert len(kept) == len(originals)  # no two sittings merged
+    assert summary.excluded == len(planted) and summary.trimmed >= len(planted) // 2
