@@ -100,7 +100,7 @@ def test_orientation_hashes_match_imagehash_of_the_turned_picture(tmp_path):
     assert len(set(wide["phash"])) == 8  # a photograph is not symmetric: 8 different hashes
 
 
-@pytest.mark.parametrize("mount, margins", [("card", (14, 12, 15, 34)), ("bed", (4, 40, 28, 9)), ("bed", (30, 3, 6, 22))])
+@pytest.mark.parametrize("mount, margins", [("card", (14, 12, 15, 34)), ("bed", (4, 40, 28, 9)), ("black_bed", (30, 3, 6, 22))])
 def test_mounts_and_scanner_margins_are_trimmed_before_hashing(tmp_path, mount, margins):
     plain, mounted = tmp_path / "plain.jpg", tmp_path / "mounted.jpg"
     picture = render_photo(1948, 3, (240, 180))

@@ -317,23 +317,24 @@ def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240), sitti
     return out
 
 
-MOUNTS = ("card", "bed")
+MOUNTS = ("card", "bed", "black_bed")
 
 
 def mount_print(picture: Image.Image, mount: str, margins: tuple[int, int, int, int], seed: int) -> Image.Image:
-    """The whole print as scanned on its card mount ("card") or on a scanner bed ("bed"), uncut.
+    """The whole print as scanned on its card mount ("card") or on a scanner bed, uncut.
 
     `margins` (left, top, right, bottom) in pixels of the ground around the print. A card is a flat
     tinted board with fibre texture and an embossed rule around the print; a scanner bed is a flat
-    white or black lid. The print's pixels are not touched, so trimming the ground gives it back.
+    white lid ("bed") or a black one ("black_bed"). The print's pixels are not touched, so trimming
+    the ground gives it back.
     """
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 7])
     left, top, right, bottom = margins
     w, h = picture.width + left + right, picture.height + top + bottom
     if mount == "card":
         colour, texture = CARD_COLOURS[int(rng.integers(0, len(CARD_COLOURS)))] * rng.uniform(0.85, 1.05), 0.02
-    elif mount == "bed":
-        colour, texture = np.full(3, rng.choice([0.96, 0.06]) * rng.uniform(0.97, 1.03), np.float32), 0.006
+    elif mount in ("bed", "black_bed"):
+        colour, texture = np.full(3, (0.96 if mount == "bed" else 0.06) * rng.uniform(0.97, 1.03), np.float32), 0.006
     else:
         raise ValueError(f"unknown mount {mount!r}: expected one of {', '.join(MOUNTS)}")
     ground = colour + rng.normal(0, texture, (h, w, 1)).astype(np.float32)
