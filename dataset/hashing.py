@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dataset.imageio import RESAMPLE, UnreadableImage, load_image
 from dataset.orientations import ORIENTATIONS, STEPS, apply, dct_signs
-from dataset.trim import content_box
+from dataset.trim import content_box, has_flat_edge
 from db.models import Image, ImageHash, utcnow
 from db.session import session_scope
 
@@ -35,6 +35,9 @@ HASH_SIDE = 8  # bits per side of the hash grid (imagehash's hash_size)
 # Short side the JPEG is decoded at before the hash's own resize: 4x phash's 32 px keeps draft
 # hashes within 2 bits of full-decode hashes (tests/test_hashing.py) at 1/4..1/8 decode scale.
 DECODE_SIDE = 128
+# Short side of the copy borders are looked for on, whatever the decode scale (draft or full): a
+# pixel there is a quarter of a pixel of the 32x32 phash thumbnail.
+TRIM_SIDE = 128
 COMMIT_EVERY = 500
 
 
@@ -54,7 +57,7 @@ class PictureHashes:
 def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> PictureHashes:
     """Hashes of one file's trimmed picture in all 8 orientations; raises UnreadableImage."""
     img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
-    img, trim = _trimmed(img)
+    img, trim = _trimmed(img, path, draft)
     hashes = {}
     for name in algorithms:
         if name == "phash":
@@ -75,16 +78,25 @@ def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: b
     return {name: variants[0] for name, variants in hash_picture(path, algorithms, draft).hashes.items()}
 
 
-def _trimmed(img: PILImage.Image) -> tuple[PILImage.Image, str | None]:
-    """The picture inside its borders (found on a copy reduced to about DECODE_SIDE) and what was cut."""
-    factor = max(1, min(img.size) // DECODE_SIDE)
-    small = img.reduce(factor) if factor > 1 else img
-    left, top, right, bottom = content_box(np.asarray(small, dtype=np.float32))
-    if (left, top, right, bottom) == (0, 0, small.width, small.height):
+def _trimmed(img: PILImage.Image, path: str | Path, draft: bool) -> tuple[PILImage.Image, str | None]:
+    """The picture inside its borders, and what was cut.
+
+    Borders are looked for on a copy whose short side is TRIM_SIDE, whatever the decode scale (so
+    draft and full decodes trim alike), and in colour: a beige card and a pale sky can be one grey.
+    Most photographs have no flat outer line, seen already in grey, and are not decoded again.
+    """
+    scale = min(1.0, TRIM_SIDE / min(img.size))
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if not has_flat_edge(np.asarray(img.resize(size, PILImage.Resampling.BOX), dtype=np.float32)):
         return img, None
-    width, height = small.size
+    colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None)
+    left, top, right, bottom = content_box(np.asarray(colour.resize(size, PILImage.Resampling.BOX), dtype=np.float32))
+    width, height = size
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return img, None
     shares = (left / width, top / height, (width - right) / width, (height - bottom) / height)
-    box = (left * factor, top * factor, min(img.width, right * factor), min(img.height, bottom * factor))
+    box = (round(shares[0] * img.width), round(shares[1] * img.height),
+           img.width - round(shares[2] * img.width), img.height - round(shares[3] * img.height))
     return img.crop(box), ",".join(f"{share:.3f}" for share in shares)
 
 
@@ -93,16 +105,27 @@ def _bits_hex(bits: np.ndarray) -> str:
     return f"{int.from_bytes(np.packbits(bits.ravel()).tobytes(), 'big'):016x}"
 
 
+def low_frequencies(img: PILImage.Image) -> np.ndarray:
+    """The 8x8 lowest frequencies of the DCT of the 32x32 greyscale thumbnail (imagehash.phash's input)."""
+    pixels = np.asarray(img.resize((HASH_SIDE * 4, HASH_SIDE * 4), RESAMPLE))
+    return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
+
+
+def phash_orientations(low: np.ndarray) -> np.ndarray:
+    """uint64 phashes (ORIENTATIONS, n) of n low-frequency blocks (n, 8, 8): each bit is a coefficient above the median."""
+    out = np.empty((len(ORIENTATIONS), len(low)), dtype=np.uint64)
+    for k, name in enumerate(ORIENTATIONS):
+        transpose, signs = dct_signs(name, HASH_SIDE)
+        block = (low.transpose(0, 2, 1) if transpose else low) * signs
+        flat = block.reshape(len(low), -1)
+        bits = flat > np.median(flat, axis=1, keepdims=True)
+        out[k] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+    return out
+
+
 def _phashes(img: PILImage.Image) -> tuple[str, ...]:
     """imagehash.phash of the picture in each orientation, from one DCT of the 32x32 thumbnail."""
-    pixels = np.asarray(img.resize((HASH_SIDE * 4, HASH_SIDE * 4), RESAMPLE))
-    low = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
-    out = []
-    for name in ORIENTATIONS:
-        transpose, signs = dct_signs(name, HASH_SIDE)
-        block = (low.T if transpose else low) * signs
-        out.append(_bits_hex(block > np.median(block)))
-    return tuple(out)
+    return tuple(f"{int(value):016x}" for value in phash_orientations(low_frequencies(img)[None])[:, 0])
 
 
 def _dhashes(img: PILImage.Image) -> tuple[str, ...]:

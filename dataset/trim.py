@@ -1,7 +1,7 @@
 """Find the print inside a scan: peel off uniform borders, card mounts and scanner-bed margins.
 
 A border line (a row or column at an edge of the current box) is one whose pixels nearly all lie
-within PIXEL_TOLERANCE grey levels of the colour of the side's outermost line, and whose median has
+within PIXEL_TOLERANCE grey levels of the colour of the side's outermost line, and whose mean has
 not drifted from it: paper, card and scanner lids are flat. A flat area of the photograph (a clear
 sky, a deep shadow) is flat too, so a border must also end in a straight edge: within a few lines of
 where the flat run stops, nearly every pixel along the side has left the border's colour. A sky ends
@@ -24,8 +24,9 @@ import numpy as np
 # A line is flat when this share of its pixels lies within PIXEL_TOLERANCE of the side's colour.
 FLAT_SHARE = 0.92
 PIXEL_TOLERANCE = 14.0  # grey levels of 255
-MEDIAN_DRIFT = 5.0  # grey levels a flat line's median may differ from the side's colour (no gradients)
-EDGE_SHARE = 0.75  # share of positions along the side that leave the border's colour within EDGE_LINES
+MEAN_DRIFT = 4.0  # grey levels the mean of a flat line's near pixels may drift from the side's colour
+BLOCK_LINES = 16  # lines judged at once
+EDGE_SHARE = 0.75  # share of positions (middle half of the side) that leave the border's colour within EDGE_LINES
 EDGE_LINES = 4  # lines past the flat run (plus the crossable ones) in which the edge must show
 # Lines that are not flat but are crossed when flat lines follow (an embossed rule, dust): share of the side.
 CROSS_SHARE = 0.025
@@ -33,14 +34,24 @@ MIN_KEPT = 0.2  # trim nothing when less than this share of the width or height 
 MAX_ROUNDS = 4  # layers peeled per side at most (bed, card, white border, ...)
 
 
-def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) of the picture inside its borders, right/bottom exclusive; the full box if none."""
-    height, width = grey.shape
+def has_flat_edge(pixels: np.ndarray) -> bool:
+    """Whether any outermost row or column is flat: the cheap test before looking for borders at all."""
+    return any(_flat_first_line(_lines(pixels, [0, 0, pixels.shape[1], pixels.shape[0]], side)) for side in range(4))
+
+
+def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the picture inside its borders, right/bottom exclusive; the full box if none.
+
+    `pixels`: greyscale (rows, columns) or colour (rows, columns, channels), 0..255; in colour a pixel's
+    distance to the border's colour is the largest over the channels, so a beige card and a pale sky
+    of one grey stay apart.
+    """
+    height, width = pixels.shape[:2]
     box = [0, 0, width, height]
     for _ in range(MAX_ROUNDS):
         before = list(box)
         for side in range(4):
-            box = _peel(grey, box, side)
+            box = _peel(pixels, box, side)
         if box == before:
             break
     left, top, right, bottom = box
@@ -49,39 +60,61 @@ def content_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     return left, top, right, bottom
 
 
-def _lines(grey: np.ndarray, box: list[int], side: int) -> np.ndarray:
+def _lines(pixels: np.ndarray, box: list[int], side: int) -> np.ndarray:
     """The box's lines seen from `side` (0 left, 1 top, 2 right, 3 bottom), outermost first, one per row."""
     left, top, right, bottom = box
-    inside = grey[top:bottom, left:right]
+    inside = pixels[top:bottom, left:right]
     if side == 0:
-        return inside.T
+        return inside.swapaxes(0, 1)
     if side == 1:
         return inside
     if side == 2:
-        return inside.T[::-1]
+        return inside.swapaxes(0, 1)[::-1]
     return inside[::-1]
 
 
-def _peel(grey: np.ndarray, box: list[int], side: int) -> list[int]:
-    lines = _lines(grey, box, side)
+def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Per pixel, how far from `colour` (grey levels; the largest over the channels in colour)."""
+    difference = np.abs(pixels - colour)
+    return difference.max(axis=-1) if difference.ndim == 3 else difference
+
+
+def _flat_first_line(lines: np.ndarray) -> bool:
     if len(lines) < 2 or lines.shape[1] == 0:
-        return box
-    colour = float(np.median(lines[0]))
-    near = np.abs(lines - colour) <= PIXEL_TOLERANCE
-    flat = (near.mean(axis=1) >= FLAT_SHARE) & (np.abs(np.median(lines, axis=1) - colour) <= MEDIAN_DRIFT)
-    if not flat[0]:
-        return box
+        return False
+    return (_distance(lines[0], np.median(lines[0], axis=0)) <= PIXEL_TOLERANCE).mean() >= FLAT_SHARE
+
+
+def _peel(pixels: np.ndarray, box: list[int], side: int) -> list[int]:
+    lines = _lines(pixels, box, side)
+    if not _flat_first_line(lines):
+        return box  # most photographs: the outermost line is not flat, nothing more to look at
+    colour = np.median(lines[0], axis=0)
     cross = max(1, round(CROSS_SHARE * len(lines)))
-    depth, gap = 1, 0
-    for k in range(1, len(lines)):
-        if flat[k]:
-            depth, gap = k + 1, 0
-        else:
-            gap += 1
-            if gap > cross:
-                break
-    # A straight edge: nearly every position along the side leaves the border's colour at about the same depth.
-    if depth < len(lines) and (~near[depth:depth + cross + EDGE_LINES]).any(axis=0).mean() < EDGE_SHARE:
+    limit = int(len(lines) * (1.0 - MIN_KEPT)) + 1  # peeling deeper would trim nothing at all
+    depth, gap, k = 1, 0, 1
+    while k < limit and gap <= cross:
+        # Lines are judged a block at a time: borders are a few lines deep, photographs many.
+        block = lines[k : min(limit, k + BLOCK_LINES)]
+        near = _distance(block, colour) <= PIXEL_TOLERANCE
+        share = near.mean(axis=1)
+        # The mean of the pixels near the colour tracks a gradient (a sky) that a flat paper does not have.
+        weights = near[..., None] if block.ndim == 3 else near
+        means = (block * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+        drift = np.abs(means - colour).max(axis=-1) if block.ndim == 3 else np.abs(means - colour)
+        for flat in (share >= FLAT_SHARE) & (drift <= MEAN_DRIFT):
+            if flat:
+                depth, gap = k + 1, 0
+            else:
+                gap += 1
+                if gap > cross:
+                    break
+            k += 1
+    # A straight edge: nearly every position along the middle half of the side (the ends may still run
+    # into the borders of the sides next to it) leaves the border's colour at about the same depth.
+    quarter = lines.shape[1] // 4
+    past = _distance(lines[depth : depth + cross + EDGE_LINES, quarter : lines.shape[1] - quarter], colour) > PIXEL_TOLERANCE
+    if depth < len(lines) and past.any(axis=0).mean() < EDGE_SHARE:
         return box
     box = list(box)
     if side < 2:

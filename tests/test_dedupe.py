@@ -3,6 +3,7 @@ mirrored, turned and mounted copies found with the transform that matched; look-
 
 import csv
 import io
+import random
 
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -27,6 +28,7 @@ def add_hashed(engine, rows: list[tuple]) -> list[int]:
     """Images with given (phash hex, sha, pixels, bytes[, 7 variant hexes[, trim]]) and stored hashes: no files needed.
 
     Without variants, every other orientation gets the hash's complement (64 bits away): nothing matches turned.
+    Variants come from picture() and turned(), which keep the 8 orientations of a copy consistent.
     """
     ids = []
     with session_scope(engine) as s:
@@ -140,11 +142,19 @@ def test_cli_dedupe_summary_and_bad_threshold(fresh_db, add_photo, db_url):
     assert bad.exit_code == 2 and "40 is not in the range 0<=x<=32" in bad.output
 
 
-def turned_hashes(upright: str, name: str, flipped_bits: int = 0) -> list[str]:
-    """Variants of a picture whose `name` orientation hashes to `upright` (with some bits flipped)."""
-    target = f"{int(upright, 16) ^ ((1 << flipped_bits) - 1):016x}"
-    # the other orientations: hashes far from every hash in these tests
-    return [target if other == name else f"{k:016x}" for k, other in zip(range(0x1111, 0x9999, 0x1111), ORIENTATIONS[1:])]
+def picture(seed: int) -> list[str]:
+    """The 8 orientation hashes of a made-up picture (random, so far from every other picture's)."""
+    rng = random.Random(seed)
+    return [f"{rng.getrandbits(64):016x}" for _ in ORIENTATIONS]
+
+
+def turned(hashes: list[str], name: str, flipped_bits: int = 0) -> list[str]:
+    """The 8 orientation hashes of a copy of `hashes`'s picture turned by `name`, with some bits flipped.
+
+    The copy in orientation s is the original turned by `name`, then by s.
+    """
+    flips = (1 << flipped_bits) - 1
+    return [f"{int(hashes[ORIENTATIONS.index(compose(name, s))], 16) ^ flips:016x}" for s in ORIENTATIONS]
 
 
 def transforms_of(engine) -> dict[int, str | None]:
@@ -153,14 +163,13 @@ def transforms_of(engine) -> dict[int, str | None]:
 
 
 def test_a_mirrored_copy_matches_with_its_transform_and_only_when_transforms_are_on(fresh_db):
-    # B's mirror image hashes within 3 bits of A: B is A mirrored; C is A turned 90 degrees counter-clockwise
-    # (so A is C turned 270), D matches nothing.
-    a_hash = "f0f0f0f0aaaa5555"
+    # B is A mirrored (3 bits off), C is A turned 90 degrees counter-clockwise (1 bit off), D is another picture.
+    pa = picture(1)
     a, b, c, d = add_hashed(fresh_db, [
-        (a_hash, "sa", 100, 10),
-        ("0123456789abcdef", "sb", 90, 10, turned_hashes(a_hash, "mirror", 3)),
-        ("fedcba9876543210", "sc", 80, 10, turned_hashes(a_hash, "rot270", 1)),
-        ("0f0f0f0f0f0f0f0f", "sd", 70, 10),
+        (pa[0], "sa", 100, 10, pa[1:]),
+        (turned(pa, "mirror", 3)[0], "sb", 90, 10, turned(pa, "mirror", 3)[1:]),
+        (turned(pa, "rot90", 1)[0], "sc", 80, 10, turned(pa, "rot90", 1)[1:]),
+        (picture(2)[0], "sd", 70, 10, picture(2)[1:]),
     ])
     summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
     got = verdicts(fresh_db)
@@ -172,24 +181,24 @@ def test_a_mirrored_copy_matches_with_its_transform_and_only_when_transforms_are
 
 
 def test_keep_rule_prefers_the_usual_orientation_then_untrimmed_then_pixels(fresh_db):
-    # A and B upright (A's copy B is within 2 bits); C is A turned 90 with the most pixels; D is A on a mount.
-    a_hash = "123456789abcdef0"
+    # A and B upright (B within 2 bits of A); C is A turned 90 with the most pixels; D is A on a mount.
+    pa = picture(3)
+    b_hashes, c_hashes = turned(pa, "none", 2), turned(pa, "rot90")
     a, b, c, d = add_hashed(fresh_db, [
-        (a_hash, "sa", 100, 10),
-        ("123456789abcdef3", "sb", 90, 10),
-        ("00000000ffffffff", "sc", 500, 10, turned_hashes(a_hash, "rot270")),
-        (a_hash, "sd", 400, 10, turned_hashes("0000111122223333", "mirror"), "0.100,0.100,0.100,0.200"),
+        (pa[0], "sa", 100, 10, pa[1:]),
+        (b_hashes[0], "sb", 90, 10, b_hashes[1:]),
+        (c_hashes[0], "sc", 500, 10, c_hashes[1:]),
+        (pa[0], "sd", 400, 10, pa[1:], "0.100,0.100,0.100,0.200"),
     ])
     run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
     got = verdicts(fresh_db)
-    # two of three orientations are upright, so C is not kept despite its pixels; D is trimmed: A is kept
+    # three of four are upright, so C is not kept despite its pixels; D is trimmed: A is kept
     assert {k: v[0] for k, v in got.items()} == {a: a, b: a, c: a, d: a}
     assert transforms_of(fresh_db)[c] == "rot90"
-    # a pair in two orientations is a tie: today's rule (most pixels) decides
-    e, f = add_hashed(fresh_db, [
-        ("aaaaaaaa55555555", "se", 10, 10),
-        ("5555aaaa5555aaaa", "sf", 20, 10, turned_hashes("aaaaaaaa55555555", "flip")),
-    ])
+    # a pair in two orientations is a tie: today's rule (most pixels) decides; E is F flipped
+    pf = picture(4)
+    e_hashes = turned(pf, "flip")
+    e, f = add_hashed(fresh_db, [(e_hashes[0], "se", 10, 10, e_hashes[1:]), (pf[0], "sf", 20, 10, pf[1:])])
     run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
     assert verdicts(fresh_db)[e][0] == f and transforms_of(fresh_db)[e] == "flip"
 
