@@ -33,26 +33,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.photos import machine  # noqa: E402
 from dataset.dedupe import _near_pairs  # noqa: E402
-from dataset.hashing import DECODE_SIDE, _trimmed, low_frequencies, phash_orientations  # noqa: E402
+from dataset.hashing import DECODE_SIDE, low_frequencies, phash_orientations, trim_picture  # noqa: E402
 from dataset.imageio import load_image  # noqa: E402
 from dataset.orientations import ORIENTATIONS, compose  # noqa: E402
 
 THRESHOLD = 8
-CACHE = Path("/tmp/fotofecha-bench-nearest")
 REAL = Path("/work/shared/real-photos/images")
 
 
-def _block(img) -> np.ndarray:
-    return low_frequencies(_trimmed(img)[0])
+def _block(rgb) -> np.ndarray:
+    """The phash input of a picture as dedupe sees it: trimmed, greyscale."""
+    return low_frequencies(trim_picture(rgb.convert("L"), lambda: rgb)[0])
 
 
-def photo_blocks(replica: int, workers: int = 2) -> dict[str, np.ndarray]:
+def photo_blocks(replica: int, cache: Path, workers: int = 2) -> dict[str, np.ndarray]:
     """Low-frequency DCT blocks (n, 8, 8) of the real photographs and of `replica` replica photographs (cached)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cached = CACHE / f"blocks_{replica}.npz"
+    cache.mkdir(parents=True, exist_ok=True)
+    cached = cache / f"blocks_{replica}.npz"
     if cached.exists():
         return dict(np.load(cached))
-    real = np.stack([_block(load_image(p, mode="L", min_side=DECODE_SIDE)) for p in sorted(REAL.glob("*/*.jpg"))])
+    real = np.stack([_block(load_image(p, mode="RGB", min_side=DECODE_SIDE)) for p in sorted(REAL.glob("*/*.jpg"))])
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -65,7 +65,7 @@ def _replica_block(k: int) -> np.ndarray:
     from crawler.replica import render_photo
 
     size = (320, 240) if k % 5 else (240, 320)
-    return _block(render_photo(1860 + (k * 37) % 130, 1000 + k, size).convert("L"))
+    return _block(render_photo(1860 + (k * 37) % 130, 1000 + k, size))
 
 
 def fit_mixture(blocks: np.ndarray, clusters: int, seed: int = 0) -> list[tuple[float, np.ndarray, np.ndarray]]:
@@ -144,11 +144,13 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=16, help="mixture components of the fitted distribution")
     parser.add_argument("--planted", type=int, default=1000, help="planted near-duplicate pairs per set (fewer on small sets)")
     parser.add_argument("--distributions", default="real,replica,fitted,uniform", help="which sets to run")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/fotofecha-bench-nearest"),
+                        help="folder keeping the photographs' DCT blocks between runs")
     args = parser.parse_args()
     wanted = args.distributions.split(",")
     rng = np.random.default_rng(0)
     print(f"Machine: {machine()}\n")
-    blocks = photo_blocks(args.replica)
+    blocks = photo_blocks(args.replica, args.cache)
     model = fit_mixture(np.concatenate([blocks["real"], blocks["replica"]]), args.clusters)
     sets: list[tuple[str, np.ndarray]] = []
     if "real" in wanted:

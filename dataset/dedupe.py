@@ -2,14 +2,10 @@
 
 Two images are neighbours when their hashes (of the pictures trimmed of borders and mounts) are
 within the threshold as they are or, with `transforms` on, after one of the 7 mirrorings and turns
-(dataset/orientations.py): the same transform on every algorithm. Clusters never chain: images
-are visited best first; an unassigned image becomes the kept image of a new cluster and takes every
-unassigned neighbour within the threshold, so each member is within the threshold of its kept
-image. Best first means: upright and unmirrored (the orientation most members of its group share;
-on a tie the one of the member today's rule prefers), then untrimmed (or least trimmed, in steps of
-TRIM_STEP of the area), then today's rule: most pixels, largest file, lowest id. Byte-identical files (same sha256) are always neighbours.
-Connected components of the pair graph become `group_id`, which the export never splits.
-Results replace the previous verdicts in image_duplicates; no image row or file is touched.
+(dataset/orientations.py): the same transform on every algorithm. Byte-identical files (same
+sha256) are always neighbours. dataset/clusters.py turns the pairs into clusters without chains,
+keeping the upright, untrimmed, biggest picture, and into the groups (`group_id`) the export never
+splits. Results replace the previous verdicts in image_duplicates; no image row or file is touched.
 """
 
 from __future__ import annotations
@@ -22,15 +18,15 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
+from dataset.clusters import Edge, Item, cluster, components, groups, upright_members
 from dataset.hashing import ALGORITHMS, compute_missing_hashes, hashes_to_array
 from dataset.nearest import pairs_across, pairs_within
-from dataset.orientations import ORIENTATIONS, compose, inverse
+from dataset.orientations import ORIENTATIONS, inverse
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
 
 HASH_CHOICES = ("phash", "dhash", "both")
-TRIM_STEP = 0.05  # share of a scan's area: trims closer than this count as alike in the keep rule
 REPORT_COLUMNS = (
     "cluster_id", "image_id", "role", "distance", "transform", "trimmed", "year_conflict", "record_id", "source", "source_id",
     "date_raw", "year", "year_min", "year_max", "width", "height", "bytes", "path",
@@ -75,23 +71,6 @@ class DedupeSummary:
     trimmed: int = 0  # duplicates whose picture or kept picture had borders trimmed before hashing
 
 
-@dataclass(frozen=True)
-class _Item:
-    image_id: int
-    record_id: int
-    sha256: str | None
-    pixels: int
-    bytes: int
-    trim: str | None  # borders trimmed before hashing (image_hashes.trim)
-
-
-@dataclass(frozen=True)
-class _Edge:
-    forward: int  # Hamming distance of t(first picture) to the second (the largest over the algorithms)
-    backward: int  # Hamming distance of the inverse of t on the second picture to the first
-    transform: str  # orientation t with t(first picture) ~ second picture, for the pair (first, second) it keys
-
-
 # Index of the inverse of each orientation, in ORIENTATIONS order.
 _INVERSE = np.array([ORIENTATIONS.index(inverse(name)) for name in ORIENTATIONS])
 
@@ -115,10 +94,10 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
 
     edges = _near_pairs(arrays, algorithms, config.threshold)
     edges.update(_exact_pairs(items))
-    roots = _roots(len(items), edges)
-    upright = _upright(items, edges, roots)
-    cluster_of, match_of = _cluster(items, edges, upright, config.threshold)
-    group_of = _groups(roots, cluster_of)
+    roots = components(len(items), edges)
+    upright = upright_members(items, edges, roots)
+    cluster_of, match_of = cluster(items, edges, upright, config.threshold)
+    group_of = groups(roots, cluster_of)
 
     members: dict[int, list[int]] = defaultdict(list)
     for k, item in enumerate(items):
@@ -164,7 +143,7 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
 
 def _load(
     engine: Engine, algorithms: tuple[str, ...], transforms: bool
-) -> tuple[list[_Item], dict[str, np.ndarray], list[ImageUnreadable]]:
+) -> tuple[list[Item], dict[str, np.ndarray], list[ImageUnreadable]]:
     """Readable items, and per algorithm a (orientations, items) uint64 array: row 0 upright, then the variants."""
     with session_scope(engine) as session:
         images = session.execute(
@@ -190,7 +169,7 @@ def _load(
             unreadable.append(ImageUnreadable(image_id, path, failed[0] or "not hashed"))
             continue
         first = found[algorithms[0]]
-        items.append(_Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0, first[2]))
+        items.append(Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0, first[2]))
         for a in algorithms:
             hex_value, variants = found[a][0], found[a][1] or ""
             hexes[a].append(([hex_value] + variants.split())[:orientations])
@@ -202,7 +181,7 @@ def _load(
     return items, arrays, unreadable
 
 
-def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int) -> dict[tuple[int, int], _Edge]:
+def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int) -> dict[tuple[int, int], Edge]:
     """{(k1, k2): edge} for item indices k1 < k2 within the threshold on every algorithm, in one orientation.
 
     Upright only: one search of the upright hashes. With orientations: the upright hash of every item
@@ -234,130 +213,26 @@ def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], thre
         backward = np.maximum(backward, np.bitwise_count(hashes[_INVERSE[turn], k2] ^ hashes[0, k1]))
     best = np.minimum(forward, backward)
     keep = best <= threshold
-    edges: dict[tuple[int, int], _Edge] = {}
+    edges: dict[tuple[int, int], Edge] = {}
     order = np.lexsort((turn[keep], best[keep]))
     for a, b, ahead, back, name in zip(k1[keep][order].tolist(), k2[keep][order].tolist(), forward[keep][order].tolist(),
                                        backward[keep][order].tolist(), turn[keep][order].tolist(), strict=True):
         if (a, b) not in edges:
-            edges[(a, b)] = _Edge(ahead, back, ORIENTATIONS[name])
+            edges[(a, b)] = Edge(ahead, back, ORIENTATIONS[name])
     return edges
 
 
-def _exact_pairs(items: list[_Item]) -> dict[tuple[int, int], _Edge]:
+def _exact_pairs(items: list[Item]) -> dict[tuple[int, int], Edge]:
     first_with: dict[str, int] = {}
     pairs = {}
     for k, item in enumerate(items):
         if item.sha256 is None:
             continue
         if item.sha256 in first_with:
-            pairs[(first_with[item.sha256], k)] = _Edge(0, 0, "none")
+            pairs[(first_with[item.sha256], k)] = Edge(0, 0, "none")
         else:
             first_with[item.sha256] = k
     return pairs
-
-
-def _todays_rank(item: _Item) -> tuple[int, int, int]:
-    """The keep rule before orientations: most pixels, then largest file, then lowest id."""
-    return (-item.pixels, -item.bytes, item.image_id)
-
-
-def _trimmed_steps(trim: str | None) -> int:
-    """How much of the scan was trimmed off, in steps of TRIM_STEP of its area (0: untrimmed), so that
-    two copies of a print with its own border tie and today's rule decides between them."""
-    if trim is None:
-        return 0
-    left, top, right, bottom = (float(x) for x in trim.split(","))
-    return round((1.0 - (1.0 - left - right) * (1.0 - top - bottom)) / TRIM_STEP)
-
-
-def _roots(count: int, edges: dict) -> list[int]:
-    """Per item, a representative of its connected component of the pair graph."""
-    parent = list(range(count))
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return [find(k) for k in range(count)]
-
-
-def _upright(items: list[_Item], edges: dict[tuple[int, int], _Edge], roots: list[int]) -> list[bool]:
-    """Per item, whether it shows its group in the group's usual orientation.
-
-    Orientations relative to one member are carried along the pairs (breadth first); the orientation
-    most members share counts as upright and unmirrored, and on a tie the one of the member that
-    today's keep rule prefers. An archive's copies are mostly scanned the right way round.
-    """
-    neighbours: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for (a, b), edge in edges.items():
-        neighbours[a].append((b, edge.transform))
-        neighbours[b].append((a, inverse(edge.transform)))
-    orientation: dict[int, str] = {}
-    for start in range(len(items)):
-        if start in orientation:
-            continue
-        orientation[start] = "none"
-        queue = [start]
-        while queue:
-            k = queue.pop()
-            for other, transform in neighbours.get(k, ()):
-                if other not in orientation:
-                    orientation[other] = compose(orientation[k], transform)
-                    queue.append(other)
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for k, root in enumerate(roots):
-        by_group[root].append(k)
-    upright = [True] * len(items)
-    for ks in by_group.values():
-        votes = Counter(orientation[k] for k in ks)
-        best = min(ks, key=lambda k: _todays_rank(items[k]))
-        usual = max(votes, key=lambda o: (votes[o], o == orientation[best]))
-        for k in ks:
-            upright[k] = orientation[k] == usual
-    return upright
-
-
-def _cluster(
-    items: list[_Item], edges: dict[tuple[int, int], _Edge], upright: list[bool], threshold: int
-) -> tuple[list[int], dict[int, tuple[int, str]]]:
-    """Kept image id per item (best first, no chaining); per clustered item, (distance, transform) from its kept image.
-
-    A member joins a kept image only when the kept image, turned as the member shows it, is within the
-    threshold of the member (a turned pair measured the other way round may be a bit or two further).
-    """
-    neighbours: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
-    for (a, b), edge in edges.items():
-        if edge.forward <= threshold:
-            neighbours[a][b] = (edge.forward, edge.transform)
-        if edge.backward <= threshold:
-            neighbours[b][a] = (edge.backward, inverse(edge.transform))
-    rank = sorted(range(len(items)), key=lambda k: (not upright[k], _trimmed_steps(items[k].trim), *_todays_rank(items[k])))
-    cluster_of: list[int | None] = [None] * len(items)
-    match_of: dict[int, tuple[int, str]] = {}
-    for k in rank:
-        if cluster_of[k] is not None:
-            continue
-        cluster_of[k] = items[k].image_id
-        for other, match in neighbours.get(k, {}).items():
-            if cluster_of[other] is None:
-                cluster_of[other] = items[k].image_id
-                match_of[other] = match
-                match_of[k] = (0, "none")
-    return cluster_of, match_of
-
-
-def _groups(roots: list[int], cluster_of: list[int]) -> list[int]:
-    """Per item, the smallest kept image id in its connected component of the pair graph."""
-    smallest: dict[int, int] = {}
-    for k, root in enumerate(roots):
-        smallest[root] = min(smallest.get(root, cluster_of[k]), cluster_of[k])
-    return [smallest[root] for root in roots]
 
 
 def _date_range(year: int | None, year_min: int | None, year_max: int | None) -> tuple[int, int] | None:

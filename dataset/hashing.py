@@ -12,7 +12,7 @@ batches, so an interrupted run keeps what it did.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +57,7 @@ class PictureHashes:
 def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> PictureHashes:
     """Hashes of one file's trimmed picture in all 8 orientations; raises UnreadableImage."""
     img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
-    img, trim = _trimmed(img, path, draft)
+    img, trim = trim_picture(img, lambda: load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None))
     hashes = {}
     for name in algorithms:
         if name == "phash":
@@ -78,18 +78,21 @@ def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: b
     return {name: variants[0] for name, variants in hash_picture(path, algorithms, draft).hashes.items()}
 
 
-def _trimmed(img: PILImage.Image, path: str | Path, draft: bool) -> tuple[PILImage.Image, str | None]:
-    """The picture inside its borders, and what was cut.
+def trim_picture(
+    img: PILImage.Image, load_colour: Callable[[], PILImage.Image]
+) -> tuple[PILImage.Image, str | None]:
+    """The greyscale picture `img` inside its borders, and what was cut ("left,top,right,bottom" shares).
 
     Borders are looked for on a copy whose short side is TRIM_SIDE, whatever the decode scale (so
     draft and full decodes trim alike), and in colour: a beige card and a pale sky can be one grey.
-    Most photographs have no flat outer line, seen already in grey, and are not decoded again.
+    Most photographs have no flat outer line, seen already in grey, and are not decoded again:
+    `load_colour` gives the same picture in RGB only when needed.
     """
     scale = min(1.0, TRIM_SIDE / min(img.size))
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     if not has_flat_edge(np.asarray(img.resize(size, PILImage.Resampling.BOX), dtype=np.float32)):
         return img, None
-    colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None)
+    colour = load_colour()
     left, top, right, bottom = content_box(np.asarray(colour.resize(size, PILImage.Resampling.BOX), dtype=np.float32))
     width, height = size
     if (left, top, right, bottom) == (0, 0, width, height):

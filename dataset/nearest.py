@@ -128,14 +128,19 @@ def _multi_index(
     self_join: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     found_i, found_j, found_d = [], [], []
+    index_type = np.int32 if max(len(hashes), len(queries)) < 2**31 else np.int64
     for c, (shift, width) in enumerate(chunks):
-        values = ((hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
-        asked = values if self_join else ((queries >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
-        order = np.argsort(values, kind="stable")
-        offsets = np.zeros((1 << width) + 1, dtype=np.int64)
+        chunk_mask = np.uint64((1 << width) - 1)
+        values = ((hashes >> np.uint64(shift)) & chunk_mask).astype(np.int32)
+        asked = values if self_join else ((queries >> np.uint64(shift)) & chunk_mask).astype(np.int32)
+        order = np.argsort(values, kind="stable").astype(index_type)
+        offsets = np.zeros((1 << width) + 1, dtype=index_type)
         np.cumsum(np.bincount(values, minlength=1 << width), out=offsets[1:])
+        # Queries in order of their chunk value: each probe then reads the bucket table nearly in order.
+        by_value = np.argsort(asked, kind="stable").astype(index_type)
+        sorted_asked = asked[by_value]
         for mask in _flip_masks(width, radius):
-            probe = asked ^ mask
+            probe = sorted_asked ^ np.int32(mask)
             start = offsets[probe]
             count = offsets[probe + 1] - start
             hit = np.flatnonzero(count)
@@ -143,9 +148,9 @@ def _multi_index(
                 continue
             count_q = count[hit]
             total = int(count_q.sum())
-            first = np.cumsum(count_q) - count_q
-            positions = np.arange(total) - np.repeat(first - start[hit], count_q)
-            qi = np.repeat(hit, count_q)
+            first = np.cumsum(count_q, dtype=np.int64) - count_q
+            positions = np.arange(total, dtype=np.int64) - np.repeat(first - start[hit], count_q)
+            qi = np.repeat(by_value[hit], count_q)
             cj = order[positions]
             if self_join:
                 keep = qi < cj
@@ -157,8 +162,8 @@ def _multi_index(
             for prev_shift, prev_width in chunks[:c]:
                 prev = popcount((xor >> np.uint64(prev_shift)) & np.uint64((1 << prev_width) - 1))
                 keep &= prev > radius
-            found_i.append(qi[keep])
-            found_j.append(cj[keep])
+            found_i.append(qi[keep].astype(np.int64))
+            found_j.append(cj[keep].astype(np.int64))
             found_d.append(dist[keep])
     if not found_i:
         return _empty()

@@ -9,8 +9,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import main
-from PIL import Image as PILImage
-
 from crawler.replica import render_photo
 from crawler.replica.photos import mount_print
 from dataset.dedupe import DedupeConfig, run_dedupe

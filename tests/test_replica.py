@@ -22,8 +22,8 @@ from PIL import Image
 from cli import main
 from crawler.replica import FAULTS, NonLoopbackHost, ReplicaServer, build_archive, render_photo
 from crawler.replica.archive import LABELS, TRANSPOSE, VARIANTS
-from dataset.orientations import ORIENTATIONS, PIL_TRANSPOSE, inverse
 from crawler.replica.server import PortUnavailable
+from dataset.orientations import ORIENTATIONS, PIL_TRANSPOSE, inverse
 from db.dates import parse_date
 
 ROOT = Path(__file__).resolve().parents[1]
