@@ -38,21 +38,18 @@ from dataset.imageio import load_image  # noqa: E402
 from dataset.orientations import ORIENTATIONS, compose  # noqa: E402
 
 THRESHOLD = 8
-REAL = Path("/work/shared/real-photos/images")
-
-
 def _block(rgb) -> np.ndarray:
     """The phash input of a picture as dedupe sees it: trimmed, greyscale."""
     return low_frequencies(trim_picture(rgb.convert("L"), lambda: rgb)[0])
 
 
-def photo_blocks(replica: int, cache: Path, workers: int = 2) -> dict[str, np.ndarray]:
+def photo_blocks(replica: int, cache: Path, real: Path, workers: int = 2) -> dict[str, np.ndarray]:
     """Low-frequency DCT blocks (n, 8, 8) of the real photographs and of `replica` replica photographs (cached)."""
     cache.mkdir(parents=True, exist_ok=True)
     cached = cache / f"blocks_{replica}.npz"
     if cached.exists():
         return dict(np.load(cached))
-    real = np.stack([_block(load_image(p, mode="RGB", min_side=DECODE_SIDE)) for p in sorted(REAL.glob("*/*.jpg"))])
+    real = np.stack([_block(load_image(p, mode="RGB", min_side=DECODE_SIDE)) for p in sorted(real.glob("*/*.jpg"))])
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -144,13 +141,16 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=16, help="mixture components of the fitted distribution")
     parser.add_argument("--planted", type=int, default=1000, help="planted near-duplicate pairs per set (fewer on small sets)")
     parser.add_argument("--distributions", default="real,replica,fitted,uniform", help="which sets to run")
+    parser.add_argument("--real", type=Path, default=Path("/work/shared/real-photos/images"),
+                        help="folder of the real photographs (one folder per collection)")
+    parser.add_argument("--workers", type=int, default=2, help="processes rendering replica photographs")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/fotofecha-bench-nearest"),
                         help="folder keeping the photographs' DCT blocks between runs")
     args = parser.parse_args()
     wanted = args.distributions.split(",")
     rng = np.random.default_rng(0)
     print(f"Machine: {machine()}\n")
-    blocks = photo_blocks(args.replica, args.cache)
+    blocks = photo_blocks(args.replica, args.cache, args.real, args.workers)
     model = fit_mixture(np.concatenate([blocks["real"], blocks["replica"]]), args.clusters)
     sets: list[tuple[str, np.ndarray]] = []
     if "real" in wanted:
