@@ -134,11 +134,13 @@ def _multi_index(
         values = ((hashes >> np.uint64(shift)) & chunk_mask).astype(np.int32)
         asked = values if self_join else ((queries >> np.uint64(shift)) & chunk_mask).astype(np.int32)
         order = np.argsort(values, kind="stable").astype(index_type)
+        # Hashes in bucket order: a bucket's candidates are read as one run of memory.
+        bucketed = hashes[order]
         offsets = np.zeros((1 << width) + 1, dtype=index_type)
         np.cumsum(np.bincount(values, minlength=1 << width), out=offsets[1:])
         # Queries in order of their chunk value: each probe then reads the bucket table nearly in order.
         by_value = np.argsort(asked, kind="stable").astype(index_type)
-        sorted_asked = asked[by_value]
+        sorted_asked, sorted_queries = asked[by_value], queries[by_value]
         for mask in _flip_masks(width, radius):
             probe = sorted_asked ^ np.int32(mask)
             start = offsets[probe]
@@ -147,23 +149,22 @@ def _multi_index(
             if len(hit) == 0:
                 continue
             count_q = count[hit]
-            total = int(count_q.sum())
-            first = np.cumsum(count_q, dtype=np.int64) - count_q
-            positions = np.arange(total, dtype=np.int64) - np.repeat(first - start[hit], count_q)
-            qi = np.repeat(by_value[hit], count_q)
-            cj = order[positions]
-            if self_join:
-                keep = qi < cj
-                qi, cj = qi[keep], cj[keep]
-            xor = queries[qi] ^ hashes[cj]
-            dist = popcount(xor)
-            keep = dist <= threshold
+            ends = np.cumsum(count_q, dtype=np.int64)
+            positions = np.arange(int(ends[-1]), dtype=np.int64) - np.repeat(ends - count_q - start[hit], count_q)
+            dist = popcount(np.repeat(sorted_queries[hit], count_q) ^ bucketed[positions])
+            # Most candidates are too far: only the close ones are traced back to their query and hash.
+            close = np.flatnonzero(dist <= threshold)
+            qi = by_value[hit[np.searchsorted(ends, close, side="right")]].astype(np.int64)
+            cj = order[positions[close]].astype(np.int64)
+            dist = dist[close]
+            keep = qi < cj if self_join else np.ones(len(qi), dtype=bool)
             # A pair close on an earlier chunk was reported there already.
+            xor = queries[qi] ^ hashes[cj]
             for prev_shift, prev_width in chunks[:c]:
                 prev = popcount((xor >> np.uint64(prev_shift)) & np.uint64((1 << prev_width) - 1))
                 keep &= prev > radius
-            found_i.append(qi[keep].astype(np.int64))
-            found_j.append(cj[keep].astype(np.int64))
+            found_i.append(qi[keep])
+            found_j.append(cj[keep])
             found_d.append(dist[keep])
     if not found_i:
         return _empty()
