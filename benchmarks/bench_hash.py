@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import imagehash  # noqa: E402
 
 from benchmarks.photos import DEFAULT_DIR, ensure_photos, machine  # noqa: E402
-from dataset.hashing import DECODE_SIDE, hash_paths  # noqa: E402
+from dataset.hashing import DECODE_SIDE, _dhashes, _phashes, hash_paths, trim_picture  # noqa: E402
 from dataset.imageio import load_image  # noqa: E402
 
 
@@ -41,6 +41,27 @@ def timed_now(paths: list[Path], algorithms: tuple[str, ...], workers: int) -> t
     results = list(hash_paths([(k, str(p), algorithms) for k, p in enumerate(paths)], workers=workers))
     seconds = time.perf_counter() - start
     return seconds, {paths[k].name: picture.hashes[algorithms[0]][0] for k, picture, _ in results}
+
+
+def step_costs(paths: list[Path]) -> list[tuple[str, float]]:
+    """CPU milliseconds per image of each step, in one process (so other jobs on the machine count less)."""
+    def cpu_ms(step) -> float:
+        start = time.process_time()
+        for item in items:
+            step(item)
+        return (time.process_time() - start) / len(items) * 1000
+
+    items = [str(p) for p in paths]
+    rows = [("draft decode, greyscale (previous)", cpu_ms(lambda p: load_image(p, mode="L", min_side=DECODE_SIDE))),
+            ("draft decode, colour (now)", cpu_ms(lambda p: load_image(p, mode="RGB", min_side=DECODE_SIDE)))]
+    items = [load_image(p, mode="RGB", min_side=DECODE_SIDE) for p in items]
+    rows.append(("border search and crop (now)", cpu_ms(lambda c: trim_picture(c.convert("L"), lambda: c))))
+    items = [c.convert("L") for c in items]
+    rows += [("imagehash.phash, upright (previous)", cpu_ms(imagehash.phash)),
+             ("phash, 8 orientations (now)", cpu_ms(_phashes)),
+             ("imagehash.dhash, upright (previous)", cpu_ms(imagehash.dhash)),
+             ("dhash, 8 orientations (now)", cpu_ms(_dhashes))]
+    return rows
 
 
 def main() -> None:
@@ -86,9 +107,14 @@ def main() -> None:
     if PHash is None:
         print("| imagededup PHash().encode_images | not installed (pip install imagededup to compare) | |")
     print(f"\nCost of trimming + 8 orientations (phash): {100 * (now_s / previous_s - 1):+.0f}% time. "
-          f"Upright hash changed by trimming on {sum(b > 0 for b in changed)} of {n} photographs "
-          f"(these have no borders: mean {sum(changed) / n:.2f} bits).")
-    print(f"Load average after: {machine().rsplit('load average ', 1)[1]}")
+          f"The upright hash differs from the previous one on {sum(b > 0 for b in changed)} of {n} photographs "
+          f"(mean {sum(changed) / n:.2f} bits): the replica draws card and white borders on old prints, now trimmed.")
+    print(f"\nCPU per image of each step, one process, first {min(n, 300)} photographs:\n")
+    print("| step | ms |")
+    print("|---|---:|")
+    for label, ms in step_costs(paths[:300]):
+        print(f"| {label} | {ms:.2f} |")
+    print(f"\nLoad average after: {machine().rsplit('load average ', 1)[1]}")
 
 
 if __name__ == "__main__":

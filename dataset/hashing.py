@@ -1,8 +1,8 @@
 """Perceptual hashes (imagehash phash/dhash, 64 bits) of every stored image in its 8 orientations, kept.
 
 Hashes work on 32x32 (phash) or 9x8 (dhash) greyscale thumbnails, so JPEGs are decoded in draft mode
-at 1/2..1/8 scale straight to greyscale: several times faster than a full decode, within a bit or two
-of the full-decode hash. Uniform borders, card mounts and scanner-bed margins are trimmed first
+at 1/2..1/8 scale: several times faster than a full decode, within a bit or two of the full-decode
+hash. The decode is in colour, for trimming, and converted to greyscale (ITU-R 601 luma) for hashing. Uniform borders, card mounts and scanner-bed margins are trimmed first
 (dataset/trim.py), so one print hashes alike on and off its mount. The upright hash is imagehash's,
 bit for bit; the other 7 orientations (dataset/orientations.py) cost no decode and no resize for
 phash, whose DCT only changes signs and transposes under a mirror or a quarter turn, and one more
@@ -56,8 +56,9 @@ class PictureHashes:
 
 def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True) -> PictureHashes:
     """Hashes of one file's trimmed picture in all 8 orientations; raises UnreadableImage."""
-    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None)
-    img, trim = trim_picture(img, lambda: load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None))
+    # Decoded once in colour (a JPEG draft decode costs ~10% more than greyscale), which trimming may need.
+    colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None)
+    img, trim = trim_picture(colour.convert("L"), lambda: colour)
     hashes = {}
     for name in algorithms:
         if name == "phash":
