@@ -22,11 +22,11 @@ TRIM_STEP = 0.05  # share of a scan's area: trims closer than this count as alik
 class Item:
     """One readable image, as the keep rule sees it."""
 
-    image_id: int
-    record_id: int
-    sha256: str | None
-    pixels: int
-    bytes: int
+    image_id: int  # images.id
+    record_id: int  # records.id
+    sha256: str | None  # of the stored file: byte-identical files are always neighbours
+    pixels: int  # width x height as stored (0 when unknown)
+    bytes: int  # file size (0 when unknown)
     trim: str | None  # borders trimmed before hashing (image_hashes.trim)
 
 
