@@ -1,25 +1,27 @@
 """Near-duplicate clusters: hash what is new, find close pairs, keep the best picture of each cluster.
 
-Clusters never chain: images are visited best first (most pixels, then largest file, then lowest
-id); an unassigned image becomes the kept image of a new cluster and takes every unassigned
-neighbour within the threshold, so each member is within the threshold of its kept image and the
-kept image is the cluster's best. Byte-identical files (same sha256) are always neighbours.
-Connected components of the pair graph become `group_id`, which the export never splits.
-Results replace the previous verdicts in image_duplicates; no image row or file is touched.
+Two images are neighbours when their hashes (of the pictures trimmed of borders and mounts) are
+within the threshold as they are or, with `transforms` on, after one of the 7 mirrorings and turns
+(dataset/orientations.py): the same transform on every algorithm. Byte-identical files (same
+sha256) are always neighbours. dataset/clusters.py turns the pairs into clusters without chains,
+keeping the upright, untrimmed, biggest picture, and into the groups (`group_id`) the export never
+splits. Results replace the previous verdicts in image_duplicates; no image row or file is touched.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, delete, insert, select
 
+from dataset.clusters import Edge, Item, cluster, components, groups, upright_members
 from dataset.hashing import ALGORITHMS, HashSummary, compute_missing_hashes, hashes_to_array
-from dataset.nearest import pairs_within
+from dataset.nearest import pairs_across, pairs_within
+from dataset.orientations import ORIENTATIONS, inverse
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.pixels import DEFAULT_MAX_PIXELS
@@ -27,7 +29,7 @@ from db.session import session_scope
 
 HASH_CHOICES = ("phash", "dhash", "both")
 REPORT_COLUMNS = (
-    "cluster_id", "image_id", "role", "distance", "year_conflict", "record_id", "source", "source_id",
+    "cluster_id", "image_id", "role", "distance", "transform", "trimmed", "year_conflict", "record_id", "source", "source_id",
     "date_raw", "year", "year_min", "year_max", "width", "height", "bytes", "path",
 )
 
@@ -44,6 +46,7 @@ class DedupeConfig:
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first
     progress: bool = True  # tqdm bar on stderr while hashing
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are unreadable (db.pixels)
+    transforms: bool = True  # also match mirrored, flipped and quarter-turned copies (8 orientations)
 
 
 @dataclass(frozen=True)
@@ -67,15 +70,12 @@ class DedupeSummary:
     report: Path | None = None  # where the CSV report went
     conflicts: list[int] = field(default_factory=list)  # cluster ids with conflicting years
     left_for_next_run: list[int] = field(default_factory=list)  # image ids stored (by a crawl) after hashing ended
+    turned: dict[str, int] = field(default_factory=dict)  # transform -> duplicates that match their kept image so
+    trimmed: int = 0  # duplicates whose picture or kept picture had borders trimmed before hashing
 
 
-@dataclass(frozen=True)
-class _Item:
-    image_id: int
-    record_id: int
-    sha256: str | None
-    pixels: int
-    bytes: int
+# Index of the inverse of each orientation, in ORIENTATIONS order.
+_INVERSE = np.array([ORIENTATIONS.index(inverse(name)) for name in ORIENTATIONS])
 
 
 def algorithms_for(choice: str) -> tuple[str, ...]:
@@ -93,18 +93,20 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
     algorithms = algorithms_for(config.hash)
     hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress,
                                     max_pixels=config.max_pixels)
-    items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
+    items, arrays, unreadable, unhashed = _load(engine, algorithms, config.transforms)
     if unhashed:  # a crawl stored images while we hashed: hash those too, once; later arrivals wait
         more = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=False,
                                       max_pixels=config.max_pixels)
         hashes = HashSummary(hashes.hashed + more.hashed, hashes.failed + more.failed, hashes.reused)
-        items, hash_hex, unreadable, unhashed = _load(engine, algorithms)
+        items, arrays, unreadable, unhashed = _load(engine, algorithms, config.transforms)
     index_of = {item.image_id: k for k, item in enumerate(items)}
 
-    edges = _near_pairs(items, hash_hex, algorithms, config.threshold)
+    edges = _near_pairs(arrays, algorithms, config.threshold)
     edges.update(_exact_pairs(items))
-    cluster_of, distance_of = _cluster(items, edges)
-    group_of = _components(items, edges, cluster_of)
+    roots = components(len(items), edges)
+    upright = upright_members(items, edges, roots)
+    cluster_of, match_of = cluster(items, edges, upright, config.threshold)
+    group_of = groups(roots, cluster_of)
 
     members: dict[int, list[int]] = defaultdict(list)
     for k, item in enumerate(items):
@@ -113,16 +115,17 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
     for k, item in enumerate(items):
         kept_id = cluster_of[k]
         role = "unique" if len(members[kept_id]) == 1 else "kept" if kept_id == item.image_id else "duplicate"
+        distance, transform = match_of.get(k, (0, "none")) if role != "unique" else (None, None)
         rows.append({
             "image_id": item.image_id, "cluster_id": kept_id, "group_id": group_of[k],
-            "excluded": role == "duplicate", "role": role,
-            "distance": None if role == "unique" else distance_of.get(k, 0),
+            "excluded": role == "duplicate", "role": role, "distance": distance, "transform": transform,
             "algorithm": config.hash, "threshold": config.threshold,
         })
     for bad in unreadable:
         rows.append({
             "image_id": bad.image_id, "cluster_id": bad.image_id, "group_id": bad.image_id, "excluded": False,
-            "role": "unreadable", "distance": None, "algorithm": config.hash, "threshold": config.threshold,
+            "role": "unreadable", "distance": None, "transform": None, "algorithm": config.hash,
+            "threshold": config.threshold,
         })
     with session_scope(engine) as session:
         session.execute(delete(ImageDuplicate))
@@ -131,8 +134,9 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
 
     multi = {kept: ids for kept, ids in members.items() if len(ids) > 1}
     conflicts = _conflicting_clusters(engine, multi)
+    matches = {items[k].image_id: match for k, match in match_of.items()}
     if config.report is not None:
-        write_report(engine, config.report, multi, conflicts, distance_of, index_of)
+        write_report(engine, config.report, multi, conflicts, matches, {item.image_id: item.trim for item in items})
     excluded = [k for k, item in enumerate(items) if cluster_of[k] != item.image_id]
     return DedupeSummary(
         images=len(items) + len(unreadable), hashed=hashes.hashed, reused_hashes=hashes.reused,
@@ -142,13 +146,16 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
         ),
         conflicting_clusters=len(conflicts), report=config.report, conflicts=sorted(conflicts),
         left_for_next_run=unhashed,
+        turned=dict(Counter(match_of[k][1] for k in excluded if match_of[k][1] != "none")),
+        trimmed=sum(1 for k in excluded if items[k].trim or items[index_of[cluster_of[k]]].trim),
     )
 
 
 def _load(
-    engine: Engine, algorithms: tuple[str, ...]
-) -> tuple[list[_Item], dict[str, list[str]], list[ImageUnreadable], list[int]]:
-    """Hashed items, their hashes per algorithm, images that failed to hash, and ids of images with no hash row."""
+    engine: Engine, algorithms: tuple[str, ...], transforms: bool
+) -> tuple[list[Item], dict[str, np.ndarray], list[ImageUnreadable], list[int]]:
+    """Readable items; per algorithm a (orientations, items) uint64 array, row 0 upright, then the variants;
+    images that failed to hash; and ids of images with no hash row yet."""
     with session_scope(engine) as session:
         images = session.execute(
             select(Image.id, Image.record_id, Image.sha256, Image.width, Image.height, Image.bytes, Image.path)
@@ -156,96 +163,90 @@ def _load(
             .order_by(Image.id)
         ).all()
         stored = session.execute(
-            select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex, ImageHash.status, ImageHash.error)
+            select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex, ImageHash.variants, ImageHash.trim,
+                   ImageHash.status, ImageHash.error)
             .where(ImageHash.algorithm.in_(algorithms))
         ).all()
     by_image: dict[int, dict[str, tuple]] = defaultdict(dict)
-    for image_id, algorithm, hex_value, status, error in stored:
-        by_image[image_id][algorithm] = (hex_value, status, error)
+    for image_id, algorithm, hex_value, variants, trim, status, error in stored:
+        by_image[image_id][algorithm] = (hex_value, variants, trim, status, error)
     items, unreadable, unhashed = [], [], []
-    hash_hex: dict[str, list[str]] = {a: [] for a in algorithms}
+    hexes: dict[str, list[list[str]]] = {a: [] for a in algorithms}
+    orientations = len(ORIENTATIONS) if transforms else 1
     for image_id, record_id, sha, width, height, size, path in images:
         found = by_image.get(image_id, {})
         if any(a not in found for a in algorithms):
             unhashed.append(image_id)
             continue
-        failed = [found[a][2] for a in algorithms if found[a][1] != "ok"]
+        failed = [found[a][4] for a in algorithms if found[a][3] != "ok"]
         if failed:
             unreadable.append(ImageUnreadable(image_id, path, failed[0] or "not hashed"))
             continue
-        items.append(_Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0))
+        first = found[algorithms[0]]
+        items.append(Item(image_id, record_id, sha, (width or 0) * (height or 0), size or 0, first[2]))
         for a in algorithms:
-            hash_hex[a].append(found[a][0])
-    return items, hash_hex, unreadable, unhashed
+            hex_value, variants = found[a][0], found[a][1] or ""
+            hexes[a].append(([hex_value] + variants.split())[:orientations])
+    arrays = {
+        a: np.stack([hashes_to_array([row[t] for row in hexes[a]]) for t in range(orientations)])
+        if items else np.empty((orientations, 0), dtype=np.uint64)
+        for a in algorithms
+    }
+    return items, arrays, unreadable, unhashed
 
 
-def _near_pairs(items: list[_Item], hash_hex: dict[str, list[str]], algorithms: tuple[str, ...], threshold: int) -> dict:
-    """{(k1, k2): distance} for item indices k1 < k2 within the threshold on every algorithm."""
-    if not items:
+def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int) -> dict[tuple[int, int], Edge]:
+    """{(k1, k2): edge} for item indices k1 < k2 within the threshold on every algorithm, in one orientation.
+
+    Upright only: one search of the upright hashes. With orientations: the upright hash of every item
+    is the query, the hashes of every item in all 8 orientations the index (t(a) ~ b), in one search:
+    N queries probe the index rather than 7N turned queries. A turned pair is measured both ways,
+    t(a) against b and the inverse of t on b against a (the two differ by a bit or two), so that the
+    distance from whichever becomes the kept image is known. A pair found several ways keeps the
+    smallest distance, upright first on a tie.
+    """
+    first = algorithms[0]
+    orientations, count = arrays[first].shape
+    if count == 0:
         return {}
-    arrays = {a: hashes_to_array(hash_hex[a]) for a in algorithms}
-    first, *others = algorithms
-    i, j, d = pairs_within(arrays[first], threshold)
-    for other in others:
-        d_other = np.bitwise_count(arrays[other][i] ^ arrays[other][j]).astype(np.int64)
-        keep = d_other <= threshold
-        i, j, d = i[keep], j[keep], np.maximum(d[keep], d_other[keep])
-    return {(int(a), int(b)): int(c) for a, b, c in zip(i, j, d, strict=True)}
+    if orientations == 1:
+        i, j, _ = pairs_within(arrays[first][0], threshold)
+        t = np.zeros(len(i), dtype=np.int64)
+    else:
+        b, found, _ = pairs_across(arrays[first][0], arrays[first].ravel(), threshold)
+        a, t = found % count, found // count
+        keep = (a != b) & ((t > 0) | (a < b))  # an upright pair is found from both ends: keep one
+        i, j, t = a[keep], b[keep], t[keep]
+    # Orient every pair as (k1 < k2, turn with turn(k1) ~ k2), then measure it both ways on every algorithm.
+    k1, k2, turn = np.minimum(i, j), np.maximum(i, j), np.where(i < j, t, _INVERSE[t])
+    forward = np.zeros(len(k1), dtype=np.int64)
+    backward = np.zeros(len(k1), dtype=np.int64)
+    for algorithm in algorithms:
+        hashes = arrays[algorithm]
+        forward = np.maximum(forward, np.bitwise_count(hashes[turn, k1] ^ hashes[0, k2]))
+        backward = np.maximum(backward, np.bitwise_count(hashes[_INVERSE[turn], k2] ^ hashes[0, k1]))
+    best = np.minimum(forward, backward)
+    keep = best <= threshold
+    edges: dict[tuple[int, int], Edge] = {}
+    order = np.lexsort((turn[keep], best[keep]))
+    for a, b, ahead, back, name in zip(k1[keep][order].tolist(), k2[keep][order].tolist(), forward[keep][order].tolist(),
+                                       backward[keep][order].tolist(), turn[keep][order].tolist(), strict=True):
+        if (a, b) not in edges:
+            edges[(a, b)] = Edge(ahead, back, ORIENTATIONS[name])
+    return edges
 
 
-def _exact_pairs(items: list[_Item]) -> dict:
+def _exact_pairs(items: list[Item]) -> dict[tuple[int, int], Edge]:
     first_with: dict[str, int] = {}
     pairs = {}
     for k, item in enumerate(items):
         if item.sha256 is None:
             continue
         if item.sha256 in first_with:
-            pairs[(first_with[item.sha256], k)] = 0
+            pairs[(first_with[item.sha256], k)] = Edge(0, 0, "none")
         else:
             first_with[item.sha256] = k
     return pairs
-
-
-def _cluster(items: list[_Item], edges: dict) -> tuple[list[int], dict[int, int]]:
-    """Kept image id per item (best first, no chaining) and each member's distance to its kept image."""
-    neighbours: dict[int, dict[int, int]] = defaultdict(dict)
-    for (a, b), d in edges.items():
-        neighbours[a][b] = min(d, neighbours[a].get(b, d))
-        neighbours[b][a] = min(d, neighbours[b].get(a, d))
-    rank = sorted(range(len(items)), key=lambda k: (-items[k].pixels, -items[k].bytes, items[k].image_id))
-    cluster_of: list[int | None] = [None] * len(items)
-    distance_of: dict[int, int] = {}
-    for k in rank:
-        if cluster_of[k] is not None:
-            continue
-        cluster_of[k] = items[k].image_id
-        for other, d in neighbours.get(k, {}).items():
-            if cluster_of[other] is None:
-                cluster_of[other] = items[k].image_id
-                distance_of[other] = d
-                distance_of[k] = 0
-    return cluster_of, distance_of
-
-
-def _components(items: list[_Item], edges: dict, cluster_of: list[int]) -> list[int]:
-    """Per item, the smallest kept image id in its connected component of the pair graph."""
-    parent = list(range(len(items)))
-
-    def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    smallest: dict[int, int] = {}
-    for k in range(len(items)):
-        root = find(k)
-        smallest[root] = min(smallest.get(root, cluster_of[k]), cluster_of[k])
-    return [smallest[find(k)] for k in range(len(items))]
 
 
 def _date_range(year: int | None, year_min: int | None, year_max: int | None) -> tuple[int, int] | None:
@@ -275,7 +276,7 @@ def _conflicting_clusters(engine: Engine, clusters: dict[int, list[int]]) -> set
 
 def write_report(
     engine: Engine, path: Path, clusters: dict[int, list[int]], conflicts: set[int],
-    distance_of: dict[int, int], index_of: dict[int, int],
+    match_of: dict[int, tuple[int, str]], trim_of: dict[int, str | None],
 ) -> None:
     """One row per member of each duplicate cluster; clusters with conflicting years first."""
     with session_scope(engine) as session:
@@ -295,9 +296,10 @@ def write_report(
         for kept in sorted(clusters, key=lambda c: (c not in conflicts, c)):
             for image_id in sorted(clusters[kept], key=lambda i: (i != kept, i)):
                 row = info[image_id]
+                distance, transform = match_of.get(image_id, (0, "none"))
                 writer.writerow([
-                    kept, image_id, "kept" if image_id == kept else "duplicate",
-                    distance_of.get(index_of[image_id], 0), "yes" if kept in conflicts else "no",
+                    kept, image_id, "kept" if image_id == kept else "duplicate", distance, transform,
+                    trim_of.get(image_id) or "", "yes" if kept in conflicts else "no",
                     row.record_id, row.source, row.source_id, row.date_raw, row.year, row.year_min, row.year_max,
                     row.width, row.height, row.bytes, row.path,
                 ])
@@ -311,6 +313,10 @@ def format_summary(s: DedupeSummary, config: DedupeConfig) -> str:
         f"{s.excluded} images excluded ({s.exact_excluded} byte-identical); "
         f"{s.conflicting_clusters} clusters with conflicting years.",
     ]
+    if s.turned or s.trimmed:
+        turned = ", ".join(f"{name} {s.turned[name]}" for name in ORIENTATIONS if name in s.turned) or "none"
+        lines.append(f"Excluded copies matched mirrored or turned: {turned}; "
+                     f"matched with borders or mounts trimmed: {s.trimmed}.")
     lines += [f"  unreadable image {bad.image_id} ({bad.path}): {bad.error}" for bad in s.unreadable]
     if s.left_for_next_run:
         n = len(s.left_for_next_run)

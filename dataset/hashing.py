@@ -1,34 +1,45 @@
-"""Perceptual hashes (imagehash phash/dhash, 64 bits) of every stored image, computed once and kept.
+"""Perceptual hashes (imagehash phash/dhash, 64 bits) of every stored image in its 8 orientations, kept.
 
 Hashes work on 32x32 (phash) or 9x8 (dhash) greyscale thumbnails, so JPEGs are decoded in draft mode
-at 1/2..1/8 scale straight to greyscale: several times faster than a full decode, within a bit or two
-of the full-decode hash. Files are hashed in parallel worker processes; results are committed in
+at 1/2..1/8 scale: several times faster than a full decode, within a bit or two of the full-decode
+hash. The decode is in colour, for trimming, and converted to greyscale (ITU-R 601 luma) for hashing. Uniform borders, card mounts and scanner-bed margins are trimmed first
+(dataset/trim.py), so one print hashes alike on and off its mount. The upright hash is imagehash's,
+bit for bit; the other 7 orientations (dataset/orientations.py) cost no decode and no resize for
+phash, whose DCT only changes signs and transposes under a mirror or a quarter turn, and one more
+9x8 thumbnail for dhash. Files are hashed in parallel worker processes; results are committed in
 batches, so an interrupted run keeps what it did.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import imagehash
 import numpy as np
+import scipy.fftpack
+from PIL import Image as PILImage
 from sqlalchemy import Engine, select
 from tqdm import tqdm
 
-from dataset.imageio import UnreadableImage, load_image
+from dataset.imageio import RESAMPLE, UnreadableImage, load_image
+from dataset.orientations import ORIENTATIONS, STEPS, apply, dct_signs
+from dataset.trim import content_box, has_flat_edge
 from dataset.workers import worker_pool
 from db.models import Image, ImageHash, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
 from db.session import session_scope
 
-ALGORITHMS = {"phash": imagehash.phash, "dhash": imagehash.dhash}
+ALGORITHMS = ("phash", "dhash")
 HASH_BITS = 64
+HASH_SIDE = 8  # bits per side of the hash grid (imagehash's hash_size)
 # Short side the JPEG is decoded at before the hash's own resize: 4x phash's 32 px keeps draft
 # hashes within 2 bits of full-decode hashes (tests/test_hashing.py) at 1/4..1/8 decode scale.
 DECODE_SIDE = 128
+# Short side of the copy borders are looked for on, whatever the decode scale (draft or full): a
+# pixel there is a quarter of a pixel of the 32x32 phash thumbnail.
+TRIM_SIDE = 128
 COMMIT_EVERY = 500
 
 
@@ -39,15 +50,101 @@ class HashSummary:
     reused: int  # images whose hashes were already stored
 
 
+@dataclass(frozen=True)
+class PictureHashes:
+    hashes: dict[str, tuple[str, ...]]  # algorithm -> 16-hex hashes, one per ORIENTATIONS entry, "none" first
+    trim: str | None  # margins trimmed before hashing, "left,top,right,bottom" as shares of the side; None if none
+
+
+def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> PictureHashes:
+    """Hashes of one file's trimmed picture in all 8 orientations; raises UnreadableImage."""
+    # Decoded once in colour (a JPEG draft decode costs ~10% more than greyscale), which trimming may need.
+    colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
+    img, trim = trim_picture(colour.convert("L"), lambda: colour)
+    hashes = {}
+    for name in algorithms:
+        if name == "phash":
+            hashes[name] = _phashes(img)
+        elif name == "dhash":
+            hashes[name] = _dhashes(img)
+        else:
+            raise ValueError(f"unknown hash {name!r}: expected one of {', '.join(ALGORITHMS)}")
+    return PictureHashes(hashes, trim)
+
+
 def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
               max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, str]:
-    """Hex hashes of one file, one per algorithm; raises UnreadableImage.
+    """Hex hashes of one file's trimmed, upright picture, one per algorithm; raises UnreadableImage.
 
     >>> hash_file("tests/data/images/sepia_1885.png", ["phash", "dhash"])
-    {'phash': 'cdc9323286cdc17e', 'dhash': '39b3f2e26569717d'}
+    {'phash': 'c9c8343796ca1f35', 'dhash': 'b8b3f3e3664a5874'}
     """
-    img = load_image(path, mode="L", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
-    return {name: str(ALGORITHMS[name](img)) for name in algorithms}
+    return {name: variants[0] for name, variants in hash_picture(path, algorithms, draft, max_pixels).hashes.items()}
+
+
+def trim_picture(
+    img: PILImage.Image, load_colour: Callable[[], PILImage.Image]
+) -> tuple[PILImage.Image, str | None]:
+    """The greyscale picture `img` inside its borders, and what was cut ("left,top,right,bottom" shares).
+
+    Borders are looked for on a copy whose short side is TRIM_SIDE, whatever the decode scale (so
+    draft and full decodes trim alike), and in colour: a beige card and a pale sky can be one grey.
+    Most photographs have no flat outer line, seen already in grey, and are not decoded again:
+    `load_colour` gives the same picture in RGB only when needed.
+    """
+    scale = min(1.0, TRIM_SIDE / min(img.size))
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    if not has_flat_edge(np.asarray(img.resize(size, PILImage.Resampling.BOX), dtype=np.float32)):
+        return img, None
+    colour = load_colour()
+    left, top, right, bottom = content_box(np.asarray(colour.resize(size, PILImage.Resampling.BOX), dtype=np.float32))
+    width, height = size
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return img, None
+    shares = (left / width, top / height, (width - right) / width, (height - bottom) / height)
+    box = (round(shares[0] * img.width), round(shares[1] * img.height),
+           img.width - round(shares[2] * img.width), img.height - round(shares[3] * img.height))
+    return img.crop(box), ",".join(f"{share:.3f}" for share in shares)
+
+
+def _bits_hex(bits: np.ndarray) -> str:
+    """imagehash's hex form: the bits row by row, first bit most significant."""
+    return f"{int.from_bytes(np.packbits(bits.ravel()).tobytes(), 'big'):016x}"
+
+
+def low_frequencies(img: PILImage.Image) -> np.ndarray:
+    """The 8x8 lowest frequencies of the DCT of the 32x32 greyscale thumbnail (imagehash.phash's input)."""
+    pixels = np.asarray(img.resize((HASH_SIDE * 4, HASH_SIDE * 4), RESAMPLE))
+    return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
+
+
+def phash_orientations(low: np.ndarray) -> np.ndarray:
+    """uint64 phashes (ORIENTATIONS, n) of n low-frequency blocks (n, 8, 8): each bit is a coefficient above the median."""
+    out = np.empty((len(ORIENTATIONS), len(low)), dtype=np.uint64)
+    for k, name in enumerate(ORIENTATIONS):
+        transpose, signs = dct_signs(name, HASH_SIDE)
+        block = (low.transpose(0, 2, 1) if transpose else low) * signs
+        flat = block.reshape(len(low), -1)
+        bits = flat > np.median(flat, axis=1, keepdims=True)
+        out[k] = np.packbits(bits, axis=1).view(">u8")[:, 0]
+    return out
+
+
+def _phashes(img: PILImage.Image) -> tuple[str, ...]:
+    """imagehash.phash of the picture in each orientation, from one DCT of the 32x32 thumbnail."""
+    return tuple(f"{int(value):016x}" for value in phash_orientations(low_frequencies(img)[None])[:, 0])
+
+
+def _dhashes(img: PILImage.Image) -> tuple[str, ...]:
+    """imagehash.dhash of the picture in each orientation: quarter turns need the 8x9 thumbnail."""
+    wide = np.asarray(img.resize((HASH_SIDE + 1, HASH_SIDE), RESAMPLE)).astype(np.int16)
+    tall = np.asarray(img.resize((HASH_SIDE, HASH_SIDE + 1), RESAMPLE)).astype(np.int16)
+    out = []
+    for name in ORIENTATIONS:
+        turned = apply(name, tall if STEPS[name][0] else wide)
+        out.append(_bits_hex(turned[:, 1:] > turned[:, :-1]))
+    return tuple(out)
 
 
 def hex_to_int(hash_hex: str) -> int:
@@ -59,17 +156,17 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def _hash_job(job: tuple[int, str, tuple[str, ...]], max_pixels: int) -> tuple[int, dict[str, str] | None, str | None]:
+def _hash_job(job: tuple[int, str, tuple[str, ...]], max_pixels: int) -> tuple[int, PictureHashes | None, str | None]:
     key, path, algorithms = job
     try:
-        return key, hash_file(path, algorithms, max_pixels=max_pixels), None
+        return key, hash_picture(path, algorithms, max_pixels=max_pixels), None
     except UnreadableImage as exc:
         return key, None, str(exc)
 
 
 def hash_paths(
     jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
+) -> Iterator[tuple[int, PictureHashes | None, str | None]]:
     """(key, hashes or None, error or None) for each (key, path, algorithms) job, in order; `workers` processes."""
     job = partial(_hash_job, max_pixels=max_pixels)
     if workers <= 1 or len(jobs) < 2 * workers:
@@ -83,7 +180,10 @@ def compute_missing_hashes(
     engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> HashSummary:
-    """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results."""
+    """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results.
+
+    Hashes stored before trimming and orientations existed (no variants) are computed again.
+    """
     with session_scope(engine) as session:
         images = session.execute(
             select(Image.id, Image.path, Image.sha256).where(Image.status == "ok", Image.path.is_not(None))
@@ -97,6 +197,7 @@ def compute_missing_hashes(
         todo = tuple(
             a for a in algorithms
             if (row := stored.get((image_id, a))) is None or row.status != "ok" or row.image_sha256 != sha
+            or row.variants is None
         )
         if todo:
             jobs.append((image_id, path, todo))
@@ -105,7 +206,7 @@ def compute_missing_hashes(
     sha_of = {image_id: sha for image_id, _, sha in images}
     todo_of = {image_id: todo for image_id, _, todo in jobs}
     hashed = failed = 0
-    pending: list[tuple[int, dict[str, str] | None, str | None]] = []
+    pending: list[tuple[int, PictureHashes | None, str | None]] = []
     bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)
     for result in hash_paths(jobs, workers, max_pixels):
         pending.append(result)
@@ -131,14 +232,17 @@ def _store(engine: Engine, results: list, todo_of: dict[int, tuple[str, ...]], s
             (row.image_id, row.algorithm): row
             for row in session.scalars(select(ImageHash).where(ImageHash.image_id.in_(ids)))
         }
-        for image_id, hashes, error in results:
+        for image_id, picture, error in results:
             for algorithm in todo_of[image_id]:
                 row = existing.get((image_id, algorithm))
                 if row is None:
                     row = ImageHash(image_id=image_id, algorithm=algorithm)
                     session.add(row)
-                row.hash_hex = hashes[algorithm] if hashes else None
-                row.status = "ok" if hashes else "failed"
+                hashes = picture.hashes[algorithm] if picture else None
+                row.hash_hex = hashes[0] if hashes else None
+                row.variants = " ".join(hashes[1:]) if hashes else None
+                row.trim = picture.trim if picture else None
+                row.status = "ok" if picture else "failed"
                 row.error = error
                 row.image_sha256 = sha_of[image_id]
                 row.computed_at = utcnow()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Column, Connection, Engine, inspect, select, text
 
 from db.errors import PipelineError
 from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, SchemaVersion
@@ -43,6 +43,20 @@ def _v3_estimates(conn: Connection) -> None:
 def _v4_oai_harvests(conn: Connection) -> None:
     # A new table only; a withdrawn record is status "deleted", a value of the existing column.
     OaiHarvest.__table__.create(conn, checkfirst=True)
+def _add_columns(conn: Connection, columns: list[Column]) -> None:
+    """ALTER TABLE ... ADD COLUMN for each model column the table lacks (nullable, no default: portable)."""
+    for column in columns:
+        table = column.table.name
+        if column.name not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}"))
+
+
+def _v5_orientations(conn: Connection) -> None:
+    # New nullable columns: old hash rows (variants NULL) are hashed again by the next dedupe,
+    # with trimming and all 8 orientations; old verdicts get transform NULL until then.
+    hashes, duplicates = ImageHash.__table__.c, ImageDuplicate.__table__.c
+    _add_columns(conn, [hashes.variants, hashes.trim, duplicates.transform])
 
 
 MIGRATIONS: list[Migration] = [
@@ -50,6 +64,7 @@ MIGRATIONS: list[Migration] = [
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
     Migration(3, "estimates (the web app's dated archive)", _v3_estimates),
     Migration(4, "oai_harvests (incremental OAI-PMH state)", _v4_oai_harvests),
+    Migration(5, "hashes of 8 orientations, trimmed borders, matched transform (dedupe)", _v5_orientations),
 ]
 
 

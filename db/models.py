@@ -126,8 +126,13 @@ class ImageHash(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
     # phash | dhash (imagehash, 64 bits)
     algorithm: Mapped[str] = mapped_column(String(16))
-    # 16 hex digits; None when the image could not be decoded
+    # 16 hex digits of the upright picture (after trimming); None when the image could not be decoded
     hash_hex: Mapped[str | None] = mapped_column(String(64))
+    # schema v5: the hashes of the 7 other orientations (mirror, flip, rot180, transpose, rot90, rot270,
+    # transverse: dataset/orientations.py), space-separated; None on rows hashed before v5 (hashed again)
+    variants: Mapped[str | None] = mapped_column(Text)
+    # schema v5: borders trimmed before hashing, "left,top,right,bottom" as shares of the side; None if none
+    trim: Mapped[str | None] = mapped_column(String(64))
     # the Image.sha256 this hash was computed from: a re-downloaded file is hashed again
     image_sha256: Mapped[str | None] = mapped_column(String(64))
     # ok | failed (unreadable file, see error)
@@ -152,6 +157,9 @@ class ImageDuplicate(Base):
     role: Mapped[str] = mapped_column(String(16))
     # Hamming distance to the kept image (0 for byte-identical files); None for unique/unreadable
     distance: Mapped[int | None] = mapped_column(Integer)
+    # schema v5: how this image shows its kept image: "none", or an orientation such as "mirror" or
+    # "rot90" (this image is the kept one mirrored / turned 90 degrees counter-clockwise); None for unique
+    transform: Mapped[str | None] = mapped_column(String(16))
     # the algorithm(s) and threshold of the run that wrote this row, e.g. "phash", 8
     algorithm: Mapped[str] = mapped_column(String(16))
     threshold: Mapped[int] = mapped_column(Integer)

@@ -1,7 +1,9 @@
-"""Dedupe: clusters without chains, the keep rule, exact duplicates, corrupt files, idempotence, the report."""
+"""Dedupe: clusters without chains, the keep rule, exact duplicates, corrupt files, idempotence, the report;
+mirrored, turned and mounted copies found with the transform that matched; look-alikes kept apart."""
 
 import csv
 import io
+import random
 
 import pytest
 from click.testing import CliRunner
@@ -9,7 +11,9 @@ from sqlalchemy import select
 
 from cli import main
 from crawler.replica import render_photo
+from crawler.replica.photos import mount_print
 from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
+from dataset.orientations import ORIENTATIONS, PIL_TRANSPOSE, compose, inverse
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import session_scope
 
@@ -21,15 +25,21 @@ def verdicts(engine) -> dict[int, tuple]:
         return {d.image_id: (d.cluster_id, d.group_id, d.excluded, d.role, d.distance) for d in s.scalars(select(ImageDuplicate))}
 
 
-def add_hashed(engine, rows: list[tuple[str, str, int, int]]) -> list[int]:
-    """Images with given (phash hex, sha, pixels, bytes) and stored hashes, so dedupe needs no files."""
+def add_hashed(engine, rows: list[tuple]) -> list[int]:
+    """Images with given (phash hex, sha, pixels, bytes[, 7 variant hexes[, trim]]) and stored hashes: no files needed.
+
+    Without variants, every other orientation gets the hash's complement (64 bits away): nothing matches turned.
+    Variants come from picture() and turned(), which keep the 8 orientations of a copy consistent.
+    """
     ids = []
     with session_scope(engine) as s:
-        for n, (hex_value, sha, pixels, size) in enumerate(rows):
+        for n, (hex_value, sha, pixels, size, *extra) in enumerate(rows):
+            variants = extra[0] if extra else [f"{int(hex_value, 16) ^ (2**64 - 1):016x}"] * 7
             image = Image(url=f"u{n}", path=f"/nowhere/{n}.jpg", sha256=sha, width=pixels, height=1, bytes=size, status="ok")
-            s.add(Record(source="t", source_id=str(n), year=1950, year_min=1950, year_max=1950, images=[image]))
+            s.add(Record(source="t", source_id=f"{sha}-{n}", year=1950, year_min=1950, year_max=1950, images=[image]))
             s.flush()
-            s.add(ImageHash(image_id=image.id, algorithm="phash", hash_hex=hex_value, image_sha256=sha, status="ok"))
+            s.add(ImageHash(image_id=image.id, algorithm="phash", hash_hex=hex_value, variants=" ".join(variants),
+                            trim=extra[1] if len(extra) > 1 else None, image_sha256=sha, status="ok"))
             ids.append(image.id)
     return ids
 
@@ -42,7 +52,7 @@ def test_clusters_do_not_chain_and_keep_the_best(fresh_db):
         ("0000000000000fff", "sc", 80, 10),
         ("ffffffffffffffff", "sd", 80, 10),
     ])
-    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False, transforms=False))
     got = verdicts(fresh_db)
     assert got[a] == (a, a, False, "kept", 0)
     assert got[b] == (a, a, True, "duplicate", 6)
@@ -58,13 +68,13 @@ def test_keep_rule_pixels_then_bytes_then_lowest_id(fresh_db):
         ("0000000000000003", "s3", 60, 20),
         ("0000000000000003", "s4", 60, 20),
     ])
-    run_dedupe(fresh_db, DedupeConfig(hash="phash", progress=False))
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", progress=False, transforms=False))
     assert {v[0] for v in verdicts(fresh_db).values()} == {ids[2]}
 
 
 def test_byte_identical_files_are_always_caught(fresh_db):
     x, y = add_hashed(fresh_db, [("0000000000000000", "same", 10, 5), ("ffffffffffffffff", "same", 10, 5)])
-    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=0, progress=False))
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=0, progress=False, transforms=False))
     assert verdicts(fresh_db)[y] == (x, x, True, "duplicate", 0)
     assert summary.exact_excluded == 1
 
@@ -126,7 +136,9 @@ def test_cli_dedupe_summary_and_bad_threshold(fresh_db, add_photo, db_url):
     assert lines[0] == "11 images: 9 hashed now, 0 reused, 2 unreadable."
     assert lines[1] == ("4 near-duplicate pairs (threshold 8) in 4 clusters: 4 images excluded (0 byte-identical); "
                         "1 clusters with conflicting years.")
-    assert lines[3].endswith(".jpg): not an image Pillow can identify")
+    # the 1890 original has a card border, its copy too: hashed inside it
+    assert lines[2] == "Excluded copies matched mirrored or turned: none; matched with borders or mounts trimmed: 1."
+    assert lines[4].endswith(".jpg): not an image Pillow can identify")
     bad = CliRunner().invoke(main, ["dedupe", "--db", db_url, "--threshold", "40"])
     assert bad.exit_code == 2 and "40 is not in the range 0<=x<=32" in bad.output
 
@@ -162,3 +174,89 @@ def test_images_stored_by_a_crawl_during_dedupe_are_hashed_or_left_for_the_next_
     assert set(verdicts(fresh_db)) == {*first, arrived[0]}
     assert "1 image arrived during this run and has no verdict yet: run 'cli.py dedupe' again." in format_summary(
         summary, DedupeConfig())
+
+
+def picture(seed: int) -> list[str]:
+    """The 8 orientation hashes of a made-up picture (random, so far from every other picture's)."""
+    rng = random.Random(seed)
+    return [f"{rng.getrandbits(64):016x}" for _ in ORIENTATIONS]
+
+
+def turned(hashes: list[str], name: str, flipped_bits: int = 0) -> list[str]:
+    """The 8 orientation hashes of a copy of `hashes`'s picture turned by `name`, with some bits flipped.
+
+    The copy in orientation s is the original turned by `name`, then by s.
+    """
+    flips = (1 << flipped_bits) - 1
+    return [f"{int(hashes[ORIENTATIONS.index(compose(name, s))], 16) ^ flips:016x}" for s in ORIENTATIONS]
+
+
+def transforms_of(engine) -> dict[int, str | None]:
+    with session_scope(engine) as s:
+        return dict(s.execute(select(ImageDuplicate.image_id, ImageDuplicate.transform)).all())
+
+
+def test_a_mirrored_copy_matches_with_its_transform_and_only_when_transforms_are_on(fresh_db):
+    # B is A mirrored (3 bits off), C is A turned 90 degrees counter-clockwise (1 bit off), D is another picture.
+    pa = picture(1)
+    a, b, c, d = add_hashed(fresh_db, [
+        (pa[0], "sa", 100, 10, pa[1:]),
+        (turned(pa, "mirror", 3)[0], "sb", 90, 10, turned(pa, "mirror", 3)[1:]),
+        (turned(pa, "rot90", 1)[0], "sc", 80, 10, turned(pa, "rot90", 1)[1:]),
+        (picture(2)[0], "sd", 70, 10, picture(2)[1:]),
+    ])
+    summary = run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    got = verdicts(fresh_db)
+    assert got[b] == (a, a, True, "duplicate", 3) and got[c] == (a, a, True, "duplicate", 1)
+    assert transforms_of(fresh_db) == {a: "none", b: "mirror", c: "rot90", d: None}
+    assert summary.turned == {"mirror": 1, "rot90": 1}
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False, transforms=False))
+    assert {v[3] for v in verdicts(fresh_db).values()} == {"unique"}
+
+
+def test_keep_rule_prefers_the_usual_orientation_then_untrimmed_then_pixels(fresh_db):
+    # A and B upright (B within 2 bits of A); C is A turned 90 with the most pixels; D is A on a mount.
+    pa = picture(3)
+    b_hashes, c_hashes = turned(pa, "none", 2), turned(pa, "rot90")
+    a, b, c, d = add_hashed(fresh_db, [
+        (pa[0], "sa", 100, 10, pa[1:]),
+        (b_hashes[0], "sb", 90, 10, b_hashes[1:]),
+        (c_hashes[0], "sc", 500, 10, c_hashes[1:]),
+        (pa[0], "sd", 400, 10, pa[1:], "0.100,0.100,0.100,0.200"),
+    ])
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    got = verdicts(fresh_db)
+    # three of four are upright, so C is not kept despite its pixels; D is trimmed: A is kept
+    assert {k: v[0] for k, v in got.items()} == {a: a, b: a, c: a, d: a}
+    assert transforms_of(fresh_db)[c] == "rot90"
+    # a pair in two orientations is a tie: today's rule (most pixels) decides; E is F flipped
+    pf = picture(4)
+    e_hashes = turned(pf, "flip")
+    e, f = add_hashed(fresh_db, [(e_hashes[0], "se", 10, 10, e_hashes[1:]), (pf[0], "sf", 20, 10, pf[1:])])
+    run_dedupe(fresh_db, DedupeConfig(hash="phash", threshold=8, progress=False))
+    assert verdicts(fresh_db)[e][0] == f and transforms_of(fresh_db)[e] == "flip"
+
+
+def test_turned_mounted_copies_found_and_look_alike_sittings_kept_apart(fresh_db, add_photo, tmp_path):
+    """Planted copies of rendered photographs (turned, mirrored, mounted) join their original; other
+    sittings in the same studio or street (same look, backdrop, sky) stay apart."""
+    originals, planted = {}, {}
+    for k, year in enumerate([1872, 1898, 1921, 1937, 1956, 1968, 1977, 1986]):
+        for sitting in range(3):
+            originals[(k, sitting)] = add_photo(f"s{k}-{sitting}", render_photo(year, 40 + k, (200, 150), sitting), str(year))
+        picture = render_photo(year, 40 + k, (200, 150))
+        name = ORIENTATIONS[1 + k % 7]
+        planted[add_photo(f"t{k}", picture.transpose(PIL_TRANSPOSE[name]).resize((150, 112) if name in
+                          ("mirror", "flip", "rot180") else (112, 150)), str(year))] = (originals[(k, 0)], name)
+        mount = ("card", "bed")[k % 2]
+        planted[add_photo(f"m{k}", mount_print(picture.resize((180, 135)), mount, (12, 9 + k, 14, 25 - k), k),
+                          str(year))] = (originals[(k, 0)], "none")
+    summary = run_dedupe(fresh_db, DedupeConfig(progress=False))
+    got, turned = verdicts(fresh_db), transforms_of(fresh_db)
+    # the transform from the original to the copy, through their kept image (which may be either)
+    found = {image_id: (got[image_id][0], compose(inverse(turned[original]), turned[image_id]))
+             for image_id, (original, _) in planted.items()}
+    assert found == {image_id: (got[original][0], name) for image_id, (original, name) in planted.items()}
+    kept = {got[image_id][0] for image_id in originals.values()}
+    assert len(kept) == len(originals)  # no two sittings merged
+    assert summary.excluded == len(planted) and summary.trimmed >= len(planted) // 2

@@ -1,4 +1,5 @@
-"""Dedupe on the replica archive, harvested by the real crawler: injected duplicates found, no chains."""
+"""Dedupe on the replica archive, harvested by the real crawler: injected duplicates found (resized,
+mirrored, turned, mounted), with the transform that matched; no chains."""
 
 from collections import defaultdict
 from itertools import combinations
@@ -9,10 +10,12 @@ from sqlalchemy import select
 from crawler.replica import ReplicaServer, build_archive
 from crawler.run import CrawlConfig, run_crawl
 from dataset.dedupe import DedupeConfig, run_dedupe
+from dataset.orientations import ORIENTATIONS, compose, inverse
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.session import make_engine, session_scope
 
-# ~8 injected duplicates, 3 of them catalogued with a date that contradicts the original; crawls in ~6 s.
+# ~8 injected duplicates (copy, mirror, card, rot90, bed, copy, rot180, flip), 3 of them catalogued with a
+# date that contradicts the original; crawls in ~6 s.
 RECORDS, SEED, THRESHOLD = 160, 3, 8
 
 
@@ -47,7 +50,7 @@ def test_injected_duplicates_found_with_precision_and_recall_over_095(deduped):
         if record.source_id in stored:
             families[record.duplicate_of or record.source_id].add(stored[record.source_id])
     truth, found = pairs(families.values()), pairs(clusters.values())
-    assert len(truth) >= 5
+    assert len(truth) >= 5 and {r.variant for r in archive.records if r.duplicate_of} >= {"mirror", "rot90", "card", "bed"}
     true_positives = len(truth & found)
     assert true_positives / len(found) >= 0.95
     assert true_positives / len(truth) >= 0.95
@@ -57,13 +60,16 @@ def test_injected_duplicates_found_with_precision_and_recall_over_095(deduped):
 def test_every_member_is_within_threshold_of_its_kept_image(deduped):
     _, engine, _ = deduped
     with session_scope(engine) as s:
-        hashes = {(i, a): h for i, a, h in s.execute(select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex))}
-        rows = s.execute(select(ImageDuplicate.image_id, ImageDuplicate.cluster_id, ImageDuplicate.distance)
-                         .where(ImageDuplicate.role == "duplicate")).all()
+        hashes = {(i, a): [h, *v.split()] for i, a, h, v in s.execute(
+            select(ImageHash.image_id, ImageHash.algorithm, ImageHash.hash_hex, ImageHash.variants))}
+        rows = s.execute(select(ImageDuplicate.image_id, ImageDuplicate.cluster_id, ImageDuplicate.distance,
+                                ImageDuplicate.transform).where(ImageDuplicate.role == "duplicate")).all()
     assert rows
-    for image_id, kept, distance in rows:
-        # the default hash is "both": within the threshold on phash and on dhash; distance is the larger
-        bits = [(int(hashes[(image_id, a)], 16) ^ int(hashes[(kept, a)], 16)).bit_count() for a in ("phash", "dhash")]
+    for image_id, kept, distance, transform in rows:
+        # the default hash is "both": within the threshold on phash and on dhash, with the kept image in the
+        # same orientation for both; distance is the larger
+        t = ORIENTATIONS.index(transform)
+        bits = [(int(hashes[(image_id, a)][0], 16) ^ int(hashes[(kept, a)][t], 16)).bit_count() for a in ("phash", "dhash")]
         assert max(bits) == distance <= THRESHOLD
 
 
@@ -85,3 +91,19 @@ def test_clusters_catalogued_with_conflicting_years_are_reported(deduped):
         if copy.year_max < original.year_min or original.year_max < copy.year_min:
             expected.add(kept_of[record.source_id])
     assert expected and expected <= set(summary.conflicts)
+
+
+@pytest.mark.slow
+def test_turned_duplicates_carry_the_transform_of_the_ground_truth(deduped):
+    archive, engine, _ = deduped
+    with session_scope(engine) as s:
+        turned = dict(s.execute(select(Record.source_id, ImageDuplicate.transform)
+                                .join(Image, Image.record_id == Record.id)
+                                .join(ImageDuplicate, ImageDuplicate.image_id == Image.id)).all())
+    checked = 0
+    for record in archive.records:
+        if record.duplicate_of and record.source_id in turned and record.duplicate_of in turned:
+            expected = record.variant if record.variant in ORIENTATIONS else "none"
+            assert compose(inverse(turned[record.duplicate_of]), turned[record.source_id]) == expected, record.variant
+            checked += 1
+    assert checked >= 5

@@ -1,19 +1,22 @@
 """Schema migrations: a v1 or v2 database migrates to exactly the schema a fresh one gets.
 
 v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates;
-v4 the OAI-PMH harvest state (oai_harvests).
+v4 the OAI-PMH harvest state (oai_harvests); v5 columns for the hashes of 8 orientations, the
+trimmed borders and the matched transform.
 """
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from db.migrations import current_version, latest_version
+from db.migrations import MIGRATIONS, current_version, latest_version
 from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest
 from db.session import make_engine
 
 # The tables each version added; a database of version v has those of versions <= v.
 ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__},
                 4: {OaiHarvest.__tablename__}}
+# The columns each version added to an existing table: (table, column).
+ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")}}
 
 
 def _schema(url: str) -> dict:
@@ -44,7 +47,10 @@ def _make_old(url: str, version: int) -> None:
     with engine.begin() as conn:
         later = _later_tables(version)
         Base.metadata.create_all(conn, tables=[t for name, t in Base.metadata.tables.items() if name not in later])
-        for applied in range(1, version + 1):
+        for table, column in set().union(*(c for added_in, c in ADDED_COLUMNS.items() if added_in > version)):
+            if table not in later:
+                conn.execute(text(f"alter table {table} drop column {column}"))
+        for applied in (m.version for m in MIGRATIONS if m.version <= version):
             conn.execute(text("insert into schema_version(version, applied_at, description) "
                               f"values ({applied}, '2024-01-01', 'v{applied}')"))
         conn.execute(text("insert into records(source, source_id, date_raw, date_precision, status, first_seen, last_seen) "
@@ -53,18 +59,21 @@ def _make_old(url: str, version: int) -> None:
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     old, new = make_db_url(), make_db_url()
     _make_old(old, version)
-    assert _later_tables(version).isdisjoint(_schema(old))
+    old_schema = _schema(old)
+    assert _later_tables(version).isdisjoint(old_schema)
+    if version >= 2:
+        assert "variants" not in {name for name, *_ in old_schema["image_hashes"]["columns"]}
     make_engine(old).dispose()
     make_engine(new).dispose()
     assert _schema(old) == _schema(new)
     engine = create_engine(old)
     with engine.connect() as conn:
-        assert current_version(conn) == latest_version() == 4
+        assert current_version(conn) == latest_version() >= 5
         versions = conn.execute(text("select version from schema_version order by version")).scalars().all()
-        assert versions == list(range(1, latest_version() + 1))
+        assert versions == [m.version for m in MIGRATIONS]
         assert conn.execute(text("select date_raw from records")).scalars().all() == ["1950"]
     engine.dispose()

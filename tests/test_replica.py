@@ -21,8 +21,9 @@ from PIL import Image
 
 from cli import main
 from crawler.replica import FAULTS, NonLoopbackHost, ReplicaServer, build_archive, render_photo
-from crawler.replica.archive import LABELS
+from crawler.replica.archive import LABELS, TRANSPOSE, VARIANTS
 from crawler.replica.server import PortUnavailable
+from dataset.orientations import ORIENTATIONS, PIL_TRANSPOSE, inverse
 from db.dates import parse_date
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,20 +126,35 @@ def test_markups_rotate_and_labels_vary(replica_archive):
     assert {"Fecha", "Año"} <= {r.date_label for r in replica_archive.records}
 
 
-def test_duplicates_are_resized_reencoded_copies(replica_archive):
-    dups = [r for r in replica_archive.records if r.duplicate_of]
-    assert len(dups) == round(0.05 * len(replica_archive.records))
+@pytest.mark.parametrize("records", [60, 320])
+def test_duplicates_are_resized_reencoded_copies_turned_or_mounted(records):
+    archive = build_archive(records, seed=0)
+    dups = [r for r in archive.records if r.duplicate_of]
+    assert len(dups) == round(0.05 * len(archive.records))
     assert any(r.catalogued_year != r.true_year for r in dups)  # some catalogued with another year
+    assert [r.variant for r in dups] == list(VARIANTS[: len(dups)])
+    assert all(r.variant == "" and r.print_box is None for r in archive.records if not r.duplicate_of)
     for dup in dups:
+        original, replica_archive = archive.record(dup.duplicate_of), archive
         original = replica_archive.record(dup.duplicate_of)
         assert original.faults == () and original.duplicate_of is None
         assert dup.true_year == original.true_year
         dup_bytes, original_bytes = replica_archive.image_bytes(dup.source_id), replica_archive.image_bytes(original.source_id)
         assert hashlib.sha256(dup_bytes).digest() != hashlib.sha256(original_bytes).digest()
         a, b = Image.open(io.BytesIO(dup_bytes)), Image.open(io.BytesIO(original_bytes))
-        assert a.format == "JPEG" and a.size != b.size
+        assert a.format == "JPEG" and a.size == dup.image_size and a.size != b.size
+        # undo the variant with the ground truth (Pillow's own transpose), then the pictures agree
+        if dup.print_box is not None:
+            a = a.crop(dup.print_box)
+        if dup.variant in ORIENTATIONS:
+            a = a.transpose(PIL_TRANSPOSE[inverse(dup.variant)])
         small = [np.asarray(im.convert("L").resize((32, 24), Image.Resampling.BOX), np.float32) for im in (a, b)]
-        assert np.abs(small[0] - small[1]).mean() < 6.0
+        assert np.abs(small[0] - small[1]).mean() < 6.0, dup.variant
+
+
+def test_replica_orientation_names_are_the_dataset_stage_names():
+    assert TRANSPOSE == PIL_TRANSPOSE
+    assert set(VARIANTS) - set(TRANSPOSE) == {"copy", "card", "bed"}
 
 
 def test_png_share_and_formats(replica_archive):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from crawler.replica.catalogue import NO_DATE, UNPARSEABLE, catalogue_text, date_string
-from crawler.replica.photos import render_photo
+from crawler.replica.photos import mount_print, render_photo
 
 FAULTS = (
     "missing_fields", "unparseable_date", "no_date", "image_404", "image_html", "image_truncated",
@@ -38,6 +38,19 @@ MIN_RECORDS_FOR_ALL_FAULTS = 20
 MARKUPS = ("dl", "table", "li")
 DUPLICATE_RATE = 0.05  # share of records that re-catalogue another record's photograph
 PNG_RATE = 0.10  # share of images served as PNG
+# How the n-th duplicate differs from its original besides size and JPEG quality, in turn: a plain
+# copy, an orientation, the print on a card mount or on a scanner bed.
+VARIANTS = (
+    "copy", "mirror", "card", "rot90", "bed", "copy", "rot180", "flip", "card", "rot270", "transpose", "bed",
+    "transverse", "copy", "mirror", "bed",
+)
+# Pillow's operation per orientation, named as dataset/orientations.py names them (the crawler does
+# not import the dataset stage; tests/test_replica.py checks that the two agree).
+TRANSPOSE = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT, "flip": Image.Transpose.FLIP_TOP_BOTTOM,
+    "rot90": Image.Transpose.ROTATE_90, "rot180": Image.Transpose.ROTATE_180, "rot270": Image.Transpose.ROTATE_270,
+    "transpose": Image.Transpose.TRANSPOSE, "transverse": Image.Transpose.TRANSVERSE,
+}
 # Decade -> relative share of photographs, shaped like the study's archive: a handful before
 # 1900, most in the 1950s-60s, none after 1989.
 DECADE_WEIGHTS = {
@@ -72,6 +85,9 @@ class ReplicaRecord:
     image_size: tuple[int, int]  # (width, height) of the served picture
     photo_seed: int  # render_photo seed of the picture (the original's, for a duplicate)
     jpeg_quality: int  # quality the JPEG was encoded at (unused for PNG)
+    variant: str = ""  # a duplicate's change besides size: one of VARIANTS ("" for an original)
+    # where the print lies in a mounted duplicate's picture (left, top, right, bottom); None when not mounted
+    print_box: tuple[int, int, int, int] | None = None
 
     @property
     def title(self) -> str:
@@ -117,7 +133,7 @@ class ReplicaArchive:
         if record.duplicate_of is not None:
             original = self.record(record.duplicate_of)
             picture = render_photo(original.true_year, original.photo_seed, original.image_size)
-            picture = picture.resize(record.image_size, Image.Resampling.LANCZOS)
+            picture = _vary(picture, record)
         else:
             picture = render_photo(record.true_year, record.photo_seed, record.image_size)
         buffer = io.BytesIO()
@@ -129,6 +145,38 @@ class ReplicaArchive:
         if "image_truncated" in record.faults:
             data = data[: int(len(data) * TRUNCATE_AT)]
         return data
+
+
+def _vary(picture: Image.Image, record: ReplicaRecord) -> Image.Image:
+    """The original's picture resized, then turned or mounted as the duplicate's `variant` says."""
+    if record.print_box is not None:
+        left, top, right, bottom = record.print_box
+        printed = picture.resize((right - left, bottom - top), Image.Resampling.LANCZOS)
+        width, height = record.image_size
+        margins = (left, top, width - right, height - bottom)
+        return mount_print(printed, record.variant, margins, record.photo_seed)
+    if record.variant in TRANSPOSE:
+        turned = picture.transpose(TRANSPOSE[record.variant])
+        return turned.resize(record.image_size, Image.Resampling.LANCZOS)
+    return picture.resize(record.image_size, Image.Resampling.LANCZOS)
+
+
+def _variant_geometry(variant: str, size: tuple[int, int], rng: random.Random) -> tuple[tuple[int, int], tuple | None]:
+    """(served size, print box) of a duplicate whose print is `size` before turning or mounting."""
+    w, h = size
+    if variant in ("card", "bed"):
+        side = min(w, h)
+        if variant == "card":
+            margins = [round(side * rng.uniform(0.06, 0.12)) for _ in range(3)]
+            bottom = margins[1] + round(h * rng.uniform(0.03, 0.1))  # the studio's imprint strip
+        else:  # a scanner bed: uneven, the print laid down off-centre
+            margins = [round(side * rng.uniform(0.02, 0.2)) for _ in range(3)]
+            bottom = round(side * rng.uniform(0.02, 0.2))
+        left, top, right = margins
+        return (w + left + right, h + top + bottom), (left, top, left + w, top + h)
+    if variant in ("rot90", "rot270", "transpose", "transverse"):
+        return (h, w), None
+    return (w, h), None
 
 
 def _stratified_years(count: int, rng: random.Random) -> list[int]:
@@ -201,6 +249,9 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
         if i not in original_of
     }
 
+    # Variants come from their own generator, so adding them left every other draw as it was.
+    variant_of = {i: VARIANTS[k % len(VARIANTS)] for k, i in enumerate(dup_slots)}
+    variant_rng = random.Random(f"variants-{seed}")
     built: list[ReplicaRecord] = []
     for i in range(records):
         source_id = f"LRM-{i + 1:06d}"
@@ -208,9 +259,11 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
         faults = (fault,) if fault else ()
         original = original_of.get(i)
         true_year, photo_seed, (w, h) = pictures[i if original is None else original]
+        print_box = None
         if original is not None:
             scale = rng.choice((0.6, 0.75, 0.8, 1.25))
             w, h = round(w * scale), round(h * scale)
+            (w, h), print_box = _variant_geometry(variant_of[i], (w, h), variant_rng)
         catalogued = true_year
         if i in miscatalogued:
             shift = rng.randint(3, 15)
@@ -247,6 +300,8 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
                 photo_seed=photo_seed,
                 # Duplicates are re-encoded harder, as copies passed between collections are.
                 jpeg_quality=rng.randint(65, 80) if original is not None else rng.randint(78, 93),
+                variant=variant_of.get(i, ""),
+                print_box=print_box,
             )
         )
     return ReplicaArchive(built, seed)

@@ -120,8 +120,8 @@ def _random_colour(rng: np.random.Generator, base: tuple[float, float, float], s
     return np.clip(np.array(base, np.float32) + rng.normal(0.0, spread, 3).astype(np.float32), 0.0, 1.0)
 
 
-def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray) -> None:
-    """Sky, ground, a row of buildings with windows, a few figures."""
+def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator) -> None:
+    """Sky, ground, then (drawn from `detail`) a row of buildings with windows and a few figures."""
     h, w, _ = img.shape
     horizon = int(h * rng.uniform(0.38, 0.68))
     sky_top = _random_colour(rng, (0.35, 0.55, 0.85), 0.08)
@@ -133,6 +133,7 @@ def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.nd
     ground = _random_colour(rng, rng.choice([(0.4, 0.45, 0.3), (0.5, 0.45, 0.38), (0.45, 0.45, 0.45)]), 0.05)
     tg = (ys[horizon:] - ys[horizon, 0]) / max(1.0 - ys[horizon, 0], 1e-3)
     img[horizon:] = ground * (0.75 + 0.45 * tg[..., None])
+    rng = detail
     x = 0
     while x < w:
         bw = int(rng.integers(w // 8, w // 3))
@@ -156,12 +157,13 @@ def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.nd
         _figure(img, rng, cx=int(rng.integers(0, w)), base=int(rng.integers(horizon, h)), scale=h / 240)
 
 
-def _portrait(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray) -> None:
-    """A studio backdrop with one to three large figures."""
+def _portrait(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator) -> None:
+    """A studio backdrop with (drawn from `detail`) one to three large figures."""
     h, w, _ = img.shape
     backdrop = _random_colour(rng, (0.55, 0.5, 0.45), 0.1)
     mottling = _smooth_noise(rng, w, h, 5)[..., None]
     img[:] = backdrop * (0.85 + 0.2 * mottling) * (1.1 - 0.3 * ys[..., None])
+    rng = detail
     n = int(rng.integers(1, 4))
     for i in range(n):
         cx = int(w * (i + 1) / (n + 1) + rng.normal(0, w * 0.04))
@@ -283,8 +285,11 @@ def _border(img: np.ndarray, look: EraLook, rng: np.random.Generator) -> None:
         img[h - bottom + 1, m - 2 : w - m + 2] *= 0.7
 
 
-def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
-    """A synthetic RGB photograph of the given year; deterministic for (year, seed, size).
+def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240), sitting: int = 0) -> Image.Image:
+    """A synthetic RGB photograph of the given year; deterministic for (year, seed, size, sitting).
+
+    `sitting` > 0 gives another photograph taken in the same place by the same studio: the same print
+    look, backdrop or sky and ground, with other sitters or other buildings: a look-alike, not a copy.
 
     >>> render_photo(1870, 1).mode
     'RGB'
@@ -296,7 +301,8 @@ def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240)) -> Im
     look = era_look(int(year), rng)
     xs, ys = _grid(w, h)
     img = np.empty((h, w, 3), np.float32)
-    (_portrait if look.portrait else _street)(img, rng, xs, ys)
+    detail = rng if sitting == 0 else np.random.default_rng([int(seed) & 0xFFFFFFFF, int(year) & 0xFFFF, w, h, sitting])
+    (_portrait if look.portrait else _street)(img, rng, xs, ys, detail)
     img *= (1.0 + 0.15 * xs * rng.uniform(-1, 1))[..., None]  # light from one side
     img += _smooth_noise(rng, w, h, 24)[..., None] * 0.04  # surface texture
     img = _develop(img, look, rng, xs, ys)
@@ -308,4 +314,33 @@ def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240)) -> Im
     out = Image.fromarray(img.astype(np.uint8), "RGB")
     if look.soft:
         out = out.resize((w // 2, h // 2), Image.Resampling.BILINEAR).resize((w, h), Image.Resampling.BILINEAR)
+    return out
+
+
+MOUNTS = ("card", "bed", "black_bed")
+
+
+def mount_print(picture: Image.Image, mount: str, margins: tuple[int, int, int, int], seed: int) -> Image.Image:
+    """The whole print as scanned on its card mount ("card") or on a scanner bed, uncut.
+
+    `margins` (left, top, right, bottom) in pixels of the ground around the print. A card is a flat
+    tinted board with fibre texture and an embossed rule around the print; a scanner bed is a flat
+    white lid ("bed") or a black one ("black_bed"). The print's pixels are not touched, so trimming
+    the ground gives it back.
+    """
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 7])
+    left, top, right, bottom = margins
+    w, h = picture.width + left + right, picture.height + top + bottom
+    if mount == "card":
+        colour, texture = CARD_COLOURS[int(rng.integers(0, len(CARD_COLOURS)))] * rng.uniform(0.85, 1.05), 0.02
+    elif mount in ("bed", "black_bed"):
+        colour, texture = np.full(3, (0.96 if mount == "bed" else 0.06) * rng.uniform(0.97, 1.03), np.float32), 0.006
+    else:
+        raise ValueError(f"unknown mount {mount!r}: expected one of {', '.join(MOUNTS)}")
+    ground = colour + rng.normal(0, texture, (h, w, 1)).astype(np.float32)
+    if mount == "card" and min(margins) > 4:
+        ground[top - 3, left - 3 : w - right + 3] *= 0.7  # the embossed rule around the print
+        ground[h - bottom + 2, left - 3 : w - right + 3] *= 0.7
+    out = Image.fromarray((np.clip(ground, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "RGB")
+    out.paste(picture, (left, top))
     return out
