@@ -16,7 +16,7 @@ class TrainConfig:
     data: Path  # export directory (manifest.csv + export.json)
     out: Path  # run directory to write
     task: str = "classify"  # classify (bins) | regress (normalised year)
-    arch: str = "resnet18"  # any timm model name
+    arch: str = "tf_efficientnet_lite0"  # any timm model name; lite0-2 have ImageNet weights offline
     pretrained: bool = True  # start from ImageNet weights (hub, or lite0's bundled file)
     weights: Path | None = None  # local state_dict for the backbone; overrides the hub
     img_size: int = 224  # square input side in pixels
