@@ -7,6 +7,7 @@ interrupted export leaves no half-written dataset. Images are resized in paralle
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ FORMAT_VERSION = 1
 JPEG_QUALITY = 95
 MANIFEST_COLUMNS = (
     "record_id", "source_id", "image_id", "file", "year", "year_min", "year_max", "bin", "bin_index",
-    "split", "cluster_id", "width", "height",
+    "split", "cluster_id", "width", "height", "group_id", "source",
 )
 
 
@@ -136,6 +137,7 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
             "args": _args_json(config),
             "counts": counts,
             "database": make_url(database_url).render_as_string(hide_password=True),
+            "sources": dict(Counter(c.source for c in {c.image_id: c for _, c in rows}.values())),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": version("fotofecha"),
             "images": len(sizes),
@@ -240,7 +242,7 @@ def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, 
             width, height = sizes[c.image_id]
             writer.writerow([
                 c.record_id, c.source_id, c.image_id, files[c.image_id], c.year, c.year_min, c.year_max,
-                labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height,
+                labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height, c.group_id, c.source,
             ])
 
 

@@ -32,6 +32,9 @@ class ExportRow:
     year: float  # the catalogued year (ground truth for MAE)
     bin_index: int  # index into the export's bins
     split: str  # train | valid | test
+    image_id: int = 0  # images.id in the export's database (0 in manifests without it)
+    source_id: str = ""  # the archive's identifier
+    group_id: int = 0  # near-duplicate component (cluster_id, or the image, in older manifests): never cut by folds
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Export:
     edges: tuple[int, ...]  # bin i covers [edges[i], edges[i+1])
     labels: tuple[str, ...]  # one label per bin, e.g. "1860-1879"
     rows: tuple[ExportRow, ...]  # every manifest row, oversampled train rows repeated
+    database: str = ""  # the database it was exported from (export.json), password hidden
+    sources: tuple[tuple[str, int], ...] = ()  # (records.source, images) as export.json counts them
 
     @property
     def num_bins(self) -> int:
@@ -83,7 +88,9 @@ def read_export(root: str | Path) -> Export:
     if missing:
         raise NoExport(f"{len(missing)} image file(s) listed in {manifest_path} are missing, e.g. "
                        f"{root / missing[0]}. Re-run 'cli.py export'.")
-    return Export(root=root, spec=spec, edges=edges, labels=labels, rows=tuple(rows))
+    sources = meta.get("sources") if isinstance(meta.get("sources"), dict) else {}
+    return Export(root=root, spec=spec, edges=edges, labels=labels, rows=tuple(rows),
+                  database=str(meta.get("database", "")), sources=tuple(sorted(sources.items())))
 
 
 def _read_manifest(path: Path, edges: tuple[int, ...], labels: tuple[str, ...]) -> list[ExportRow]:
@@ -103,8 +110,22 @@ def _read_manifest(path: Path, edges: tuple[int, ...], labels: tuple[str, ...]) 
                 year = float(year_text) if year_text else (edges[index] + edges[index + 1]) / 2
             except (TypeError, ValueError) as exc:
                 raise NoExport(f"{path} line {line} is malformed ({exc}). {_FIX}") from None
-            rows.append(ExportRow(file=record["file"], year=year, bin_index=index, split=record["split"]))
+            image_id = int(record.get("image_id") or 0)
+            group = record.get("group_id") or record.get("cluster_id") or image_id or line
+            rows.append(ExportRow(file=record["file"], year=year, bin_index=index, split=record["split"],
+                                  image_id=image_id, source_id=record.get("source_id") or record["file"],
+                                  group_id=int(group)))
     return rows
+
+
+def require_two_bins(export: Export, rows: list[ExportRow]) -> None:
+    """A model learns to tell bins apart: refuse training rows that all sit in one bin."""
+    present = sorted({row.bin_index for row in rows})
+    if len(present) < 2:
+        found = f"only bin {export.labels[present[0]]}" if present else "no bins"
+        raise NoExport(f"{export.root} has {found} among its {len(rows)} training image(s); a model needs at least "
+                       f"2 bins to tell apart. Re-run 'cli.py export' with finer --bins or import photographs "
+                       f"from other periods.")
 
 
 def bin_counts(rows: list[ExportRow], num_bins: int) -> list[int]:

@@ -16,7 +16,15 @@ from modeling.errors import BadTrainingSetup
 from modeling.models import create_model, model_normalisation, set_head_bias
 from modeling.training.augment import AUGMENT_LEVELS
 from modeling.training.config import LOSSES, TASKS, TrainConfig
-from modeling.training.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
+from modeling.training.data import (
+    EpochSampler,
+    Export,
+    PhotoDataset,
+    bin_counts,
+    rare_bins,
+    read_export,
+    require_two_bins,
+)
 
 # Architectures whose CPU training measured faster under bf16 autocast on AMX CPUs (benchmarks/bench_train.py).
 CPU_BF16_FAMILIES = ("resnet", "seresnet", "legacy_seresnet", "seresnext", "resnext", "convnext")
@@ -47,6 +55,9 @@ def validate(config: TrainConfig) -> None:
         if value not in allowed:
             raise BadTrainingSetup(f"--{name} {value!r} does not fit --task {config.task}; expected one of "
                                    f"{', '.join(allowed)}.")
+    if not config.head_only and (config.loss_name == "ridge" or config.cv):
+        raise BadTrainingSetup("--loss ridge and --cv fit heads on frozen features: add --head-only (full "
+                               "fine-tuning trains one model on the train split).")
     if config.device == "cuda" and not torch.cuda.is_available():
         raise BadTrainingSetup("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
     if config.epochs < 1 or config.batch_size < 1 or config.img_size < 16:
@@ -114,6 +125,7 @@ def build(config: TrainConfig) -> Setup:
     validate(config)
     export = read_export(config.data)
     train_rows, valid_rows = export.split("train"), export.split("valid")
+    require_two_bins(export, train_rows)
     if not valid_rows:
         raise BadTrainingSetup(f"Found 0 valid rows in {config.data}/manifest.csv; training needs a valid split "
                                f"to pick the best epoch. Re-run 'cli.py export' with a valid fraction > 0.")
