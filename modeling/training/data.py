@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dataset.imageio import load_image
+from dataset.imageio import load_image, to_mode
 from modeling.errors import NoExport
 from modeling.tensors import eval_array
 from modeling.training.augment import AUGMENT_LEVELS, augment_array
@@ -144,11 +144,13 @@ class PhotoDataset(Dataset):
     """Rows of one split as (CHW float tensor, bin index, year). Keys are ints or (int, augment seed)."""
 
     def __init__(self, root: Path, rows: list[ExportRow], img_size: int, mean: tuple[float, ...],
-                 std: tuple[float, ...], augment: str = "none", strong_bins: frozenset[int] = frozenset()):
+                 std: tuple[float, ...], augment: str = "none", strong_bins: frozenset[int] = frozenset(),
+                 grayscale: bool = False):
         if augment not in AUGMENT_LEVELS:
             raise ValueError(f"augment must be one of {AUGMENT_LEVELS}, got {augment!r}")
         self.root, self.rows, self.img_size = root, rows, img_size
         self.mean, self.std, self.augment, self.strong_bins = mean, std, augment, strong_bins
+        self.grayscale = grayscale  # grey copies (L, back to RGB): evaluate's colour-reliance check
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -156,7 +158,9 @@ class PhotoDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]):
         index, seed = key if isinstance(key, tuple) else (key, None)
         row = self.rows[index]
-        image = load_image(self.root / row.file, min_side=self.img_size)
+        image = load_image(self.root / row.file, mode="L" if self.grayscale else "RGB", min_side=self.img_size)
+        if self.grayscale:
+            image = to_mode(image, "RGB")
         level = "strong" if row.bin_index in self.strong_bins else self.augment
         if seed is None or level == "none":
             array = eval_array(image, self.img_size, self.mean, self.std)
