@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from db.errors import PipelineError
 from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, SchemaVersion
@@ -40,10 +40,19 @@ def _v3_estimates(conn: Connection) -> None:
     ImageEstimate.__table__.create(conn, checkfirst=True)
 
 
+def _v6_estimate_kind(conn: Connection) -> None:
+    # One new column; rows written before it came from the served model. A database whose estimates table
+    # was created by an older migration from today's model already has it.
+    if "kind" not in {column["name"] for column in inspect(conn).get_columns(ImageEstimate.__tablename__)}:
+        conn.execute(text("ALTER TABLE estimates ADD COLUMN kind VARCHAR(16) DEFAULT 'model' NOT NULL"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
     Migration(3, "estimates (the web app's dated archive)", _v3_estimates),
+    # Versions 4 and 5 are other changes; the loop below applies every migration above the stored version.
+    Migration(6, "estimates.kind (out-of-fold or the served model)", _v6_estimate_kind),
 ]
 
 

@@ -6,7 +6,7 @@ v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from db.migrations import current_version, latest_version
+from db.migrations import MIGRATIONS, current_version, latest_version
 from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash
 from db.session import make_engine
 
@@ -60,8 +60,28 @@ def test_old_database_migrates_to_the_fresh_schema(tmp_path, version):
     assert _schema(old) == _schema(new)
     engine = create_engine(old)
     with engine.connect() as conn:
-        assert current_version(conn) == latest_version() == 3
+        assert current_version(conn) == latest_version() == MIGRATIONS[-1].version
         versions = conn.execute(text("select version from schema_version order by version")).scalars().all()
-        assert versions == [1, 2, 3]
+        assert versions == [m.version for m in MIGRATIONS]
         assert conn.execute(text("select date_raw from records")).scalars().all() == ["1950"]
+    engine.dispose()
+
+
+def test_v3_estimates_gain_their_kind_and_keep_their_rows(tmp_path):
+    """A v3 database (estimates without `kind`) migrates to the fresh schema; old rows read as the served model's."""
+    old, new = f"sqlite:///{tmp_path / 'v3.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
+    _make_old(old, 3)
+    engine = create_engine(old)
+    with engine.begin() as conn:
+        conn.execute(text("alter table estimates drop column kind"))
+        conn.execute(text("insert into images(record_id, status) values (1, 'ok')"))
+        conn.execute(text("insert into estimates(image_id, model_key, year, status, created_at) "
+                          "values (1, 'run:abc', 1950, 'ok', '2024-01-01')"))
+    engine.dispose()
+    make_engine(old).dispose()
+    make_engine(new).dispose()
+    assert _schema(old)["estimates"] == _schema(new)["estimates"]
+    engine = create_engine(old)
+    with engine.connect() as conn:
+        assert conn.execute(text("select year, kind from estimates")).all() == [(1950, "model")]
     engine.dispose()

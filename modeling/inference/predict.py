@@ -48,7 +48,8 @@ class Predictor:
         """What the web app shows about the model: arch, task, labels, input size and validation metrics."""
         return {"arch": self.config["arch"], "task": self.config["task"], "labels": list(self.labels),
                 "edges": list(self.edges), "img_size": self.img_size, "year_range": self.config["year_range"],
-                "export": self.config.get("export"), "metrics": read_metrics(self.run_dir)}
+                "export": self.config.get("export"), "metrics": read_metrics(self.run_dir),
+                "validated_on": self.config.get("validated_on")}
 
     def predict(self, image: Image.Image, top_k: int = 3) -> dict:
         """Top-k bins with probabilities, the expected year and a central 80% interval (JSON-able)."""
