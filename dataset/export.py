@@ -7,11 +7,11 @@ interrupted export leaves no half-written dataset. Images are resized in paralle
 from __future__ import annotations
 
 import csv
-from collections import Counter
 import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field

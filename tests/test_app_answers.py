@@ -80,8 +80,8 @@ def test_model_card_shows_baselines_and_what_it_was_validated_on(run_copy):
 
 
 def test_records_page_uses_out_of_fold_estimates_and_says_so(run_copy, app_archive_db):
-    from db.session import make_engine, session_scope
     from db.models import Image, Record
+    from db.session import make_engine, session_scope
 
     engine = make_engine(app_archive_db)
     with session_scope(engine) as session:

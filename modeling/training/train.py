@@ -16,28 +16,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
-from modeling.baselines import with_baselines
 from modeling.metrics import summarize
 from modeling.plots import confusion_png, curves_png
 from modeling.runs import (
-    CONFIG,
     HISTORY,
     METRICS,
     WEIGHTS,
     load_checkpoint,
-    write_run_config,
     save_checkpoint,
     save_weights,
     write_history,
     write_json,
+    write_run_config,
 )
 from modeling.training.config import RESUME_FREE_FIELDS, TrainConfig
 from modeling.training.engine import infer, train_epoch
 from modeling.training.lr_find import range_test
 from modeling.training.optim import frozen_epochs, make_optimizer, set_backbone_trainable
 from modeling.training.setup import Setup, build
+
 
 @dataclass(frozen=True)
 class TrainResult:
