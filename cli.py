@@ -357,17 +357,21 @@ def _train_options(command):
                      help="Export directory (made by 'cli.py export')."),
         click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
                      help="Bins (classify) or the year itself (regress)."),
-        click.option("--arch", default="resnet18", show_default=True, help="Any timm model name."),
+        click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
+                     help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
+                          "weights in a pip package, so training works offline; other archs need timm's hub."),
         click.option("--pretrained/--no-pretrained", default=True, show_default=True,
-                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0 works offline)."),
+                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
         click.option("--weights", type=click.Path(path_type=Path), default=None,
                      help="Local backbone weights (.safetensors/.pth) instead of the hub."),
-        click.option("--img-size", type=int, default=224, show_default=True, help="Input side in pixels."),
+        click.option("--img-size", type=int, default=224, show_default=True,
+                     help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
         click.option("--batch-size", type=int, default=32, show_default=True),
         click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural", show_default=True,
                      help="balanced draws every bin equally often."),
-        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber"]), default=None,
-                     help="ce|soft for classify (default ce), l1|huber for regress (default l1)."),
+        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
+                     help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
+                          "with --head-only)."),
         click.option("--label-smoothing", type=float, default=0.1, show_default=True),
         click.option("--class-weights/--no-class-weights", default=False, show_default=True,
                      help="Weight the loss by inverse bin frequency."),
@@ -379,6 +383,11 @@ def _train_options(command):
                      show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
         click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--head-l2", type=float, default=0.1, show_default=True,
+                     help="--head-only: L2 penalty of the linear head (on standardised features)."),
+        click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="--head-only: feature cache directory [default: DATA/.features]; keyed by image sha256, "
+                          "arch, weights, size and preprocessing."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -409,12 +418,21 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True,
               help="Run directory to write.")
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
+@click.option("--head-only", is_flag=True,
+              help="Freeze the pretrained backbone, cache its pooled features and fit a linear head in seconds "
+                   "(the fast, strong path for a few hundred labelled photographs).")
+@click.option("--cv", type=int, default=0, show_default=True,
+              help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
+                   "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots).
 
     \b
     On several GPUs or processes, start it with torchrun (DistributedDataParallel; --batch-size is the
     global batch):  torchrun --nproc-per-node 8 cli.py train --data DIR --device cuda ...
+    Full fine-tuning by default; --head-only fits a linear head on frozen, cached features instead.
+    Both print the model next to the baselines (constant median year, majority bin) on the same images.
+    Example:  cli.py train --data data/export --head-only --cv 5 --out runs/head
     """
     from modeling.inference.report import render_train
     from modeling.training.train import train as run_training
@@ -440,6 +458,38 @@ def lr_find(png: Path, steps: int, **options) -> None:
     click.echo(f"suggested lr {result.suggestion:.2e} ({len(result.lrs)} steps; curve: {result.png})")
 
 
+def _parse_sizes(_ctx, _param, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated counts such as 25,50,100,150, got {value!r}") from None
+
+
+@main.command("learning-curve")
+@_train_options
+@click.option("--cv", type=int, default=5, show_default=True, help="Folds: every point is scored on all images.")
+@click.option("--sizes", default="25,50,100,150", show_default=True, callback=_parse_sizes,
+              help="Training photographs per point (capped at what the training folds hold).")
+@click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path), default=Path("runs/learning_curve.png"),
+              show_default=True, help="Where to save the PNG.")
+def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
+    """Would more labelled photographs help? Head-only CV metrics against the number of training photographs.
+
+    \b
+    Uses the same cached features as 'train --head-only', so each point takes seconds.
+    Example:  cli.py learning-curve --data data/export --sizes 25,50,100,150
+    """
+    from modeling.features.curve import CURVE_COLUMNS, CurveConfig
+    from modeling.features.curve import learning_curve as run_curve
+    from modeling.inference.report import table
+
+    result = run_curve(CurveConfig(train=_train_config(png.parent, None, head_only=True, **options), sizes=sizes,
+                                   png=png))
+    click.echo(table(list(result.rows), CURVE_COLUMNS))
+    click.echo(f"\n{result.folds}-fold CV over {result.images} images (embedding {result.embed_seconds:.1f} s); "
+               f"plot: {result.png}")
+
+
 @main.command()
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Export directory.")
@@ -447,13 +497,19 @@ def lr_find(png: Path, steps: int, **options) -> None:
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True)
-def evaluate(model: Path, data: Path, split: str, output: str, workers: int) -> None:
-    """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE..."""
+@click.option("--grayscale", is_flag=True,
+              help="Also score grayscale copies of the same images: how much the model leans on colour alone.")
+def evaluate(model: Path, data: Path, split: str, output: str, workers: int, grayscale: bool) -> None:
+    """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE...
+
+    The constant median year and the majority bin are scored on the same images, and flagged when the
+    model does not beat them.
+    """
     from modeling.inference.evaluate import EvaluateConfig, evaluate_run
     from modeling.inference.report import render_evaluate
 
-    click.echo(render_evaluate(evaluate_run(EvaluateConfig(model=model, data=data, split=split, workers=workers)),
-                               output))
+    config = EvaluateConfig(model=model, data=data, split=split, workers=workers, grayscale=grayscale)
+    click.echo(render_evaluate(evaluate_run(config), output))
 
 
 @main.command()

@@ -42,6 +42,7 @@ class Candidate:
     width: int | None  # stored pixels
     height: int | None  # stored pixels
     format: str | None  # PIL format name
+    source: str = ""  # records.source: which archive or import the photograph came from
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
     with session_scope(engine) as session:
         rows = session.execute(
             select(
-                Record.id, Record.source_id, Record.year, Record.year_min, Record.year_max,
+                Record.id, Record.source_id, Record.source, Record.year, Record.year_min, Record.year_max,
                 Image.id, Image.path, Image.width, Image.height, Image.format,
                 ImageDuplicate.cluster_id, ImageDuplicate.group_id, ImageDuplicate.excluded, ImageDuplicate.role,
             )
@@ -77,7 +78,7 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
     left_out: Counter[str] = Counter()
     items, not_deduped = [], 0
     for r in rows:
-        (record_id, source_id, year, year_min, year_max, image_id, path, width, height, fmt,
+        (record_id, source_id, source, year, year_min, year_max, image_id, path, width, height, fmt,
          cluster_id, group_id, excluded, role) = r
         if image_id is None:
             left_out["no_image"] += 1
@@ -104,6 +105,6 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
             year_min=lo, year_max=hi, bin_index=index,
             cluster_id=cluster_id if cluster_id is not None else image_id,
             group_id=group_id if group_id is not None else image_id,
-            excluded=bool(excluded), width=width, height=height, format=fmt,
+            excluded=bool(excluded), width=width, height=height, format=fmt, source=source,
         ))
     return Catalog(bins, items, {k: left_out[k] for k in LEFT_OUT_REASONS if left_out[k]}, not_deduped)

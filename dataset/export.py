@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +34,7 @@ FORMAT_VERSION = 1
 JPEG_QUALITY = 95
 MANIFEST_COLUMNS = (
     "record_id", "source_id", "image_id", "file", "year", "year_min", "year_max", "bin", "bin_index",
-    "split", "cluster_id", "width", "height",
+    "split", "cluster_id", "width", "height", "group_id", "source",
 )
 
 
@@ -138,6 +139,7 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
             "args": _args_json(config),
             "counts": counts,
             "database": make_url(database_url).render_as_string(hide_password=True),
+            "sources": dict(Counter(c.source for c in {c.image_id: c for _, c in rows}.values())),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": version("fotofecha"),
             "images": len(sizes),
@@ -243,7 +245,7 @@ def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, 
             width, height = sizes[c.image_id]
             writer.writerow([
                 c.record_id, c.source_id, c.image_id, files[c.image_id], c.year, c.year_min, c.year_max,
-                labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height,
+                labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height, c.group_id, c.source,
             ])
 
 

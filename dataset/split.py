@@ -51,25 +51,35 @@ def split_targets(count: int, fractions: Sequence[float]) -> list[int]:
 
 def assign_splits(items: Sequence[Candidate], fractions: Sequence[float], seed: int) -> dict[int, str]:
     """image_id -> split; every group_id lands whole in one split."""
+    return {image_id: SPLITS[s] for image_id, s in assign_groups(items, fractions, seed).items()}
+
+
+def assign_groups(items: Sequence[Candidate], fractions: Sequence[float], seed: int) -> dict[int, int]:
+    """image_id -> index into `fractions` (splits, or K equal cross-validation folds), stratified by bin.
+
+    Every group_id lands whole in one part. `items` need image_id, source_id, bin_index and group_id
+    (a Candidate, or a manifest row).
+    """
+    parts = range(len(fractions))
     per_bin = Counter(c.bin_index for c in items)
     target = {b: split_targets(n, fractions) for b, n in per_bin.items()}
-    assigned: dict[int, list[int]] = {b: [0, 0, 0] for b in per_bin}
+    assigned: dict[int, list[int]] = {b: [0] * len(fractions) for b in per_bin}
     groups: dict[int, list[Candidate]] = defaultdict(list)
     for c in items:
         groups[c.group_id].append(c)
     order = sorted(groups, key=lambda g: min(map(stable_key, groups[g])))
     random.Random(seed).shuffle(order)
     order.sort(key=lambda g: -len(groups[g]))  # stable: big groups first, ties in seeded order
-    split_of = {}
+    part_of = {}
     for g in order:
         bins_here = Counter(c.bin_index for c in groups[g])
-        lack = [sum((target[b][s] - assigned[b][s]) * n for b, n in bins_here.items()) for s in range(len(SPLITS))]
-        best = max(range(len(SPLITS)), key=lambda s: (lack[s], -s))
+        lack = [sum((target[b][s] - assigned[b][s]) * n for b, n in bins_here.items()) for s in parts]
+        best = max(parts, key=lambda s: (lack[s], -s))
         for b, n in bins_here.items():
             assigned[b][best] += n
         for c in groups[g]:
-            split_of[c.image_id] = SPLITS[best]
-    return split_of
+            part_of[c.image_id] = best
+    return part_of
 
 
 def balance_train(

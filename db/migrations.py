@@ -43,6 +43,8 @@ def _v3_estimates(conn: Connection) -> None:
 def _v4_oai_harvests(conn: Connection) -> None:
     # A new table only; a withdrawn record is status "deleted", a value of the existing column.
     OaiHarvest.__table__.create(conn, checkfirst=True)
+
+
 def _add_columns(conn: Connection, columns: list[Column]) -> None:
     """ALTER TABLE ... ADD COLUMN for each model column the table lacks (nullable, no default: portable)."""
     for column in columns:
@@ -59,12 +61,20 @@ def _v5_orientations(conn: Connection) -> None:
     _add_columns(conn, [hashes.variants, hashes.trim, duplicates.transform])
 
 
+def _v6_estimate_kind(conn: Connection) -> None:
+    # One new column; rows written before it came from the served model. A database whose estimates table
+    # was created by an older migration from today's model already has it.
+    if "kind" not in {column["name"] for column in inspect(conn).get_columns(ImageEstimate.__tablename__)}:
+        conn.execute(text("ALTER TABLE estimates ADD COLUMN kind VARCHAR(16) DEFAULT 'model' NOT NULL"))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
     Migration(3, "estimates (the web app's dated archive)", _v3_estimates),
     Migration(4, "oai_harvests (incremental OAI-PMH state)", _v4_oai_harvests),
     Migration(5, "hashes of 8 orientations, trimmed borders, matched transform (dedupe)", _v5_orientations),
+    Migration(6, "estimates.kind (out-of-fold or the served model)", _v6_estimate_kind),
 ]
 
 

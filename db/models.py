@@ -186,6 +186,9 @@ class ImageEstimate(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     # ok | file_missing | unreadable (see error); a failed image is not retried for the same model
     status: Mapped[str] = mapped_column(String(16), default="ok")
+    # (schema v6) out_of_fold: from a cross-validation model that never saw this image nor its catalogued year;
+    # model: from the served model, which may have been trained on this very record
+    kind: Mapped[str] = mapped_column(String(16), default="model", server_default="model")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

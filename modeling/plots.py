@@ -64,3 +64,27 @@ def lr_find_png(lrs, losses, suggestion: float, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def learning_curve_png(points: list[dict], path: Path, title: str = "learning curve") -> None:
+    """MAE and balanced accuracy (mean +- std over folds) against training photographs, baselines dashed."""
+    sizes = [p["n_train"] for p in points]
+    fig, (ax_mae, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_mae.errorbar(sizes, [p["mae"] for p in points], yerr=[p["mae_std"] for p in points], fmt="o-", capsize=3,
+                    label="head-only model")
+    ax_mae.plot(sizes, [p["median_year_mae"] for p in points], "k--", label="constant median year")
+    ax_mae.set_ylabel("MAE (years)")
+    ax_mae.legend()
+    ax_acc.errorbar(sizes, [p["balanced_accuracy"] for p in points], yerr=[p["balanced_accuracy_std"] for p in points],
+                    fmt="o-", capsize=3, label="balanced accuracy")
+    ax_acc.errorbar(sizes, [p["accuracy"] for p in points], yerr=[p["accuracy_std"] for p in points], fmt="s-",
+                    capsize=3, label="accuracy")
+    ax_acc.plot(sizes, [p["majority_bin_accuracy"] for p in points], "k--", label="majority bin accuracy")
+    ax_acc.set_ylim(0, 1)
+    ax_acc.legend()
+    for ax in (ax_mae, ax_acc):
+        ax.set_xlabel("training photographs")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -22,6 +22,27 @@ WEIGHTS, CONFIG, HISTORY, METRICS, CHECKPOINT = (
 _FIX = "Train one with 'cli.py train --data DIR --out RUN_DIR', or pass --model RUN_DIR of a finished run."
 
 
+CODE_VERSION = "0.1.0"
+
+
+def write_run_config(run_dir: Path, config, export, mean, std, best: dict | None, **extra) -> None:
+    """config.json: what evaluate, predict and the app need to rebuild the model, and what it was validated on.
+
+    `config` is the TrainConfig, `export` the training data.Export, `best` the selected metrics.
+    """
+    sources = ", ".join(f"{name or 'unknown'} ({count})" for name, count in export.sources) or "unknown"
+    write_json(Path(run_dir) / CONFIG, {
+        "arch": config.arch, "task": config.task,
+        "num_classes": export.num_bins,
+        "bins": {"spec": export.spec, "edges": list(export.edges), "labels": list(export.labels)},
+        "year_range": list(export.year_range), "img_size": config.img_size,
+        "mean": list(mean), "std": list(std), "export": str(Path(export.root).resolve()),
+        "residual_sigma": best["rmse"] if best else None,  # regressors: spread of predict's year distribution
+        "validated_on": {"split": "valid", "images": best["n"] if best else None, "export": str(export.root),
+                         "database": export.database, "sources": sources},
+        **extra, "best_epoch": best and best["epoch"], "code_version": CODE_VERSION, "train": config.to_json()})
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write atomically (temp file + rename) so a killed run never leaves half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")

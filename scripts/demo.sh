@@ -8,13 +8,14 @@ RECORDS=${DEMO_RECORDS:-2000}
 EPOCHS=${DEMO_EPOCHS:-8}
 DATA=data/demo
 RUN=runs/demo/lite0-20y
+HEAD=runs/demo/lite0-head-20y
 DB="sqlite:///$DATA/archive.db"
 export FOTOFECHA_DB="$DB"
 # Libraries' caches (matplotlib's font list, torch/timm/hub) stay inside data/ too.
 export MPLCONFIGDIR="$PWD/data/cache/matplotlib" XDG_CACHE_HOME="$PWD/data/cache" \
     TORCH_HOME="$PWD/data/cache/torch" HF_HOME="$PWD/data/cache/huggingface"
 
-rm -rf "$DATA" "$RUN"
+rm -rf "$DATA" "$RUN" "$HEAD"
 mkdir -p "$DATA" runs/demo
 
 declare -a TIMES=()
@@ -40,9 +41,12 @@ stage crawl python cli.py crawl --profile replica --start-url "$URL" --images-di
 stage dedupe python cli.py dedupe --report "$DATA/duplicates.csv"
 stage balance-report python cli.py balance-report --bins 20y --plot "$DATA/balance-20y.png"
 stage export python cli.py export --bins 20y --out "$DATA/export-20y" --image-size 144 --force
+# The fast, strong path first: frozen ImageNet features and a linear head, 5-fold CV, baselines beside it.
+stage train-head python cli.py train --data "$DATA/export-20y" --head-only --cv 5 --img-size 128 --out "$HEAD"
 stage train python cli.py train --data "$DATA/export-20y" --arch tf_efficientnet_lite0 --img-size 128 \
     --epochs "$EPOCHS" --lr auto --sampler balanced --loss soft --out "$RUN"
 stage evaluate python cli.py evaluate --model "$RUN" --data "$DATA/export-20y" --split test
+stage compare python cli.py compare "$HEAD" "$RUN"
 
 printf '\n=== stage times ===\n'
 printf '%s\n' "${TIMES[@]}"
@@ -51,6 +55,9 @@ cat <<TXT
 Balance report chart: $DATA/balance-20y.png
 Duplicate clusters:   $DATA/duplicates.csv
 Dataset:              $DATA/export-20y (manifest.csv, export.json)
-Model:                $RUN (config.json, metrics.json, confusion_matrix.png, curves.png)
-Try the app:          python cli.py serve --model $RUN --db $DB
+Models:               $HEAD (head-only, with out-of-fold estimates in oof.csv)
+                      $RUN (fine-tuned; config.json, metrics.json, confusion_matrix.png, curves.png)
+Try the app:          python cli.py serve --model $HEAD --db $DB
+These models learned from the replica's drawn photographs: their numbers say nothing about real ones
+(see "Dating your own photographs" in README.md).
 TXT

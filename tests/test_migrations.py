@@ -1,8 +1,8 @@
-"""Schema migrations: a v1 or v2 database migrates to exactly the schema a fresh one gets.
+"""Schema migrations: a database of any earlier version migrates to exactly the schema a fresh one gets.
 
 v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates;
 v4 the OAI-PMH harvest state (oai_harvests); v5 columns for the hashes of 8 orientations, the
-trimmed borders and the matched transform.
+trimmed borders and the matched transform; v6 estimates.kind.
 """
 
 import pytest
@@ -16,7 +16,8 @@ from db.session import make_engine
 ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__},
                 4: {OaiHarvest.__tablename__}}
 # The columns each version added to an existing table: (table, column).
-ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")}}
+ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")},
+                 6: {("estimates", "kind")}}
 
 
 def _schema(url: str) -> dict:
@@ -59,7 +60,7 @@ def _make_old(url: str, version: int) -> None:
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [m.version for m in MIGRATIONS[:-1]])
 def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     old, new = make_db_url(), make_db_url()
     _make_old(old, version)
@@ -72,8 +73,28 @@ def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     assert _schema(old) == _schema(new)
     engine = create_engine(old)
     with engine.connect() as conn:
-        assert current_version(conn) == latest_version() >= 5
+        assert current_version(conn) == latest_version() == MIGRATIONS[-1].version
         versions = conn.execute(text("select version from schema_version order by version")).scalars().all()
         assert versions == [m.version for m in MIGRATIONS]
         assert conn.execute(text("select date_raw from records")).scalars().all() == ["1950"]
+    engine.dispose()
+
+
+def test_v3_estimates_gain_their_kind_and_keep_their_rows(tmp_path):
+    """A v3 database (estimates without `kind`) migrates to the fresh schema; old rows read as the served model's."""
+    old, new = f"sqlite:///{tmp_path / 'v3.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
+    _make_old(old, 3)
+    engine = create_engine(old)
+    with engine.begin() as conn:
+        conn.execute(text("alter table estimates drop column kind"))
+        conn.execute(text("insert into images(record_id, status) values (1, 'ok')"))
+        conn.execute(text("insert into estimates(image_id, model_key, year, status, created_at) "
+                          "values (1, 'run:abc', 1950, 'ok', '2024-01-01')"))
+    engine.dispose()
+    make_engine(old).dispose()
+    make_engine(new).dispose()
+    assert _schema(old)["estimates"] == _schema(new)["estimates"]
+    engine = create_engine(old)
+    with engine.connect() as conn:
+        assert conn.execute(text("select year, kind from estimates")).all() == [(1950, "model")]
     engine.dispose()

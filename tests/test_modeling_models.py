@@ -53,3 +53,22 @@ def test_unusable_weights_and_unknown_architectures_are_domain_errors(tmp_path):
         create_model("resnet18", 3, weights=tmp_path / "missing.pth")
     with pytest.raises(BadTrainingSetup, match="Unknown architecture 'resnet_eighteen'"):
         create_model("resnet_eighteen", 3)
+
+
+@pytest.mark.parametrize("arch,size", [("tf_efficientnet_lite1", 240), ("tf_efficientnet_lite2", 260)])
+def test_lite1_and_lite2_packages_load_by_name_and_recognise_a_photograph(arch, size):
+    from modeling.models import offline_state_dict
+
+    model = timm.create_model(arch, pretrained=False)
+    model.load_state_dict(offline_state_dict(arch), strict=True)
+    mean, std = model_normalisation(model)
+    with torch.inference_mode():
+        probs = model.eval()(torch.from_numpy(eval_array(load_image(GRACE_HOPPER), size, mean, std))[None]).softmax(1)[0]
+    assert int(probs.argmax()) == MILITARY_UNIFORM
+
+
+def test_a_weights_file_for_another_architecture_is_one_clear_error():
+    from modeling.models import offline_weights_path
+
+    with pytest.raises(WeightsUnavailable, match=r"key _blocks\.16\._expand_conv\.weight has no place in tf_efficientnet_lite0"):
+        create_model(LITE0_ARCH, 3, weights=offline_weights_path("tf_efficientnet_lite1"))

@@ -95,7 +95,8 @@ def test_predictor_follows_the_contract(tiny_run):
     predictor = Predictor.from_run_dir(tiny_run)
     result = predictor.predict(_photo(), top_k=3)
     json.dumps(result)
-    assert set(result) == {"top", "year", "interval", "task"} and result["task"] == "classify"
+    assert set(result) == {"top", "year", "interval", "year_bin", "unsure", "task"} and result["task"] == "classify"
+    assert result["year_bin"] in predictor.labels and isinstance(result["unsure"], bool)
     probabilities = [t["probability"] for t in result["top"]]
     assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
     assert result["top"][0]["bin"] in predictor.labels

@@ -134,8 +134,8 @@ def test_offline_pretrained_weights_error_names_the_fixes(tiny_export, tmp_path,
     assert result.exit_code == 1
     assert result.output.strip() == (
         "Error: Pretrained weights for resnet18 need timm's hub (huggingface.co), which is not reachable (offline). "
-        "Pass --weights FILE (a .safetensors/.pth state_dict) or --no-pretrained. Offline, tf_efficientnet_lite0 "
-        "has bundled weights.")
+        "Pass --weights FILE (a .safetensors/.pth state_dict) or --no-pretrained. Offline, tf_efficientnet_lite0, "
+        "tf_efficientnet_lite1, tf_efficientnet_lite2 have bundled weights.")
 
 
 def test_lr_auto_picks_prints_and_saves_a_curve(tiny_export, tmp_path):

@@ -4,6 +4,9 @@
 `estimates` for this model yet, and commits each batch. A restart resumes where it stopped; a file
 that is missing or cannot be decoded gets a row with its reason, so it is not tried again.
 Uploads go first: before each forward pass the worker waits until no upload is being dated.
+A run trained with --cv brings each exported image's out-of-fold estimate (oof.csv); those are stored
+first, with kind 'out_of_fold', so the records page compares a catalogued year with a model that never
+saw it. Every other image is dated by the served model (kind 'model').
 
 >>> dater = ArchiveDater(engine, predictor, model_key(run_dir))  # doctest: +SKIP
 >>> dater.start(); dater.join(timeout=60)                         # doctest: +SKIP
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
@@ -26,6 +30,7 @@ from dataset.imageio import load_image
 from db.models import Image, ImageEstimate
 from db.session import session_scope
 from modeling.errors import ImageTooLarge, UnreadableImage
+from modeling.features.run import read_oof
 from modeling.inference.predict import Predictor
 
 WEIGHTS_FILE = "model.safetensors"
@@ -82,7 +87,7 @@ class PendingImage:
 
 def _failed(image: PendingImage, status: str, error: str) -> dict:
     return {"image_id": image.image_id, "year": None, "low": None, "high": None, "period": None,
-            "probability": None, "status": status, "error": error}
+            "probability": None, "status": status, "error": error, "kind": "model"}
 
 
 def _estimate_row(image: PendingImage, result: dict) -> dict:
@@ -90,7 +95,27 @@ def _estimate_row(image: PendingImage, result: dict) -> dict:
     interval = result.get("interval") or {}
     return {"image_id": image.image_id, "year": result.get("year"), "low": interval.get("low"),
             "high": interval.get("high"), "period": top.get("bin"), "probability": top.get("probability"),
-            "status": "ok", "error": None}
+            "status": "ok", "error": None, "kind": "model"}
+
+
+def out_of_fold_for(run_dir: str | Path, run_config: dict, db_url: str) -> list[dict]:
+    """The run's oof.csv rows when its export came from the database at `db_url` (image ids mean the same
+    images there); otherwise none, and the served model dates every image."""
+    exported_from = (run_config.get("validated_on") or {}).get("database")
+    if not exported_from or _render(exported_from) != _render(db_url):
+        return []
+    return read_oof(run_dir)
+
+
+def _render(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def out_of_fold_rows(oof: list[dict]) -> list[dict]:
+    """Estimate rows (kind out_of_fold) from a run's oof.csv rows (modeling.features.run.read_oof)."""
+    return [{"image_id": int(row["image_id"]), "year": int(row["estimate"]), "low": int(row["low"]),
+             "high": int(row["high"]), "period": row["period"], "probability": float(row["probability"]),
+             "status": "ok", "error": None, "kind": "out_of_fold"} for row in oof if int(row["image_id"] or 0) > 0]
 
 
 class ArchiveDater:
@@ -164,6 +189,14 @@ class ArchiveDater:
         finally:
             bar.close()
         return self.dated
+
+    def store_out_of_fold(self, oof: list[dict]) -> int:
+        """Keep a --cv run's out-of-fold estimates for the images this database holds (before any dating),
+        so the records page compares each catalogued year with a model that never saw it; returns rows written."""
+        rows = out_of_fold_rows(oof)
+        with session_scope(self.engine) as session:
+            known = set(session.scalars(select(Image.id).where(Image.status == "ok")))
+        return self._store([row for row in rows if row["image_id"] in known]) if rows else 0
 
     def date_batch(self, batch: list[PendingImage]) -> list[dict]:
         """One estimate row per image: decoded at the model's size, dated in one forward pass."""

@@ -29,6 +29,7 @@ class Estimate:
     probability: float | None  # that bin's probability
     problem: str | None  # pending | no_image | image_failed | file_missing | unreadable, or None
     detail: str | None  # the reason behind `problem`, in the words of whoever found it
+    kind: str | None = None  # out_of_fold (a CV model that never saw this image) | model (the served model)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _estimate(row) -> Estimate:
         return Estimate(None, None, None, None, None, "pending", None)
     if row.estimate_status != "ok":
         return Estimate(None, None, None, None, None, row.estimate_status, row.estimate_error)
-    return Estimate(row.estimate_year, row.low, row.high, row.period, row.probability, None, None)
+    return Estimate(row.estimate_year, row.low, row.high, row.period, row.probability, None, None, row.kind)
 
 
 def _row(row) -> RecordRow:
@@ -141,7 +142,7 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
                Image.id.label("image_id"), Image.status.label("image_status"), Image.error.label("image_error"),
                ImageEstimate.status.label("estimate_status"), ImageEstimate.error.label("estimate_error"),
                ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
-               ImageEstimate.period, ImageEstimate.probability, gap.label("disagreement"))
+               ImageEstimate.period, ImageEstimate.probability, ImageEstimate.kind, gap.label("disagreement"))
         .select_from(Record)
         .outerjoin(shown, shown.c.record_id == Record.id)
         .outerjoin(Image, Image.id == shown.c.image_id)

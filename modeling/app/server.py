@@ -38,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from dataset.imageio import load_image
 from db.pixels import UPLOAD_MAX_PIXELS
 from db.session import NoArchive, make_engine, masked
-from modeling.app.dating import ArchiveDater, UploadsFirst, model_key
+from modeling.app.dating import ArchiveDater, UploadsFirst, model_key, out_of_fold_for
 from modeling.app.i18n import LANGUAGES, pick_language, strings
 from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
@@ -109,6 +109,7 @@ def create_app(config: AppConfig) -> FastAPI:
     if engine is not None:
         dater = ArchiveDater(engine, predictor, key, batch_size=config.dating_batch_size, uploads=uploads,
                              progress=config.dating_progress_bar, decodes=decodes)
+        dater.store_out_of_fold(out_of_fold_for(config.run_dir, predictor.config, archive_url))
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
 

@@ -27,6 +27,8 @@ class ResultView:
     high: int | None  # interval upper end
     level_percent: int | None  # the interval's coverage, e.g. 80
     preview: str | None  # data: URI of the photograph as the model saw it (EXIF applied)
+    unsure: bool = False  # nearly flat probabilities: the page leads with the interval, not the year
+    year_bin: str | None = None  # the period holding the year (may differ from the most probable one)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,17 @@ class ModelView:
     img_size: int | None  # input size in pixels
     accuracy_percent: float | None  # validation accuracy x 100
     mae_years: float | None  # validation mean absolute error in years
+    median_year: int | None = None  # the constant-median-year baseline's answer
+    median_mae_years: float | None = None  # its mean absolute error on the same validation photographs
+    majority_bin: str | None = None  # the majority-bin baseline's answer
+    majority_accuracy_percent: float | None = None  # its accuracy x 100 on the same photographs
+    baseline_flags: tuple[str, ...] | None = None  # why the model does not beat them; () beats both; None unknown
+    validated_images: int | None = None  # how many validation photographs the numbers come from
+    validated_sources: str | None = None  # which sources they came from, e.g. "replica (200)"
+    synthetic: bool = False  # validated on the synthetic replica archive, not on real photographs
+    cv_folds: int | None = None  # --cv K of a head-only run
+    cv_mae: float | None = None  # its mean MAE over folds
+    cv_mae_std: float | None = None  # and the spread over folds
 
 
 def preview_data_uri(picture: Image.Image) -> str:
@@ -63,6 +76,8 @@ def result_view(filename: str, result: dict, preview: str | None) -> ResultView:
         high=interval.get("high"),
         level_percent=round(100 * level) if level is not None else None,
         preview=preview,
+        unsure=bool(result.get("unsure")),
+        year_bin=result.get("year_bin"),
     )
 
 
@@ -71,6 +86,10 @@ def model_view(description: dict, run_name: str) -> ModelView:
     metrics = description.get("metrics") or {}
     accuracy = metrics.get("accuracy")
     mae = metrics.get("mae")
+    base = metrics.get("baselines") or {}
+    median, majority = base.get("median_year") or {}, base.get("majority_bin") or {}
+    validated = description.get("validated_on") or {}
+    cv = ((metrics.get("cv") or {}).get("summary") or {}).get("mae") or {}
     return ModelView(
         arch=str(description.get("arch", "?")),
         task=str(description.get("task", "classify")),
@@ -79,4 +98,15 @@ def model_view(description: dict, run_name: str) -> ModelView:
         img_size=description.get("img_size"),
         accuracy_percent=round(100 * float(accuracy), 1) if accuracy is not None else None,
         mae_years=round(float(mae), 1) if mae is not None else None,
+        median_year=round(median["year"]) if median else None,
+        median_mae_years=round(float(median["mae"]), 1) if median else None,
+        majority_bin=majority.get("bin"),
+        majority_accuracy_percent=round(100 * float(majority["accuracy"]), 1) if majority else None,
+        baseline_flags=tuple(metrics.get("baseline_flags", ())) if base else None,
+        validated_images=validated.get("images"),
+        validated_sources=validated.get("sources"),
+        synthetic="replica" in str(validated.get("sources", "")),
+        cv_folds=(metrics.get("cv") or {}).get("k"),
+        cv_mae=round(float(cv["mean"]), 1) if cv else None,
+        cv_mae_std=round(float(cv["std"]), 1) if cv else None,
     )

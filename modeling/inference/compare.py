@@ -7,7 +7,8 @@ from pathlib import Path
 from modeling.runs import read_history, read_metrics, read_run_config
 
 COMPARE_COLUMNS = ("run", "arch", "task", "loss", "sampler", "pretrained", "img_size", "epochs", "seconds",
-                   "accuracy", "balanced_accuracy", "mae", "within_10")
+                   "accuracy", "balanced_accuracy", "mae", "within_10", "median_year_mae", "majority_accuracy",
+                   "beats_baselines", "cv_mae")
 
 
 def compare_runs(run_dirs: list[str | Path]) -> list[dict]:
@@ -23,5 +24,16 @@ def compare_runs(run_dirs: list[str | Path]) -> list[dict]:
             "img_size": config["img_size"], "epochs": len(history),
             "seconds": round(sum(float(r["seconds"]) for r in history), 1),
             "accuracy": metrics.get("accuracy"), "balanced_accuracy": metrics.get("balanced_accuracy"),
-            "mae": metrics.get("mae"), "within_10": metrics.get("within_10")})
+            "mae": metrics.get("mae"), "within_10": metrics.get("within_10"),
+            **_baseline_columns(metrics)})
     return rows
+
+
+def _baseline_columns(metrics: dict) -> dict:
+    """The baselines on the same valid images, whether the run beats them, and its CV MAE (mean +- std)."""
+    base = metrics.get("baselines")
+    cv = (metrics.get("cv") or {}).get("summary", {}).get("mae")
+    return {"median_year_mae": base["median_year"]["mae"] if base else None,
+            "majority_accuracy": base["majority_bin"]["accuracy"] if base else None,
+            "beats_baselines": ("NO" if metrics.get("baseline_flags") else "yes") if base else "unknown",
+            "cv_mae": f"{cv['mean']:.1f} +- {cv['std']:.1f}" if cv else ""}

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import NoExport, NoRun
 from modeling.metrics import summarize
@@ -26,6 +27,7 @@ class EvaluateConfig:
     workers: int = 0  # DataLoader worker processes
     png: Path | None = None  # confusion-matrix PNG; None = RUN_DIR/confusion_<split>.png
     show: bool = True  # progress bar on stderr
+    grayscale: bool = False  # also score grayscale copies of the same images (how much colour alone tells)
 
 
 def evaluate_run(config: EvaluateConfig) -> dict:
@@ -40,15 +42,21 @@ def evaluate_run(config: EvaluateConfig) -> dict:
         raise NoExport(f"Found 0 {config.split} rows in {config.data}/manifest.csv; choose another --split "
                        f"or re-run 'cli.py export'.")
     model, _ = load_run_model(config.model, run_config)
-    dataset = PhotoDataset(export.root, rows, run_config["img_size"], tuple(run_config["mean"]),
-                           tuple(run_config["std"]))
-    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers)
-    out = infer(model, loader, None, torch.device("cpu"), "fp32", channels_last=False, show=config.show,
-                desc=f"evaluate {config.split}")
-    decoded = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
-    pred_bins, pred_years = decoded.bins, decoded.years
-    result = summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels)
+    result = with_baselines(_score(model, run_config, export, rows, config, grayscale=False), export.split("train"),
+                            rows, export.edges, export.labels)
+    if config.grayscale:
+        result["grayscale"] = _score(model, run_config, export, rows, config, grayscale=True)
     png = config.png or Path(config.model) / f"confusion_{config.split}.png"
     confusion_png(result["confusion_matrix"], export.labels, png, title=f"{config.split} (rows = actual)")
     return {"run": str(config.model), "split": config.split, "arch": run_config["arch"],
             "task": run_config["task"], **result, "confusion_png": str(png)}
+
+
+def _score(model, run_config: dict, export, rows, config: EvaluateConfig, grayscale: bool) -> dict:
+    dataset = PhotoDataset(export.root, rows, run_config["img_size"], tuple(run_config["mean"]),
+                           tuple(run_config["std"]), grayscale=grayscale)
+    loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.workers)
+    out = infer(model, loader, None, torch.device("cpu"), "fp32", channels_last=False, show=config.show,
+                desc=f"evaluate {config.split}{' (grayscale)' if grayscale else ''}")
+    decoded = decode_outputs(out["outputs"], run_config["task"], export.edges, export.year_range)
+    return summarize(out["bins"], decoded.bins, out["years"], decoded.years, export.labels)

@@ -16,13 +16,16 @@ from PIL import Image
 
 from dataset.imageio import READABLE_EXTENSIONS, load_image, to_mode
 from db.pixels import DEFAULT_MAX_PIXELS
-from modeling.decode import decode_outputs, year_interval
+from modeling.decode import Decoded, decode_outputs, year_interval, year_to_bin
 from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
 from modeling.runs import load_run_model, read_metrics, read_run_config
 from modeling.tensors import eval_array
 
 __all__ = ["Predictor", "load_image", "predict_paths", "UnreadableImage", "ImageTooLarge"]
 INTERVAL_LEVEL = 0.8
+# Normalised entropy from which an answer counts as unsure: over 7 bins, a top bin at 35% with the rest
+# spread evenly is unsure (0.93), one at 50% is not (0.81).
+UNSURE_ENTROPY = 0.9
 
 
 class Predictor:
@@ -46,7 +49,8 @@ class Predictor:
         """What the web app shows about the model: arch, task, labels, input size and validation metrics."""
         return {"arch": self.config["arch"], "task": self.config["task"], "labels": list(self.labels),
                 "edges": list(self.edges), "img_size": self.img_size, "year_range": self.config["year_range"],
-                "export": self.config.get("export"), "metrics": read_metrics(self.run_dir)}
+                "export": self.config.get("export"), "metrics": read_metrics(self.run_dir),
+                "validated_on": self.config.get("validated_on")}
 
     def predict(self, image: Image.Image, top_k: int = 3) -> dict:
         """Top-k bins with probabilities, the expected year and a central 80% interval (JSON-able)."""
@@ -65,13 +69,38 @@ class Predictor:
     def _decode(self, output: np.ndarray, top_k: int) -> dict:
         decoded = decode_outputs(output[None, :], self.config["task"], self.edges, self.config["year_range"],
                                  sigma=self.config.get("residual_sigma"))
-        probs, year = decoded.probs[0], float(decoded.years[0])
-        low, high = year_interval(decoded, 0, self.edges, self.config["year_range"], INTERVAL_LEVEL)
-        order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
-        return {"top": [{"bin": self.labels[i], "probability": round(float(probs[i]), 4)} for i in order],
-                "year": int(round(year)),
-                "interval": {"low": int(np.floor(low)), "high": int(np.ceil(high)), "level": INTERVAL_LEVEL},
-                "task": self.config["task"]}
+        return answer(decoded, 0, self.labels, self.edges, self.config["year_range"], self.config["task"], top_k)
+
+
+def answer(decoded: Decoded, row: int, labels, edges, year_range, task: str, top_k: int = 3) -> dict:
+    """What a user is told about one decoded row (JSON-able): top bins, year, interval, and how sure.
+
+    `unsure` is set when the probabilities are nearly flat (normalised entropy >= UNSURE_ENTROPY): the
+    expected year then sits mid-range while the top bin may sit at an end, so the interval leads.
+    `year_bin` is the bin holding the year, which can differ from the most probable bin.
+    """
+    probs, year = decoded.probs[row], float(decoded.years[row])
+    low, high = year_interval(decoded, row, edges, year_range, INTERVAL_LEVEL)
+    order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
+    return {"top": [{"bin": labels[i], "probability": round(float(probs[i]), 4)} for i in order],
+            "year": int(round(year)),
+            "interval": {"low": int(np.floor(low)), "high": int(np.ceil(high)), "level": INTERVAL_LEVEL},
+            "year_bin": labels[int(year_to_bin([year], edges)[0])],
+            "unsure": bool(flatness(probs) >= UNSURE_ENTROPY),
+            "task": task}
+
+
+def flatness(probs: np.ndarray) -> float:
+    """Entropy of `probs` over its maximum log(K): 0 for a certain answer, 1 for a uniform one.
+
+    >>> round(flatness(np.array([0.25, 0.25, 0.25, 0.25])), 3), round(flatness(np.array([1.0, 0.0])), 3)
+    (1.0, 0.0)
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if len(p) < 2:
+        return 0.0
+    nonzero = p[p > 0]
+    return float(-(nonzero * np.log(nonzero)).sum() / np.log(len(p)))
 
 
 def collect_images(paths: list[str | Path]) -> list[Path]:

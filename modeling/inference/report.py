@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+from modeling.baselines import BASELINE_KEYS, baseline_table_rows, baselines_line
+
 
 def fmt(value) -> str:
     if isinstance(value, float):
@@ -30,9 +32,23 @@ def render_train(result) -> str:
                "lr", "images_per_s", "seconds")
     rows = [{c: row[c] if c == "lr" else _num(row[c]) for c in columns} for row in result.history]
     best = result.best
-    return (table(rows, columns) + f"\n\nbest epoch {best['epoch']}: accuracy {best['accuracy']:.3f}, balanced "
-            f"{best['balanced_accuracy']:.3f}, MAE {best['mae']:.1f} years, within 10y {best['within_10']:.3f}"
-            f"\nlr {result.lr:.2e}; run directory {result.run_dir} ({result.seconds:.0f} s)")
+    lines = [table(rows, columns), ""]
+    if result.embedding is not None:
+        emb = result.embedding
+        lines.append(f"head-only on frozen features: {emb.computed} image(s) embedded, {emb.reused} reused from "
+                     f"{emb.cache_file} ({emb.seconds:.1f} s)")
+    else:
+        lines.append(f"best epoch {best['epoch']}: accuracy {best['accuracy']:.3f}, balanced "
+                     f"{best['balanced_accuracy']:.3f}, MAE {best['mae']:.1f} years, within 10y {best['within_10']:.3f}")
+    lines.append(f"valid ({best['n']} images): {baselines_line(best)}")
+    if result.cv is not None:
+        from modeling.features.cv import cv_line
+
+        lines.append(cv_line(result.cv.summary, result.cv.k, len(result.cv.oof))
+                     + f"; out-of-fold estimates: {result.run_dir / 'oof.csv'}")
+    lr = "" if result.embedding is not None else f"lr {result.lr:.2e}; "
+    lines.append(f"{lr}run directory {result.run_dir} ({result.seconds:.0f} s)")
+    return "\n".join(lines)
 
 
 def render_evaluate(result: dict, output: str) -> str:
@@ -47,9 +63,17 @@ def render_evaluate(result: dict, output: str) -> str:
                  for label, counts in zip(labels, result["confusion_matrix"], strict=True)]
     title = f"{result['run']} ({result['arch']}, {result['task']}) on {result['split']}"
     parts = [("## " if md else "") + title, table(headline, ("metric", "value"), md),
-             table(per_bin, ("bin", "precision", "recall", "support"), md),
-             "confusion matrix (rows = actual)", table(confusion, ("actual \\ predicted", *labels), md),
-             f"PNG: {result['confusion_png']}"]
+             table(baseline_table_rows(result), ("answer", *BASELINE_KEYS), md), baselines_line(result)]
+    if result.get("grayscale"):
+        gray = result["grayscale"]
+        colour_rows = [{"images": name, **{k: values[k] for k in BASELINE_KEYS}}
+                       for name, values in (("as they are", result), ("grayscale copies", gray))]
+        parts += [table(colour_rows, ("images", *BASELINE_KEYS), md),
+                  f"colour reliance: MAE {gray['mae'] - result['mae']:+.1f} y and balanced accuracy "
+                  f"{gray['balanced_accuracy'] - result['balanced_accuracy']:+.3f} when the colour is taken away"]
+    parts += [table(per_bin, ("bin", "precision", "recall", "support"), md),
+              "confusion matrix (rows = actual)", table(confusion, ("actual \\ predicted", *labels), md),
+              f"PNG: {result['confusion_png']}"]
     return "\n\n".join(parts)
 
 

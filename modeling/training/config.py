@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TASKS = ("classify", "regress")
-LOSSES = {"classify": ("ce", "soft"), "regress": ("l1", "huber")}
+LOSSES = {"classify": ("ce", "soft"), "regress": ("l1", "huber", "ridge")}  # ridge: --head-only
 # Fields that may differ between a killed run and its --resume (they do not change the result).
 RESUME_FREE_FIELDS = ("resume", "workers", "device", "out", "data")
 
@@ -16,7 +16,7 @@ class TrainConfig:
     data: Path  # export directory (manifest.csv + export.json)
     out: Path  # run directory to write
     task: str = "classify"  # classify (bins) | regress (normalised year)
-    arch: str = "resnet18"  # any timm model name
+    arch: str = "tf_efficientnet_lite0"  # any timm model name; lite0-2 have ImageNet weights offline
     pretrained: bool = True  # start from ImageNet weights (hub, or lite0's bundled file)
     weights: Path | None = None  # local state_dict for the backbone; overrides the hub
     img_size: int = 224  # square input side in pixels
@@ -41,6 +41,10 @@ class TrainConfig:
     workers: int = 2  # DataLoader worker processes
     seed: int = 0  # seeds init, sampling and augmentation
     resume: bool = False  # continue from RUN_DIR/checkpoint.pt
+    head_only: bool = False  # fit a linear head on frozen, cached backbone features (modeling/features)
+    head_l2: float = 0.1  # head-only: L2 penalty on the head (standardised features; ridge: times N)
+    cv: int = 0  # head-only: K-fold cross-validation over every exported image (0 = none)
+    feature_cache: Path | None = None  # head-only: feature cache directory; None = DATA/.features
 
     @property
     def loss_name(self) -> str:

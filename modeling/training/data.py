@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dataset.imageio import load_image
-from modeling.errors import NoExport
+from dataset.imageio import load_image, to_mode
+from modeling.errors import BadTrainingSetup, NoExport
 from modeling.tensors import eval_view
 from modeling.training.augment import AUGMENT_LEVELS, NO_PHOTOMETRIC, augment_view, finish
 
@@ -33,6 +33,9 @@ class ExportRow:
     year: float  # the catalogued year (ground truth for MAE)
     bin_index: int  # index into the export's bins
     split: str  # train | valid | test
+    image_id: int = 0  # images.id in the export's database (0 in manifests without it)
+    source_id: str = ""  # the archive's identifier
+    group_id: int = 0  # near-duplicate component (cluster_id, or the image, in older manifests): never cut by folds
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Export:
     edges: tuple[int, ...]  # bin i covers [edges[i], edges[i+1])
     labels: tuple[str, ...]  # one label per bin, e.g. "1860-1879"
     rows: tuple[ExportRow, ...]  # every manifest row, oversampled train rows repeated
+    database: str = ""  # the database it was exported from (export.json), password hidden
+    sources: tuple[tuple[str, int], ...] = ()  # (records.source, images) as export.json counts them
 
     @property
     def num_bins(self) -> int:
@@ -84,7 +89,9 @@ def read_export(root: str | Path) -> Export:
     if missing:
         raise NoExport(f"{len(missing)} image file(s) listed in {manifest_path} are missing, e.g. "
                        f"{root / missing[0]}. Re-run 'cli.py export'.")
-    return Export(root=root, spec=spec, edges=edges, labels=labels, rows=tuple(rows))
+    sources = meta.get("sources") if isinstance(meta.get("sources"), dict) else {}
+    return Export(root=root, spec=spec, edges=edges, labels=labels, rows=tuple(rows),
+                  database=str(meta.get("database", "")), sources=tuple(sorted(sources.items())))
 
 
 def _read_manifest(path: Path, edges: tuple[int, ...], labels: tuple[str, ...]) -> list[ExportRow]:
@@ -104,8 +111,25 @@ def _read_manifest(path: Path, edges: tuple[int, ...], labels: tuple[str, ...]) 
                 year = float(year_text) if year_text else (edges[index] + edges[index + 1]) / 2
             except (TypeError, ValueError) as exc:
                 raise NoExport(f"{path} line {line} is malformed ({exc}). {_FIX}") from None
-            rows.append(ExportRow(file=record["file"], year=year, bin_index=index, split=record["split"]))
+            image_id = int(record.get("image_id") or 0)
+            group = record.get("group_id") or record.get("cluster_id") or image_id or line
+            rows.append(ExportRow(file=record["file"], year=year, bin_index=index, split=record["split"],
+                                  image_id=image_id, source_id=record.get("source_id") or record["file"],
+                                  group_id=int(group)))
     return rows
+
+
+def require_two_bins(export: Export, rows: list[ExportRow]) -> None:
+    """A model learns to tell bins apart: refuse training rows that all sit in one bin (or none)."""
+    present = sorted({row.bin_index for row in rows})
+    if not present:
+        raise BadTrainingSetup(f"{export.root} has no training images. Re-run 'cli.py export' with more dated images.")
+    if len(present) < 2:
+        raise BadTrainingSetup(
+            f"{export.root} has a single class (every train row is in bin {export.labels[present[0]]}): there is "
+            "nothing to tell apart, and accuracy would read 1.000. Re-export with narrower --bins (e.g. 20y) or "
+            "more dated images."
+        )
 
 
 def bin_counts(rows: list[ExportRow], num_bins: int) -> list[int]:
@@ -130,7 +154,7 @@ class PhotoDataset(Dataset):
 
     def __init__(self, root: Path, rows: list[ExportRow], img_size: int, mean: tuple[float, ...],
                  std: tuple[float, ...], augment: str = "none", strong_bins: frozenset[int] = frozenset(),
-                 pixels: str = "normalised"):
+                 pixels: str = "normalised", grayscale: bool = False):
         if augment not in AUGMENT_LEVELS:
             raise ValueError(f"augment must be one of {AUGMENT_LEVELS}, got {augment!r}")
         if pixels not in PIXELS:
@@ -138,6 +162,7 @@ class PhotoDataset(Dataset):
         self.root, self.rows, self.img_size = root, rows, img_size
         self.mean, self.std, self.augment, self.strong_bins = mean, std, augment, strong_bins
         self.pixels = pixels
+        self.grayscale = grayscale  # grey copies (L, back to RGB): evaluate's colour-reliance check
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -145,7 +170,9 @@ class PhotoDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]):
         index, seed = key if isinstance(key, tuple) else (key, None)
         row = self.rows[index]
-        image = load_image(self.root / row.file, min_side=self.img_size)
+        image = load_image(self.root / row.file, mode="L" if self.grayscale else "RGB", min_side=self.img_size)
+        if self.grayscale:
+            image = to_mode(image, "RGB")
         level = "strong" if row.bin_index in self.strong_bins else self.augment
         if seed is None or level == "none":
             view, params = np.array(eval_view(image, self.img_size), dtype=np.uint8), NO_PHOTOMETRIC

@@ -16,7 +16,15 @@ from modeling.errors import BadTrainingSetup
 from modeling.models import create_model, model_normalisation, set_head_bias
 from modeling.training.augment import AUGMENT_LEVELS
 from modeling.training.config import LOSSES, TASKS, TrainConfig
-from modeling.training.data import EpochSampler, Export, PhotoDataset, bin_counts, rare_bins, read_export
+from modeling.training.data import (
+    EpochSampler,
+    Export,
+    PhotoDataset,
+    bin_counts,
+    rare_bins,
+    read_export,
+    require_two_bins,
+)
 from modeling.training.distributed import SINGLE, Dist, ShardedBatchSampler, shard
 
 # Architectures whose CPU training measured faster under bf16 autocast on AMX CPUs (benchmarks/bench_train.py).
@@ -49,6 +57,9 @@ def validate(config: TrainConfig) -> None:
         if value not in allowed:
             raise BadTrainingSetup(f"--{name} {value!r} does not fit --task {config.task}; expected one of "
                                    f"{', '.join(allowed)}.")
+    if not config.head_only and (config.loss_name == "ridge" or config.cv):
+        raise BadTrainingSetup("--loss ridge and --cv fit heads on frozen features: add --head-only (full "
+                               "fine-tuning trains one model on the train split).")
     if config.device == "cuda" and not torch.cuda.is_available():
         raise BadTrainingSetup("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
     if config.epochs < 1 or config.batch_size < 1 or config.img_size < 16:
@@ -119,14 +130,10 @@ def build(config: TrainConfig, dist: Dist = SINGLE) -> Setup:
     validate(config)
     export = read_export(config.data)
     train_rows, valid_rows = export.split("train"), export.split("valid")
+    require_two_bins(export, train_rows)
     if not valid_rows:
         raise BadTrainingSetup(f"Found 0 valid rows in {config.data}/manifest.csv; training needs a valid split "
                                f"to pick the best epoch. Re-run 'cli.py export' with a valid fraction > 0.")
-    trained_bins = sorted({row.bin_index for row in train_rows})
-    if len(trained_bins) < 2:
-        raise BadTrainingSetup(f"{config.data} has a single class (every train row is in bin "
-                               f"{export.labels[trained_bins[0]]}): there is nothing to tell apart, and accuracy would "
-                               "read 1.000. Re-export with narrower --bins (e.g. 20y) or more dated images.")
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     outputs = export.num_bins if config.task == "classify" else 1

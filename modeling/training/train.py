@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
 from modeling.metrics import summarize
 from modeling.plots import confusion_png, curves_png
 from modeling.runs import (
-    CONFIG,
     HISTORY,
     METRICS,
     WEIGHTS,
@@ -33,6 +33,7 @@ from modeling.runs import (
     save_weights,
     write_history,
     write_json,
+    write_run_config,
 )
 from modeling.training import distributed
 from modeling.training.config import RESUME_FREE_FIELDS, TrainConfig
@@ -41,8 +42,6 @@ from modeling.training.engine import infer, train_epoch
 from modeling.training.lr_find import range_test
 from modeling.training.optim import frozen_epochs, make_optimizer, set_backbone_trainable
 from modeling.training.setup import Setup, build, resolve_device
-
-CODE_VERSION = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,21 @@ class TrainResult:
     seconds: float  # wall time of this invocation
     resumed_from: int | None  # epochs already done when --resume picked the run up
     main: bool = True  # False on torchrun's other processes: only rank 0 reports
+    embedding: object = None  # head-only: the features.embed.Embedding (computed vs reused, seconds)
+    cv: object = None  # head-only with --cv: the features.cv.CVResult
 
 
 def train(config: TrainConfig, *, show: bool = True,
           on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
     """Train per `config`; `on_epoch_end(epoch)` runs after each checkpoint (tests use it to kill a run).
 
-    Started by torchrun, joins its process group for the run (DistributedDataParallel) and leaves it after.
+    --head-only fits a linear head on frozen, cached features (modeling/features). Started by torchrun,
+    full training joins its process group for the run (DistributedDataParallel) and leaves it after.
     """
+    if config.head_only:
+        from modeling.features.run import train_head_only
+
+        return train_head_only(config, show=show)
     dist = distributed.start(resolve_device(config.device))
     try:
         result = _train(config, dist, show=show and dist.is_main, on_epoch_end=on_epoch_end)
@@ -186,7 +192,8 @@ def _validate(setup: Setup) -> tuple[dict, float]:
     export = setup.export
     decoded = decode_outputs(out["outputs"], setup.config.task, export.edges, export.year_range)
     pred_bins, pred_years = decoded.bins, decoded.years
-    return summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels), out["loss"]
+    metrics = summarize(out["bins"], pred_bins, out["years"], pred_years, export.labels)
+    return with_baselines(metrics, export.split("train"), export.split("valid"), export.edges, export.labels), out["loss"]
 
 
 def _score(task: str, metrics: dict, valid_loss: float) -> tuple:
@@ -194,16 +201,8 @@ def _score(task: str, metrics: dict, valid_loss: float) -> tuple:
 
 
 def _write_config(setup: Setup, lr: float, run_dir: Path, best: dict | None) -> None:
-    config, export = setup.config, setup.export
-    write_json(run_dir / CONFIG, {
-        "arch": config.arch, "task": config.task,
-        "num_classes": export.num_bins,
-        "bins": {"spec": export.spec, "edges": list(export.edges), "labels": list(export.labels)},
-        "year_range": list(export.year_range), "img_size": config.img_size,
-        "mean": list(setup.mean), "std": list(setup.std), "export": str(Path(export.root).resolve()),
-        "residual_sigma": best["rmse"] if best else None,  # regressors: spread of predict's year distribution
-        "lr": lr, "precision": setup.precision, "device": str(setup.device), "best_epoch": best and best["epoch"],
-        "code_version": CODE_VERSION, "train": config.to_json()})
+    write_run_config(run_dir, setup.config, setup.export, setup.mean, setup.std, best, lr=lr,
+                     precision=setup.precision, device=str(setup.device))
 
 
 def _get_rng_state() -> dict:
