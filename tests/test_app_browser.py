@@ -81,8 +81,10 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
             assert page.inner_text("#result-period") == want["top"][0]["bin"]
             assert page.locator("#result-periods li").count() == 3
             assert page.locator("#result-photo").evaluate("img => img.naturalWidth") > 0
-            interval = page.inner_text("#result-interval")
-            assert f"{want['interval']['low']}–{want['interval']['high']}" in interval and "80 %" in interval
+            # an unsure answer leads with the interval and names its level above it; a sure one beside it
+            assert f"{want['interval']['low']}–{want['interval']['high']}" in page.inner_text("#result-interval")
+            assert "80 %" in page.inner_text(".verdict")
+            assert page.locator("#result-unsure").count() == (1 if want["unsure"] else 0)
             page.screenshot(path=str(tmp_path / "app-predict-es.png"), full_page=True)
 
             # Switch to English, then drop a second photograph on the drop zone.

@@ -27,7 +27,9 @@ CASES = [
     (str(PHOTO_YEAR_MAX), DateEstimate(2099, 2099, 2099, "year")), ("1825-1830", U),
     # two-digit range ends: below the start's last two digits they roll into the next century; equal stays
     ("1950-50", DateEstimate(1950, 1950, 1950, "range")), ("1950-51", DateEstimate(1951, 1950, 1951, "range")),
-    ("1910-05", DateEstimate(1958, 1910, 2005, "range")), ("2098-01", U),  # 2101 is past PHOTO_YEAR_MAX
+    ("1950-13", DateEstimate(1982, 1950, 2013, "range")), ("2098-13", U),  # 2113 is past PHOTO_YEAR_MAX
+    # ... but NN 01-12 is a month (EDTF), never a range's end
+    ("1910-05", DateEstimate(1910, 1910, 1910, "month")), ("2098-01", DateEstimate(2098, 2098, 2098, "month")),
     # decades: only whole decades, only centuries that exist
     ("década de los 65", U), ("años cuarenta del siglo XIX", DateEstimate(1845, 1840, 1849, "decade")),
     ("años 40 del siglo XIX", DateEstimate(1845, 1840, 1849, "decade")), ("años cuarenta del siglo XV", U),

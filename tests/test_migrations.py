@@ -66,7 +66,7 @@ def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
     _make_old(old, version)
     old_schema = _schema(old)
     assert _later_tables(version).isdisjoint(old_schema)
-    if version >= 2:
+    if 2 <= version < 5:
         assert "variants" not in {name for name, *_ in old_schema["image_hashes"]["columns"]}
     make_engine(old).dispose()
     make_engine(new).dispose()
@@ -86,7 +86,7 @@ def test_v3_estimates_gain_their_kind_and_keep_their_rows(tmp_path):
     _make_old(old, 3)
     engine = create_engine(old)
     with engine.begin() as conn:
-        conn.execute(text("alter table estimates drop column kind"))
+        assert "kind" not in {c["name"] for c in inspect(conn).get_columns("estimates")}  # _make_old dropped it
         conn.execute(text("insert into images(record_id, status) values (1, 'ok')"))
         conn.execute(text("insert into estimates(image_id, model_key, year, status, created_at) "
                           "values (1, 'run:abc', 1950, 'ok', '2024-01-01')"))

@@ -23,7 +23,7 @@ from cli import main
 from dataset.imageio import load_image
 from modeling.errors import BadTrainingSetup
 from modeling.models import split_parameters
-from modeling.training.augment import augment_array
+from modeling.training.augment import augment_view
 from modeling.training.config import TrainConfig
 from modeling.training.data import EpochSampler, PhotoDataset, read_export
 from modeling.training.optim import schedule_factor
@@ -178,8 +178,9 @@ def test_augment_rare_gives_rare_bins_strong_augmentation(tiny_export, tmp_path)
         row = train_rows[index]
         level = "strong" if row.bin_index in rare else "light"
         image = load_image(tiny_export / row.file, min_side=32)
-        expected = augment_array(image, 32, setup.mean, setup.std, level, np.random.default_rng(7))
-        assert np.array_equal(dataset[(index, 7)][0].numpy(), expected), level
+        view, params = augment_view(image, 32, level, np.random.default_rng(7))  # the loader's half
+        (got_view, got_params), *_ = dataset[(index, 7)]
+        assert np.array_equal(got_view.numpy(), view) and np.array_equal(got_params.numpy(), params), level
 
 
 def test_resume_with_changed_options_is_refused(tiny_export, tiny_run):

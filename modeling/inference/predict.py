@@ -100,7 +100,7 @@ def flatness(probs: np.ndarray) -> float:
     if len(p) < 2:
         return 0.0
     nonzero = p[p > 0]
-    return float(-(nonzero * np.log(nonzero)).sum() / np.log(len(p)))
+    return max(0.0, float(-(nonzero * np.log(nonzero)).sum() / np.log(len(p))))  # never -0.0 for a certain answer
 
 
 def collect_images(paths: list[str | Path]) -> list[Path]:
