@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from db.migrations import MIGRATIONS, current_version, latest_version
 from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest
 from db.session import make_engine
+from tests.test_migrations_frozen import structure
 
 # The tables each version added; a database of version v has those of versions <= v.
 ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__},
@@ -18,24 +19,6 @@ ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {
 # The columns each version added to an existing table: (table, column).
 ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")},
                  6: {("estimates", "kind")}}
-
-
-def _schema(url: str) -> dict:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        insp = inspect(conn)
-        schema = {
-            table: {
-                "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)),
-                "pk": insp.get_pk_constraint(table)["constrained_columns"],
-                "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"]) for f in insp.get_foreign_keys(table)),
-                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in insp.get_indexes(table)),
-                "uniques": sorted((u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)),
-            }
-            for table in insp.get_table_names()
-        }
-    engine.dispose()
-    return schema
 
 
 def _later_tables(version: int) -> set[str]:
@@ -61,16 +44,16 @@ def _make_old(url: str, version: int) -> None:
 
 @pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("version", [m.version for m in MIGRATIONS[:-1]])
-def test_old_database_migrates_to_the_fresh_schema(make_db_url, version):
+def test_old_database_migrates_to_the_freshstructure(make_db_url, version):
     old, new = make_db_url(), make_db_url()
     _make_old(old, version)
-    old_schema = _schema(old)
+    old_schema = structure(old)
     assert _later_tables(version).isdisjoint(old_schema)
     if 2 <= version < 5:
         assert "variants" not in {name for name, *_ in old_schema["image_hashes"]["columns"]}
     make_engine(old).dispose()
     make_engine(new).dispose()
-    assert _schema(old) == _schema(new)
+    assert structure(old) == structure(new)
     engine = create_engine(old)
     with engine.connect() as conn:
         assert current_version(conn) == latest_version() == MIGRATIONS[-1].version
@@ -93,7 +76,7 @@ def test_v3_estimates_gain_their_kind_and_keep_their_rows(tmp_path):
     engine.dispose()
     make_engine(old).dispose()
     make_engine(new).dispose()
-    assert _schema(old)["estimates"] == _schema(new)["estimates"]
+    assert structure(old)["estimates"] == structure(new)["estimates"]
     engine = create_engine(old)
     with engine.connect() as conn:
         assert conn.execute(text("select year, kind from estimates")).all() == [(1950, "model")]
