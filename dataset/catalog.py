@@ -17,6 +17,7 @@ from db.session import session_scope
 
 # Why an image (or a record without one) is not in any bin, in report order.
 LEFT_OUT_REASONS = {
+    "withdrawn": "records the archive has withdrawn (OAI-PMH deleted)",
     "no_image": "records without a stored image",
     "unreadable_image": "image could not be decoded (see dedupe)",
     "no_date": "no usable date",
@@ -65,7 +66,7 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
         rows = session.execute(
             select(
                 Record.id, Record.source_id, Record.source, Record.year, Record.year_min, Record.year_max,
-                Image.id, Image.path, Image.width, Image.height, Image.format,
+                Record.status, Image.id, Image.path, Image.width, Image.height, Image.format,
                 ImageDuplicate.cluster_id, ImageDuplicate.group_id, ImageDuplicate.excluded, ImageDuplicate.role,
             )
             .select_from(Record)
@@ -73,13 +74,16 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
             .outerjoin(ImageDuplicate, ImageDuplicate.image_id == Image.id)
             .order_by(Image.id, Record.id)
         ).all()
-    years = [r.year for r in rows if r.year is not None and r[5] is not None]
+    years = [r.year for r in rows if r.year is not None and r.year_max is not None and r.status != "deleted"]
     bins = parse_bins(bins_spec, origin=origin, year_max=max(years, default=origin))
     left_out: Counter[str] = Counter()
     items, not_deduped = [], 0
     for r in rows:
-        (record_id, source_id, source, year, year_min, year_max, image_id, path, width, height, fmt,
+        (record_id, source_id, source, year, year_min, year_max, status, image_id, path, width, height, fmt,
          cluster_id, group_id, excluded, role) = r
+        if status == "deleted":  # its fields and image are kept in the database, never in a dataset
+            left_out["withdrawn"] += 1
+            continue
         if image_id is None:
             left_out["no_image"] += 1
             continue

@@ -244,3 +244,25 @@ def test_a_recrawl_with_other_row_ids_splits_alike(tmp_path):
         splits.append({r["source_id"]: r["split"] for r in rows})
     assert splits[0] == splits[1]
     assert set(splits[0].values()) == set(SPLITS)
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_record_the_archive_withdrew_is_counted_never_exported(fresh_db, add_photo, db_url, tmp_path):
+    from crawler.replica import render_photo
+    from dataset.balance import BalanceConfig, balance_report
+    from dataset.dedupe import DedupeConfig, run_dedupe
+    from db.models import Record
+    from db.session import session_scope
+
+    for k, year in enumerate([1900, 1905, 1930, 1935, 1960, 1965]):
+        add_photo(f"R{k}", render_photo(year, k, (64, 48)), str(year))
+    with session_scope(fresh_db) as s:  # what an OAI-PMH harvest does with a deleted header
+        s.execute(Record.__table__.update().where(Record.source_id == "R2").values(status="deleted"))
+    run_dedupe(fresh_db, DedupeConfig(progress=False))
+    report = balance_report(fresh_db, BalanceConfig(bins="20y", origin=1900))
+    assert report.left_out == {"withdrawn": 1} and report.total_before == 5
+    summary = run_export(fresh_db, ExportConfig(out=tmp_path / "ds", bins="20y", origin=1900, splits=(0.6, 0.2, 0.2),
+                                                image_size=32, progress=False), db_url)
+    with open(tmp_path / "ds" / "manifest.csv", newline="") as f:
+        exported = {row["source_id"] for row in csv.DictReader(f)}
+    assert exported == {"R0", "R1", "R3", "R4", "R5"} and summary.images == 5
