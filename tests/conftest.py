@@ -13,6 +13,18 @@ from db.session import make_engine
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def _real_photos_dir() -> Path:
+    """The 200 public-domain photographs with exact years (read-only): $FOTOFECHA_REAL_PHOTOS, else
+    ../shared/real-photos beside the checkout, else /work/shared/real-photos. Tests needing them skip without."""
+    if os.environ.get("FOTOFECHA_REAL_PHOTOS"):
+        return Path(os.environ["FOTOFECHA_REAL_PHOTOS"])
+    beside = Path(__file__).resolve().parents[2] / "shared" / "real-photos"
+    return beside if beside.is_dir() else Path("/work/shared/real-photos")
+
+
+REAL_PHOTOS = _real_photos_dir()
+
+
 # Test modules (or single tests) marked `@pytest.mark.backends("sqlite", "postgresql")` run once per backend
 # through `db_url`/`fresh_db`; unmarked tests run on SQLite only.
 BACKENDS = ("sqlite", "postgresql")

@@ -1,7 +1,6 @@
 """Dedupe on 200 distinct real photographs (../shared/real-photos): no merge among them, in any of the 8
 orientations; planted mirrored, turned and mounted copies of some of them are found."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,9 @@ from dataset.dedupe import DedupeConfig, run_dedupe
 from dataset.orientations import PIL_TRANSPOSE, compose, inverse
 from db.models import ImageDuplicate
 from db.session import session_scope
+from tests.conftest import REAL_PHOTOS
 
-REAL = Path(os.environ.get("FOTOFECHA_REAL_PHOTOS", "/work/shared/real-photos")) / "images"
+REAL = REAL_PHOTOS / "images"
 # Copies planted among the real photographs: (index into the sorted files, how the copy differs). A black
 # scanner lid is left out: around a film scan's black rebate it is one flat black with the rebate's
 # written numbers, which the trimmer does not cut (tests/test_hashing.py covers a black lid).

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import cli
-
-REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "real-photos"
-if not REAL_PHOTOS.is_dir():
-    REAL_PHOTOS = Path("/work/shared/real-photos")
+from tests.conftest import REAL_PHOTOS
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (REAL_PHOTOS / "labels.csv").is_file(), reason="real-photos not present")]

@@ -10,8 +10,9 @@ from dataset.imageio import load_image
 from modeling.inference.predict import Predictor
 from modeling.tensors import eval_array
 from modeling.training.data import ExportRow, PhotoDataset
+from tests.conftest import REAL_PHOTOS
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "real-photos" / "images"
+REAL = REAL_PHOTOS / "images"
 # The intended difference: an exported copy is JPEG-encoded once more (quality 95) and, when --image-size
 # exceeds the model's size, resampled a second time. Measured on 20 of the real photographs (64 and 128 px):
 # exported at the model's size the views differ by 0.006-0.007 of the pixel range on average (worst image
