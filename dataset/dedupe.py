@@ -42,7 +42,7 @@ class BadDedupeOptions(PipelineError):
 class DedupeConfig:
     hash: str = "both"  # phash | dhash | both (a pair must be within the threshold on both)
     threshold: int = 8  # largest Hamming distance (of 64 bits) between near-duplicates
-    workers: int = 1  # hashing processes, and threads sharing the near-duplicate search
+    workers: int = 1  # hashing processes
     report: Path | None = None  # CSV of duplicate clusters, conflicting years first
     progress: bool = True  # tqdm bar on stderr while hashing
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are unreadable (db.pixels)
@@ -101,7 +101,7 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
         items, arrays, unreadable, unhashed = _load(engine, algorithms, config.transforms)
     index_of = {item.image_id: k for k, item in enumerate(items)}
 
-    edges = _near_pairs(arrays, algorithms, config.threshold, config.workers)
+    edges = _near_pairs(arrays, algorithms, config.threshold)
     edges.update(_exact_pairs(items))
     roots = components(len(items), edges)
     upright = upright_members(items, edges, roots)
@@ -195,9 +195,7 @@ def _load(
     return items, arrays, unreadable, unhashed
 
 
-def _near_pairs(
-    arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int, workers: int = 1
-) -> dict[tuple[int, int], Edge]:
+def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], threshold: int) -> dict[tuple[int, int], Edge]:
     """{(k1, k2): edge} for item indices k1 < k2 within the threshold on every algorithm, in one orientation.
 
     Upright only: one search of the upright hashes. With orientations: the upright hash of every item
@@ -206,17 +204,17 @@ def _near_pairs(
     but a separate upright search would probe the index twice, which costs more). A turned pair is
     measured both ways, t(a) against b and the inverse of t on b against a (the two differ by a bit or
     two), so that the distance from whichever becomes the kept image is known. A pair found several
-    ways keeps the smallest distance, upright first on a tie. `workers` threads share the search.
+    ways keeps the smallest distance, upright first on a tie.
     """
     first = algorithms[0]
     orientations, count = arrays[first].shape
     if count == 0:
         return {}
     if orientations == 1:
-        i, j, _ = pairs_within(arrays[first][0], threshold, workers=workers)
+        i, j, _ = pairs_within(arrays[first][0], threshold)
         t = np.zeros(len(i), dtype=np.int64)
     else:
-        b, found, _ = pairs_across(arrays[first][0], arrays[first].ravel(), threshold, workers=workers)
+        b, found, _ = pairs_across(arrays[first][0], arrays[first].ravel(), threshold)
         a, t = found % count, found // count
         keep = (a != b) & ((t > 0) | (a < b))  # an upright pair is found from both ends: keep one
         i, j, t = a[keep], b[keep], t[keep]

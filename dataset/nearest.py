@@ -17,7 +17,6 @@ compared exhaustively, which is faster there.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from math import comb
 
@@ -42,9 +41,7 @@ def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return empty, empty.copy(), empty.copy()
 
 
-def pairs_within(
-    hashes: np.ndarray, threshold: int, bits: int = 64, workers: int = 1
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pairs_within(hashes: np.ndarray, threshold: int, bits: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Index pairs (i < j) whose hashes differ in at most `threshold` bits, with the distances, sorted by (i, j)."""
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     if len(hashes) < 2:
@@ -54,13 +51,13 @@ def pairs_within(
         i, j, d = _brute_force(hashes, hashes, threshold, self_join=True)
     else:
         chunks = _layout(hashes, hashes, bits, *plan)
-        i, j, d = _multi_index(hashes, hashes, threshold, chunks, plan[1], self_join=True, workers=workers)
+        i, j, d = _multi_index(hashes, hashes, threshold, chunks, plan[1], self_join=True)
     order = np.lexsort((j, i))
     return i[order], j[order], d[order]
 
 
 def pairs_across(
-    queries: np.ndarray, hashes: np.ndarray, threshold: int, bits: int = 64, workers: int = 1
+    queries: np.ndarray, hashes: np.ndarray, threshold: int, bits: int = 64
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every (query index q, hash index j) within `threshold` bits, with the distances, sorted by (q, j).
 
@@ -76,7 +73,7 @@ def pairs_across(
         q, j, d = _brute_force(queries, hashes, threshold, self_join=False)
     else:
         chunks = _layout(queries, hashes, bits, *plan)
-        q, j, d = _multi_index(queries, hashes, threshold, chunks, plan[1], self_join=False, workers=workers)
+        q, j, d = _multi_index(queries, hashes, threshold, chunks, plan[1], self_join=False)
     order = np.lexsort((j, q))
     return q[order], j[order], d[order]
 
@@ -181,29 +178,18 @@ def _flip_masks(width: int, radius: int) -> list[int]:
 
 def _multi_index(
     queries: np.ndarray, hashes: np.ndarray, threshold: int, chunks: list[tuple[int, ...]], radius: int,
-    self_join: bool, workers: int,
+    self_join: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs within `threshold` (a self-join: i < j), each reported by the first chunk where it is within `radius`.
-
-    Each chunk's flip masks are shared out among `workers` threads (numpy lets go of the GIL in its loops).
-    """
+    """Pairs within `threshold` (a self-join: i < j), each reported by the first chunk where it is within `radius`."""
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for c, chunk in enumerate(chunks):
-            table = _BucketTable(queries, hashes, chunk, self_join)
-            earlier = [np.uint64(sum(1 << b for b in before)) for before in chunks[:c]]
-            masks = _flip_masks(len(chunk), radius)
-            for part in pool.map(lambda share: table.probe(share, threshold, radius, earlier), _deal(masks, workers)):
-                found.extend(part)
+    for c, chunk in enumerate(chunks):
+        earlier = [np.uint64(sum(1 << b for b in before)) for before in chunks[:c]]
+        table = _BucketTable(queries, hashes, chunk, self_join)
+        found.extend(table.probe(_flip_masks(len(chunk), radius), threshold, radius, earlier))
     if not found:
         return _empty()
     i, j, d = zip(*found, strict=True)
     return np.concatenate(i), np.concatenate(j), np.concatenate(d)
-
-
-def _deal(masks: list[int], workers: int) -> list[list[int]]:
-    """The masks dealt round-robin into `workers` shares of similar work."""
-    return [masks[k::workers] for k in range(min(workers, len(masks)))]
 
 
 class _BucketTable:

@@ -3,13 +3,12 @@
 Photo-like hashes are clustered: runs of neighbouring bits vary together. The search deals the bits
 into chunks (every m-th bit) when a sample says that makes fewer candidates; these tests pin the
 bit extraction by hand, show the choice follows the data, and compare every path with brute force
-on clustered hashes, threads included, down to dedupe's 8-orientation search.
+on clustered hashes, down to dedupe's 8-orientation search.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from dataset import dedupe, nearest
 from dataset.hashing import phash_orientations
@@ -46,7 +45,7 @@ def test_layout_follows_the_data():
     # every third bit constant: dealt, one chunk would be one bucket
     constant_dealt = hashes & ~np.uint64(sum(1 << b for b in dealt[0]))
     assert nearest._layout(constant_dealt, constant_dealt, 64, 3, 2) == runs
-    # the top 22 bits constant: in runs, the first... last chunk would be one bucket
+    # the top 22 bits constant: in runs, the last chunk would be one bucket
     constant_top = hashes & np.uint64(2**42 - 1)
     assert nearest._layout(constant_top, constant_top, 64, 3, 2) == dealt
 
@@ -55,16 +54,15 @@ def as_set(*columns: np.ndarray) -> list[tuple[int, ...]]:
     return sorted(zip(*(c.tolist() for c in columns), strict=True))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_clustered_phashes_every_layout_equals_exhaustive(workers):
+def test_clustered_phashes_every_layout_equals_exhaustive():
     hashes = phash_orientations(clustered_blocks(5000))
     queries, index = hashes[0], hashes.ravel()  # as dedupe searches: upright against all 8 orientations
     truth = as_set(*nearest._brute_force(queries, index, 8, self_join=False))
     assert len(truth) > 6000  # clustered: many pairs beyond each hash and its own upright copy
     m, radius = nearest._plan(len(index), 8, 64, queries=len(queries))
     for chunks in nearest._layouts(64, m):
-        assert as_set(*nearest._multi_index(queries, index, 8, chunks, radius, False, workers)) == truth
-    q, j, _ = nearest.pairs_across(queries, index, 8, workers=workers)
+        assert as_set(*nearest._multi_index(queries, index, 8, chunks, radius, False)) == truth
+    q, j, _ = nearest.pairs_across(queries, index, 8)
     assert as_set(q, j) == [(a, b) for a, b, _ in truth]
     # an independent count for one query: Python's int.bit_count
     first = int(queries[0])
@@ -74,8 +72,8 @@ def test_clustered_phashes_every_layout_equals_exhaustive(workers):
     assert len(within) > 100
     m, radius = nearest._plan(len(queries), 8, 64)
     for chunks in nearest._layouts(64, m):
-        assert as_set(*nearest._multi_index(queries, queries, 8, chunks, radius, True, workers)) == within
-    assert as_set(*nearest.pairs_within(queries, 8, workers=workers)) == within
+        assert as_set(*nearest._multi_index(queries, queries, 8, chunks, radius, True)) == within
+    assert as_set(*nearest.pairs_within(queries, 8)) == within
 
 
 def test_dedupe_search_with_orientations_equals_exhaustive(monkeypatch):
@@ -85,7 +83,7 @@ def test_dedupe_search_with_orientations_equals_exhaustive(monkeypatch):
             hashes[s, 2 * k + 1] = hashes[ORIENTATIONS.index(compose(turn, name)), 2 * k] ^ np.uint64(1 << (5 * k))
     arrays = {"phash": hashes}
     assert nearest._plan(hashes.size, 8, 64, queries=hashes.shape[1]) is not None  # the index path
-    indexed = dedupe._near_pairs(arrays, ("phash",), 8, workers=2)
+    indexed = dedupe._near_pairs(arrays, ("phash",), 8)
     monkeypatch.setattr(nearest, "_plan", lambda *args, **kwargs: None)
     exhaustive = dedupe._near_pairs(arrays, ("phash",), 8)
     assert len(exhaustive) > 300
