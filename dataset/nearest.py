@@ -28,8 +28,8 @@ BRUTE_FORCE_MAX = 3000
 MAX_TABLE_BITS = 24
 BLOCK_ROWS = 512
 # Sample on which the chunk layout is chosen: enough to count ~10^5 candidates on photo-like hashes.
-LAYOUT_SAMPLE_QUERIES = 2048
-LAYOUT_SAMPLE_HASHES = 1 << 18
+LAYOUT_SAMPLE_QUERIES = 1024
+LAYOUT_SAMPLE_HASHES = 1 << 17
 
 
 def popcount(values: np.ndarray) -> np.ndarray:
@@ -205,6 +205,8 @@ class _BucketTable:
         self.bucketed = hashes[self.order]
         self.counts = np.bincount(values, minlength=1 << len(chunk)).astype(index_type)
         self.offsets = np.cumsum(self.counts, dtype=index_type) - self.counts
+        # A byte per bucket: most probes meet an empty bucket, found in a table a quarter the size.
+        self.occupied = self.counts > 0
         # Queries in order of their chunk value: each probe then reads the bucket table nearly in order.
         self.by_value = np.argsort(asked, kind="stable").astype(index_type)
         self.sorted_asked, self.sorted_queries = asked[self.by_value], queries[self.by_value]
@@ -217,18 +219,19 @@ class _BucketTable:
         limit = np.uint8(threshold)
         for mask in masks:
             probe = self.sorted_asked ^ np.int32(mask)
-            count = self.counts[probe]
+            occupied = self.occupied[probe]
             if self.self_join and mask:
                 # Buckets v and v ^ mask find each other's pairs: probe from the lower one only.
-                count *= probe > self.sorted_asked
-            hit = np.flatnonzero(count)
+                occupied &= probe > self.sorted_asked
+            hit = np.flatnonzero(occupied)
             if len(hit) == 0:
                 continue
-            count_q = count[hit]
+            bucket = probe[hit]
+            count_q = self.counts[bucket]
             ends = np.cumsum(count_q, dtype=np.int64)
             position_type = self.index_type if ends[-1] < 2**31 else np.int64
             positions = np.arange(ends[-1], dtype=position_type)
-            positions -= np.repeat((ends - count_q - self.offsets[probe[hit]]).astype(position_type), count_q)
+            positions -= np.repeat((ends - count_q - self.offsets[bucket]).astype(position_type), count_q)
             candidates = self.bucketed[positions]
             candidates ^= np.repeat(self.sorted_queries[hit], count_q)
             dist = np.bitwise_count(candidates)
