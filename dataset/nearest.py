@@ -7,8 +7,10 @@ Multi-index hashing (Norouzi et al., 2012): split the bits into m chunks; two ha
 distance t agree to within r = t // m bits on at least one chunk (pigeonhole). Each chunk gets a
 direct-address bucket table; for every flip mask of <= r bits the whole array is probed at once
 (numpy, no Python loop over items), candidates are verified with a popcount, and a pair is kept
-only in the first chunk that finds it. m is chosen by a cost model from N and t. Small inputs are
-compared exhaustively, which is faster there.
+only in the first chunk that finds it. m is chosen by a cost model from N and t; which bits make
+up each chunk (runs of neighbours, or every m-th bit) by counting candidates on a sample, since
+clustered hashes crowd some chunks' buckets. A self-join probes each pair of buckets from one side.
+Small inputs are compared exhaustively, which is faster there.
 
 >>> import numpy as np
 >>> pairs_within(np.array([0, 0b111, 2**64 - 1], dtype=np.uint64), threshold=3)
@@ -24,7 +26,7 @@ import numpy as np
 
 # Below this many hashes the exhaustive comparison wins.
 BRUTE_FORCE_MAX = 3000
-# Largest chunk width given a direct-address table (2**24 int64 offsets = 128 MiB).
+# Largest chunk width given a direct-address table (2**24 buckets: int32 counts and offsets, 64 MiB each).
 MAX_TABLE_BITS = 24
 BLOCK_ROWS = 512
 # Sample on which the chunk layout is chosen: enough to count ~10^5 candidates on photo-like hashes.
