@@ -23,6 +23,7 @@ exactly as dedupe runs it (dataset.dedupe._near_pairs): upright only, and with t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -125,13 +126,14 @@ def stats(upright: np.ndarray, rng: np.random.Generator, samples: int = 200_000)
 
 def run(name: str, hashes: np.ndarray, truth: dict, upright_only: bool) -> str:
     arrays = {"phash": hashes[:1] if upright_only else hashes}
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     edges = _near_pairs(arrays, ("phash",), THRESHOLD)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     wanted = {pair for pair, turn in truth.items() if upright_only is False or turn == "none"}
     found = sum(pair in edges for pair in wanted)
     mode = "upright only" if upright_only else "8 orientations"
-    return f"| {name} | {hashes.shape[1]:,} | {mode} | {seconds:.2f} | {len(edges):,} | {found}/{len(wanted)} |"
+    return (f"| {name} | {hashes.shape[1]:,} | {mode} | {seconds:.2f} | {cpu:.2f} | {len(edges):,} | {found}/{len(wanted)} | "
+            f"{os.getloadavg()[0]:.2f} |")
 
 
 def main() -> None:
@@ -165,8 +167,8 @@ def main() -> None:
     print("Bit statistics (upright phash):")
     for name, hashes in sets:
         print(f"- {name} ({hashes.shape[1]:,}): {stats(hashes[0], rng)}")
-    print("\n| hashes | N | search | seconds | pairs found | planted found |")
-    print("|---|---:|---|---:|---:|---:|")
+    print("\n| hashes | N | search | seconds | CPU seconds | pairs found | planted found | load (1 min) |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for name, hashes in sets:
         planted, truth = plant(hashes, min(args.planted, hashes.shape[1] // 10), rng)
         for upright_only in (True, False):

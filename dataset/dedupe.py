@@ -200,10 +200,11 @@ def _near_pairs(arrays: dict[str, np.ndarray], algorithms: tuple[str, ...], thre
 
     Upright only: one search of the upright hashes. With orientations: the upright hash of every item
     is the query, the hashes of every item in all 8 orientations the index (t(a) ~ b), in one search:
-    N queries probe the index rather than 7N turned queries. A turned pair is measured both ways,
-    t(a) against b and the inverse of t on b against a (the two differ by a bit or two), so that the
-    distance from whichever becomes the kept image is known. A pair found several ways keeps the
-    smallest distance, upright first on a tie.
+    N queries probe the index rather than 7N turned queries (an upright pair is found from both ends,
+    but a separate upright search would probe the index twice, which costs more). A turned pair is
+    measured both ways, t(a) against b and the inverse of t on b against a (the two differ by a bit or
+    two), so that the distance from whichever becomes the kept image is known. A pair found several
+    ways keeps the smallest distance, upright first on a tie.
     """
     first = algorithms[0]
     orientations, count = arrays[first].shape

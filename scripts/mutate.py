@@ -27,7 +27,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "db/dates.py": ("tests/test_dates.py", "tests/test_dates_edges.py"),
     "dataset/bins.py": ("tests/test_bins.py", "tests/test_bin_edges.py"),
     "dataset/split.py": ("tests/test_split.py", "tests/test_bins.py"),
-    "dataset/nearest.py": ("tests/test_nearest.py", "tests/test_nearest_cases.py"),
+    "dataset/nearest.py": ("tests/test_nearest.py", "tests/test_nearest_cases.py", "tests/test_nearest_layout.py"),
     "modeling/decode.py": ("tests/test_decode.py", "tests/test_modeling_metrics.py", "tests/test_bin_edges.py"),
     "modeling/metrics.py": ("tests/test_modeling_metrics.py", "tests/test_metrics_cases.py"),
 }
