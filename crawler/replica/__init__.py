@@ -12,7 +12,8 @@ True
 
 from crawler.replica.archive import FAULTS, ReplicaArchive, ReplicaRecord, build_archive
 from crawler.replica.photos import render_photo
-from crawler.replica.server import NonLoopbackHost, ReplicaConfig, ReplicaServer, serve_replica
+from crawler.replica.serve import ReplicaConfig, serve_replica
+from crawler.replica.server import NonLoopbackHost, ReplicaServer
 
 __all__ = [
     "FAULTS",
