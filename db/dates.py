@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Photography begins in 1826; anything outside this window is not a photograph's date.
 PHOTO_YEAR_MIN = 1826

@@ -91,7 +91,7 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     outcomes: list[str] = []
     new_rows, updated_rows, image_updates, stale_image_ids = [], [], [], []
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
-    for key, item in zip(keys, items):
+    for key, item in zip(keys, items, strict=True):
         image = item.get("image")
         values = {column: item.get(column) for column in RECORD_COLUMNS}
         row, kept = stored.get(key), None
@@ -238,7 +238,7 @@ class StorePipeline:
             for run in _runs(items):
                 first = run[0]
                 if isinstance(first, RecordItem):
-                    done += zip(run, write_records(connection, run, self.failed_pages))
+                    done += zip(run, write_records(connection, run, self.failed_pages), strict=True)
                 elif isinstance(first, PageItem):
                     store_page(connection, first, self.run_id, source)
                     if first["kind"] == "record" and first["status"] == "failed":
