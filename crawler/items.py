@@ -65,10 +65,9 @@ def record_item(values: dict[str, str | None]) -> RecordItem:
     for name, value in values.items():
         if value is None:
             continue
-        if name in RecordLoader.verbatim:
-            item[name] = value
-        elif _non_empty(value) is not None:
-            item[name] = _non_empty(value)
+        cleaned = value if name in RecordLoader.verbatim else _non_empty(value)
+        if cleaned is not None:
+            item[name] = cleaned
     return item
 
 

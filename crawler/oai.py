@@ -30,6 +30,7 @@ METADATA_PREFIX = "oai_dc"
 DAY_GRANULARITY = "YYYY-MM-DD"
 SECOND_GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 
+_DC_ANY, _DCTERMS_ANY = f"{{{DC_NS}}}*", f"{{{DCTERMS_NS}}}*"  # any element in these namespaces, for iter()
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
 
 
@@ -122,14 +123,12 @@ def _dc_values(metadata) -> dict[str, list[tuple[str, str]]]:
     values: dict[str, list[tuple[str, str]]] = {}
     if metadata is None:
         return values
-    for element in metadata.iter():
-        if not isinstance(element.tag, str):
-            continue
-        namespace, _, local = element.tag[1:].partition("}")
-        if namespace not in (DC_NS, DCTERMS_NS):
-            continue
-        text = " ".join("".join(element.itertext()).split())
+    for element in metadata.iter(_DC_ANY, _DCTERMS_ANY):
+        # A leaf's text is its .text; mixed content needs the walk.
+        raw = (element.text or "") if len(element) == 0 else "".join(element.itertext())
+        text = " ".join(raw.split())
         if text:
+            local = element.tag.rpartition("}")[2]
             values.setdefault(local, []).append((text, (element.get(XML_LANG) or "").strip().lower()))
     return values
 

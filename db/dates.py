@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Photography begins in 1826; anything outside this window is not a photograph's date.
 PHOTO_YEAR_MIN = 1826
@@ -236,6 +237,9 @@ def says_undated(text: str | None) -> bool:
     return bool(folded) and _is_undated_note(folded)
 
 
+# Archives repeat their date phrasings ("s.f.", "hacia 1950"), and a harvest reads each value up to four
+# times (best_date, coverage, the date pipeline): the answers are immutable, so they are kept.
+@lru_cache(maxsize=4096)
 def parse_date(text: str | None) -> DateEstimate:
     """Read an archive's free-text date.
 

@@ -148,3 +148,20 @@ def test_record_item_loads_as_the_loader_does():
         loader.add_value(name, value)
     assert dict(record_item(values)) == dict(loader.load_item()) == {
         "source": "s", "source_id": "A-1", "title": "Plaza Mayor", "page_url": "http://h/a b", "image_url": "http://h/i.jpg"}
+
+
+def test_dc_values_read_dc_and_dcterms_only_with_mixed_content_flattened():
+    body = b"""<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2024-01-01T00:00:00Z</responseDate>
+    <ListRecords><record><header><identifier>oai:x:1</identifier><datestamp>2024-01-01</datestamp></header>
+    <metadata><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"
+        xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"
+        xmlns:other="http://example.org/other">
+      <dc:title xml:lang="ES">Plaza <i>del</i>  Mercado<!-- a note -->,
+        Haro</dc:title>
+      <dc:title></dc:title>
+      <other:title>not Dublin Core</other:title>
+      <dcterms:spatial>Haro</dcterms:spatial>
+      <dc:date>1950</dc:date>
+    </oai_dc:dc></metadata></record></ListRecords></OAI-PMH>"""
+    (record,) = parse_list(body).records
+    assert record.dc == {"title": [("Plaza del Mercado, Haro", "es")], "spatial": [("Haro", "")], "date": [("1950", "")]}

@@ -4,37 +4,173 @@ A record, its image row and the removal of a stale failed-page row commit togeth
 at all, so a crawl killed at any moment leaves either the whole item or none of it: the
 rerun fetches what is missing and the database ends as if never interrupted.
 With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists hundreds of records a
-second) items share a transaction, committed every that many items or FOTOFECHA_STORE_BATCH_S
-seconds and at the end; each item is a savepoint in it, so one failing item is rolled back
-alone. A kill then loses at most the open batch, and the rerun stores it again.
+second) items are held and written together, in the order they came, in one transaction
+every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end. A run of records
+then costs a few set-based statements (one SELECT of what is stored, one INSERT or UPDATE
+each for the records and their images) instead of an ORM round per record. A batch the
+database refuses is written again item by item, each in its own transaction, so one failing
+item is lost alone (logged as Scrapy logs an item that fails). A kill loses at most the held
+batch, and the rerun stores it again.
 Counts new/updated/unchanged records (via content_hash and the image's sha256) in the stats.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import DeletedItem, PageItem, RecordItem
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
+
+logger = logging.getLogger(__name__)
 
 RECORD_COLUMNS = (
     "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
     "date_precision", "page_url", "image_url", "content_hash", "status", "error",
 )
 IMAGE_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes", "status", "error", "fetched_at")
+RECORDS, IMAGES, PAGES = Record.__table__, Image.__table__, Page.__table__
+# Values per IN (...) list: under SQLite's oldest limit of 999 bound parameters.
+IN_CHUNK = 500
 
 
-def _image_state(image: Image | dict | None) -> tuple | None:
+def _image_state(image: Row | dict | None) -> tuple | None:
     if image is None:
         return None
     get = image.get if isinstance(image, dict) else lambda key: getattr(image, key)
     return (get("url"), get("status"), get("sha256"), get("error"))
+
+
+def _chunks(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _stored(connection: Connection, keys: Sequence[tuple[str, str]]) -> tuple[dict, dict[int, list[Row]]]:
+    """What is stored for these (source, source_id) keys: {key: record row}, {record id: image rows by id}."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, source_id in keys:
+        by_source[source].append(source_id)
+    records: dict[tuple[str, str], Row] = {}
+    for source, source_ids in by_source.items():
+        for chunk in _chunks(source_ids):
+            query = (select(RECORDS.c.id, RECORDS.c.source, RECORDS.c.source_id, RECORDS.c.content_hash,
+                            RECORDS.c.status)
+                     .where(RECORDS.c.source == source, RECORDS.c.source_id.in_(chunk)))
+            records.update(((row.source, row.source_id), row) for row in connection.execute(query))
+    images: dict[int, list[Row]] = defaultdict(list)
+    for chunk in _chunks([row.id for row in records.values()]):
+        query = (select(IMAGES.c.id, IMAGES.c.record_id, IMAGES.c.url, IMAGES.c.status, IMAGES.c.sha256,
+                        IMAGES.c.error)
+                 .where(IMAGES.c.record_id.in_(chunk)).order_by(IMAGES.c.id))
+        for row in connection.execute(query):
+            images[row.record_id].append(row)
+    return records, images
+
+
+def _image_values(image: dict) -> dict:
+    return {column: image.get(column) for column in IMAGE_COLUMNS}
+
+
+def write_records(connection: Connection, items: Sequence[RecordItem], failed_pages: set[str]) -> list[str]:
+    """Upsert records and their images, keyed (source, source_id), unique within `items`.
+
+    Returns new | updated | unchanged per item. Image rows the record no longer shows are deleted;
+    the current one is updated in place (curation tables reference its id). A stored failed-page
+    row for a record's page_url is deleted: the page yielded a record, so the failure is history.
+    """
+    now = utcnow()
+    keys = [(item["source"], item["source_id"]) for item in items]
+    stored, stored_images = _stored(connection, keys)
+    outcomes: list[str] = []
+    new_rows, updated_rows, image_updates, stale_image_ids = [], [], [], []
+    image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
+    for key, item in zip(keys, items, strict=True):
+        image = item.get("image")
+        values = {column: item.get(column) for column in RECORD_COLUMNS}
+        row, kept = stored.get(key), None
+        if row is None:
+            new_rows.append({"source": key[0], "source_id": key[1], **values, "first_seen": now, "last_seen": now})
+            outcomes.append("new")
+        else:
+            images = stored_images.get(row.id, [])
+            before = (row.content_hash, row.status, [_image_state(i) for i in images])
+            after = (item["content_hash"], item["status"], [_image_state(image)] if image else [])
+            outcomes.append("unchanged" if before == after else "updated")
+            updated_rows.append({"_id": row.id, **values, "last_seen": now})
+            kept = next((i for i in images if image is not None and i.url == image["url"]), None)
+            stale_image_ids += [i.id for i in images if i is not kept]
+            if kept is not None:
+                image_updates.append({"_id": kept.id, **_image_values(image)})
+        if image is not None and kept is None:
+            image_inserts.append((key, image))
+    if new_rows:
+        connection.execute(insert(RECORDS), new_rows)
+    if updated_rows:
+        # No .values(): the SET clause is the parameters' column names.
+        connection.execute(update(RECORDS).where(RECORDS.c.id == bindparam("_id")), updated_rows)
+    for chunk in _chunks(stale_image_ids):
+        connection.execute(delete(IMAGES).where(IMAGES.c.id.in_(chunk)))
+    if image_updates:
+        connection.execute(update(IMAGES).where(IMAGES.c.id == bindparam("_id")), image_updates)
+    if image_inserts:
+        record_ids = {key: row.id for key, row in _stored(connection, [key for key, _ in image_inserts])[0].items()}
+        connection.execute(insert(IMAGES), [{"record_id": record_ids[key], "url": image["url"], **_image_values(image)}
+                                            for key, image in image_inserts])
+    succeeded_pages = [item.get("page_url") for item in items if item.get("page_url") in failed_pages]
+    for chunk in _chunks(succeeded_pages):
+        connection.execute(delete(PAGES).where(PAGES.c.url.in_(chunk)))
+    return outcomes
+
+
+def mark_deleted(connection: Connection, item: DeletedItem) -> bool:
+    """Status "deleted" on the stored record, its fields and images kept; False when none is stored."""
+    result = connection.execute(
+        update(RECORDS)
+        .where(RECORDS.c.source == item["source"], RECORDS.c.source_id == item["source_id"])
+        .values(status="deleted", last_seen=utcnow(),
+                error=f"record_deleted: the repository withdrew it (datestamp {item['datestamp']})")
+    )
+    return result.rowcount > 0
+
+
+def store_page(connection: Connection, item: PageItem, run_id: int | None, source: str) -> None:
+    """Insert or update the page row; a listing's seen_urls mark the known records it shows as seen now."""
+    now = utcnow()
+    values = {"kind": item["kind"], "status": item["status"], "http_status": item.get("http_status"),
+              "error": item.get("error"), "run_id": run_id, "fetched_at": now}
+    if connection.execute(update(PAGES).where(PAGES.c.url == item["url"]).values(values)).rowcount == 0:
+        connection.execute(insert(PAGES).values(url=item["url"], **values))
+    seen = item.get("seen_urls")
+    if seen:
+        # Known records the listing still shows: seen now, not refetched.
+        connection.execute(
+            update(RECORDS).where(RECORDS.c.source == source, RECORDS.c.page_url.in_(seen)).values(last_seen=now)
+        )
+
+
+def _runs(items: list) -> Iterator[list]:
+    """Items in order, consecutive records with distinct keys grouped (written together), others alone."""
+    run: list[RecordItem] = []
+    keys: set[tuple[str, str]] = set()
+    for item in items:
+        key = (item["source"], item["source_id"]) if isinstance(item, RecordItem) else None
+        if run and (key is None or key in keys):
+            yield run
+            run, keys = [], set()
+        if key is None:
+            yield [item]
+        else:
+            run.append(item)
+            keys.add(key)
+    if run:
+        yield run
 
 
 class StorePipeline:
@@ -43,15 +179,13 @@ class StorePipeline:
         self.db_url = crawler.settings.get("FOTOFECHA_DB_URL")
         self.run_id = crawler.settings.getint("FOTOFECHA_RUN_ID") or None
         self.engine = None
-        self.sessions: sessionmaker | None = None
         # Record pages stored as failed: the one DELETE per record that succeeds later is
         # issued only for these.
         self.failed_pages: set[str] = set()
         self.batch_size = max(1, crawler.settings.getint("FOTOFECHA_STORE_BATCH", 1))
         self.batch_seconds = crawler.settings.getfloat("FOTOFECHA_STORE_BATCH_S", 0.25)
-        self.batch: Session | None = None  # the open transaction items share when batch_size > 1
-        self.batch_items = 0
-        self.batch_opened = 0.0
+        self.held: list = []  # items waiting for the batch's transaction when batch_size > 1
+        self.held_since = 0.0
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
@@ -59,124 +193,69 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.engine = make_engine(self.db_url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        with self.sessions() as session:
-            query = select(Page.url).where(Page.kind == "record", Page.status == "failed")
-            self.failed_pages = set(session.scalars(query))
+        with self.engine.connect() as connection:
+            query = select(PAGES.c.url).where(PAGES.c.kind == "record", PAGES.c.status == "failed")
+            self.failed_pages = set(connection.scalars(query))
 
     def close_spider(self) -> None:
-        self._commit_batch()
+        self._flush()
         if self.engine is not None:
             self.engine.dispose()
 
-    @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """A transaction for one item: its own, or a savepoint in the open batch."""
-        if self.batch_size == 1:
-            with self.sessions.begin() as session:
-                yield session
-            return
-        if self.batch is None:
-            self.batch = self.sessions()
-            self.batch.begin()
-            self.batch_items, self.batch_opened = 0, time.monotonic()
-        with self.batch.begin_nested():
-            yield self.batch
-        self.batch_items += 1
-        if self.batch_items >= self.batch_size or time.monotonic() - self.batch_opened >= self.batch_seconds:
-            self._commit_batch()
-
-    def _commit_batch(self) -> None:
-        batch, self.batch = self.batch, None
-        if batch is not None:
-            try:
-                batch.commit()
-            finally:
-                batch.close()
-
     def process_item(self, item):
-        if isinstance(item, RecordItem):
-            outcome = self.store_record(item)
-            self._count_record(item, outcome)
-        elif isinstance(item, PageItem):
-            self.store_page(item)
-            self._count_page(item)
-        elif isinstance(item, DeletedItem):
-            marked = self.mark_deleted(item)
-            self.crawler.stats.inc_value("fotofecha/records/deleted" if marked else "fotofecha/records/deleted_unseen")
+        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+            return item
+        if self.batch_size == 1:
+            self._write([item])
+            return item
+        if not self.held:
+            self.held_since = time.monotonic()
+        self.held.append(item)
+        if len(self.held) >= self.batch_size or time.monotonic() - self.held_since >= self.batch_seconds:
+            self._flush()
         return item
 
-    def mark_deleted(self, item: DeletedItem) -> bool:
-        """Status "deleted" on the stored record, its fields and images kept; False when none is stored."""
-        with self.writing() as session:
-            record = session.execute(
-                select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
-            ).scalar_one_or_none()
-            if record is None:
-                return False
-            record.status = "deleted"
-            record.error = f"record_deleted: the repository withdrew it (datestamp {item['datestamp']})"
-            record.last_seen = utcnow()
-            return True
+    def _flush(self) -> None:
+        items, self.held = self.held, []
+        if not items:
+            return
+        try:
+            self._write(items)
+        except SQLAlchemyError as exc:
+            logger.warning("The database refused a batch of %d items (%s); storing them one by one",
+                           len(items), str(exc).splitlines()[0])
+            for item in items:
+                try:
+                    self._write([item])
+                except SQLAlchemyError:
+                    logger.error("Error processing %(item)s", {"item": item}, exc_info=True)
 
-    def store_record(self, item: RecordItem) -> str:
-        """Upsert the record and its image; returns new | updated | unchanged."""
-        image = item.get("image")
-        with self.writing() as session:
-            record = session.execute(
-                select(Record).where(Record.source == item["source"], Record.source_id == item["source_id"])
-            ).scalar_one_or_none()
-            if record is None:
-                record = Record(source=item["source"], source_id=item["source_id"])
-                session.add(record)
-                outcome = "new"
+    def _write(self, items: list) -> None:
+        """Store `items` in one transaction, in order; count them once it has committed."""
+        source = self.crawler.spider.profile.source
+        done: list[tuple[object, str | bool | None]] = []
+        with self.engine.begin() as connection:
+            for run in _runs(items):
+                first = run[0]
+                if isinstance(first, RecordItem):
+                    done += zip(run, write_records(connection, run, self.failed_pages), strict=True)
+                elif isinstance(first, PageItem):
+                    store_page(connection, first, self.run_id, source)
+                    if first["kind"] == "record" and first["status"] == "failed":
+                        self.failed_pages.add(first["url"])  # a later record of this batch removes it
+                    done.append((first, None))
+                else:
+                    done.append((first, mark_deleted(connection, first)))
+        for item, outcome in done:
+            if isinstance(item, RecordItem):
+                self.failed_pages.discard(item.get("page_url"))
+                self._count_record(item, outcome)
+            elif isinstance(item, PageItem):
+                if item["kind"] == "record" and item["status"] == "failed":
+                    self.failed_pages.add(item["url"])
+                self._count_page(item)
             else:
-                before = (record.content_hash, record.status, [_image_state(i) for i in record.images])
-                after = (item["content_hash"], item["status"], [_image_state(image)] if image else [])
-                outcome = "unchanged" if before == after else "updated"
-            for column in RECORD_COLUMNS:
-                setattr(record, column, item.get(column))
-            record.last_seen = utcnow()
-            # Rows for images the page no longer shows go; the current one is updated in place
-            # (its id is referenced by curation tables).
-            for stale in [i for i in record.images if image is None or i.url != image["url"]]:
-                record.images.remove(stale)
-            if image is not None:
-                row = next((i for i in record.images if i.url == image["url"]), None)
-                if row is None:
-                    row = Image(url=image["url"])
-                    record.images.append(row)
-                for column in IMAGE_COLUMNS:
-                    setattr(row, column, image.get(column))
-            page_url = item.get("page_url")
-            if page_url in self.failed_pages:
-                # The page yielded a record: an earlier failure of it is history, not a fault.
-                session.execute(delete(Page).where(Page.url == page_url))
-        self.failed_pages.discard(item.get("page_url"))
-        return outcome
-
-    def store_page(self, item: PageItem) -> None:
-        with self.writing() as session:
-            page = session.execute(select(Page).where(Page.url == item["url"])).scalar_one_or_none()
-            if page is None:
-                page = Page(url=item["url"])
-                session.add(page)
-            page.kind = item["kind"]
-            page.status = item["status"]
-            page.http_status = item.get("http_status")
-            page.error = item.get("error")
-            page.run_id = self.run_id
-            page.fetched_at = utcnow()
-            if item["kind"] == "record" and item["status"] == "failed":
-                self.failed_pages.add(item["url"])
-            seen = item.get("seen_urls")
-            if seen:
-                # Known records the listing still shows: seen now, not refetched.
-                session.execute(
-                    update(Record)
-                    .where(Record.source == self.crawler.spider.profile.source, Record.page_url.in_(seen))
-                    .values(last_seen=utcnow())
-                )
+                self.crawler.stats.inc_value("fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen")
 
     def _count_record(self, item: RecordItem, outcome: str) -> None:
         stats = self.crawler.stats

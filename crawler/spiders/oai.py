@@ -194,7 +194,8 @@ class OaiSpider(scrapy.Spider):
                 yield self._deleted_item(record)
                 continue
             item = self._record_item(record)
-            if self.known.get(item["source_id"]) == content_hash(item):
+            known_hash = self.known.get(item["source_id"])
+            if known_hash is not None and known_hash == content_hash(item):
                 self.crawler.stats.inc_value("fotofecha/records/skipped")
                 continue
             self.scheduled += 1

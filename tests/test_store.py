@@ -1,0 +1,115 @@
+"""The store pipeline on a real database: set-based upserts of records and images, the batch that the
+database refuses (stored again item by item), and items of a batch kept in their order."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from scrapy.utils.test import get_crawler
+from sqlalchemy import select
+
+from crawler.items import DeletedItem, PageItem, RecordItem
+from crawler.pipelines.store import StorePipeline, write_records
+from crawler.spiders.oai import OaiSpider
+from db.models import Image, Page, Record
+from db.session import session_scope
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
+
+def record(source_id: str | None, content_hash: str, image_url: str | None = None, sha256: str = "a" * 64,
+           page_url: str | None = None) -> RecordItem:
+    image = None
+    if image_url:
+        image = {"url": image_url, "status": "ok", "reason": None, "error": None, "path": f"/x/{sha256}.jpg",
+                 "sha256": sha256, "width": 4, "height": 3, "format": "JPEG", "bytes": 99, "fetched_at": None}
+    return RecordItem(source="replica", source_id=source_id, title=f"t{source_id}", date_raw="1950", year=1950,
+                      year_min=1950, year_max=1950, date_precision="year", status="ok", error=None,
+                      content_hash=content_hash, page_url=page_url, image_url=image_url, image=image)
+
+
+def rows(engine) -> dict[str, tuple[str, str, list[tuple[int, str, str]]]]:
+    """source_id -> (content_hash, status, [(image id, url, sha256)])."""
+    with session_scope(engine) as session:
+        return {r.source_id: (r.content_hash, r.status, [(i.id, i.url, i.sha256) for i in r.images])
+                for r in session.scalars(select(Record))}
+
+
+def test_write_records_upserts_records_and_their_images(fresh_db):
+    with session_scope(fresh_db) as session:
+        session.add(Page(url="http://h/r/2", kind="record", status="failed"))
+    failed = {"http://h/r/2"}
+    with fresh_db.begin() as connection:
+        outcomes = write_records(connection, [record("1", "h1", "http://h/1.jpg"), record("2", "h2")], failed)
+    assert outcomes == ["new", "new"]
+    first = rows(fresh_db)
+    (image_id, _, _), = first["1"][2]
+    assert first["2"] == ("h2", "ok", [])
+
+    with fresh_db.begin() as connection:
+        outcomes = write_records(connection, [
+            record("1", "h1", "http://h/1.jpg"),  # as stored
+            record("2", "h2", "http://h/2.jpg", page_url="http://h/r/2"),  # gains an image; its page had failed
+            record("3", "h3"),
+        ], failed)
+    assert outcomes == ["unchanged", "updated", "new"]
+    with session_scope(fresh_db) as session:
+        assert session.scalars(select(Page.url)).all() == []  # the failed page yielded a record
+
+    with fresh_db.begin() as connection:
+        outcomes = write_records(connection, [
+            record("1", "h1", "http://h/1.jpg", sha256="b" * 64),  # same URL, new bytes: updated in place
+            record("2", "h2b", "http://h/2-new.jpg"),  # another picture: the old row goes
+            record("3", "h3"),
+        ], failed)
+    assert outcomes == ["updated", "updated", "unchanged"]
+    after = rows(fresh_db)
+    assert after["1"] == ("h1", "ok", [(image_id, "http://h/1.jpg", "b" * 64)])
+    assert [(url, sha) for _, url, sha in after["2"][2]] == [("http://h/2-new.jpg", "a" * 64)]
+    assert after["2"][0] == "h2b"
+    with session_scope(fresh_db) as session:
+        assert session.scalar(select(Image.id).where(Image.url == "http://h/2.jpg")) is None
+
+
+def pipeline(db_url: str, batch: int) -> StorePipeline:
+    crawler = get_crawler(OaiSpider, {"FOTOFECHA_DB_URL": db_url, "FOTOFECHA_STORE_BATCH": batch,
+                                      "FOTOFECHA_STORE_BATCH_S": 60})
+    crawler.spider = OaiSpider.from_crawler(crawler, profile="replica", endpoint="http://127.0.0.1:9/oai")
+    store = StorePipeline.from_crawler(crawler)
+    store.open_spider()
+    return store
+
+
+def test_a_refused_batch_is_stored_item_by_item(fresh_db, db_url, caplog):
+    store = pipeline(db_url, batch=10)
+    # source_id is NOT NULL: the database refuses this record, and with it the whole batch at first.
+    for item in (record("1", "h1"), record(None, "bad"), record("2", "h2")):
+        store.process_item(item)
+    assert rows(fresh_db) == {}  # held until the batch is full or the spider closes
+    with caplog.at_level(logging.WARNING):
+        store.close_spider()
+    assert set(rows(fresh_db)) == {"1", "2"}
+    assert store.crawler.stats.get_value("fotofecha/records/new") == 2
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "Error processing" in errors[0].getMessage()
+
+
+def test_items_of_a_batch_are_written_in_their_order(fresh_db, db_url):
+    store = pipeline(db_url, batch=100)
+    for item in (
+        DeletedItem(source="replica", source_id="1", datestamp="2024-01-01"),  # not stored yet: only counted
+        record("1", "h1"),
+        record("2", "h2"),
+        DeletedItem(source="replica", source_id="2", datestamp="2024-01-02"),
+        PageItem(url="http://h/list?page=1", kind="listing", status="ok", http_status=200, seen_urls=[]),
+        record("1", "h1b"),  # the same key again: written after the first
+    ):
+        store.process_item(item)
+    store.close_spider()
+    stored = rows(fresh_db)
+    assert stored == {"1": ("h1b", "ok", []), "2": ("h2", "deleted", [])}
+    stats = store.crawler.stats
+    assert (stats.get_value("fotofecha/records/deleted_unseen"), stats.get_value("fotofecha/records/deleted")) == (1, 1)
+    assert (stats.get_value("fotofecha/records/new"), stats.get_value("fotofecha/records/updated")) == (2, 1)
+    assert stats.get_value("fotofecha/pages/listing") == 1
