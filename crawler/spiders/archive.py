@@ -21,15 +21,12 @@ from crawler.extract import extract_fields, extract_image_url, extract_links
 from crawler.failures import failed_page
 from crawler.items import PageItem, RecordLoader
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile, start_urls_for
+from crawler.spiders import as_bool
 from crawler.state import complete_page_urls
 from db.session import make_engine
 
 # Record pages before the next listing page: the queue stays short on a big archive.
 RECORD_PRIORITY = 1
-
-
-def _as_bool(value) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -47,7 +44,7 @@ class ArchiveSpider(scrapy.Spider):
         self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile)
         self.start_urls = list(start_urls_for(self.profile, start_url))
         self.limit = int(limit) if limit not in (None, "") else None
-        self.refresh = _as_bool(refresh)
+        self.refresh = as_bool(refresh)
         self.known_complete: set[str] = set()
         self.scheduled_records = 0
         self.listings_seen: set[str] = set(self.start_urls)  # loop protection for nested listings

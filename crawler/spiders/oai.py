@@ -39,16 +39,13 @@ from crawler.oai import (
 )
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
+from crawler.spiders import as_bool
 from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
 from db.session import make_engine
 
 # A list that keeps answering badResumptionToken after this many restarts is given up.
 MAX_RESTARTS = 3
 FATAL_STAT = "fotofecha/oai/fatal"
-
-
-def _as_bool(value) -> bool:
-    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
 class OaiSpider(scrapy.Spider):
@@ -72,7 +69,7 @@ class OaiSpider(scrapy.Spider):
         self.endpoint = endpoint_of(endpoint)
         self.set_spec = set_spec or None
         self.limit = int(limit) if limit not in (None, "") else None
-        self.refresh = _as_bool(refresh)
+        self.refresh = as_bool(refresh)
         self.known: dict[str, str] = {}
         self.listed_ids: set[str] = set()  # OAI identifiers listed this run: a restarted list shows them again
         self.from_: str | None = None
