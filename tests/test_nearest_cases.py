@@ -39,3 +39,15 @@ def test_large_inputs_use_the_index_and_find_exactly_the_planted_pairs(monkeypat
     assert sorted(zip(i.tolist(), j.tolist(), d.tolist(), strict=True)) == [(0, 1, 2), (2, 3, 4)]
     i, j, d = pairs_within(hashes[4:], 1)  # random 63-bit values: no pair within 1 bit
     assert (len(i), len(j), len(d)) == (0, 0, 0) and i.dtype == np.int64
+
+
+def test_a_pair_seen_by_one_probe_alone_is_found():
+    # a and b differ by one bit in each of four 16-bit chunks: within radius 1 on every chunk, so the first
+    # chunk must report the pair, through the one probe (flip bit 7) that a single query hits; the flips of
+    # bits 0-6 before it hit nothing.
+    chunks = [tuple(range(start, start + 16)) for start in range(0, 64, 16)]
+    hashes = np.array([0, 1 << 7 | 1 << 23 | 1 << 39 | 1 << 55], dtype=np.uint64)
+    i, j, d = nearest._multi_index(hashes, hashes, 4, chunks, radius=1, self_join=True)
+    assert (i.tolist(), j.tolist(), d.tolist()) == ([0], [1], [4])
+    q, h, d = nearest._multi_index(hashes[:1], hashes, 4, chunks, radius=1, self_join=False)
+    assert (q.tolist(), h.tolist(), d.tolist()) == ([0, 0], [0, 1], [0, 4])
