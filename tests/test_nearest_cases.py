@@ -51,3 +51,10 @@ def test_a_pair_seen_by_one_probe_alone_is_found():
     assert (i.tolist(), j.tolist(), d.tolist()) == ([0], [1], [4])
     q, h, d = nearest._multi_index(hashes[:1], hashes, 4, chunks, radius=1, self_join=False)
     assert (q.tolist(), h.tolist(), d.tolist()) == ([0, 0], [0, 1], [0, 4])
+
+
+def test_one_query_or_one_hash_is_searched_too():
+    hashes = np.array([0, 1 << 7 | 1 << 23 | 1 << 39 | 1 << 55], dtype=np.uint64)
+    assert [a.tolist() for a in nearest.pairs_across(hashes[:1], hashes, 4)] == [[0, 0], [0, 1], [0, 4]]
+    assert [a.tolist() for a in nearest.pairs_across(hashes, hashes[1:], 4)] == [[0, 1], [0, 0], [4, 0]]
+    assert [a.tolist() for a in nearest.pairs_across(hashes[:0], hashes, 4)] == [[], [], []]
