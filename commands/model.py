@@ -1,0 +1,269 @@
+"""The modeling stage's commands (modeling/): train, lr-find, learning-curve, evaluate, predict, compare, serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from commands.options import db_option, max_pixels_option
+from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
+
+
+def _train_options(command):
+    """Options shared by `train` and `lr-find` (they map onto modeling.training.config.TrainConfig)."""
+    options = [
+        click.option("--data", "data", type=click.Path(path_type=Path), required=True,
+                     help="Export directory (made by 'cli.py export')."),
+        click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
+                     help="Bins (classify) or the year itself (regress)."),
+        click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
+                     help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
+                          "weights in a pip package, so training works offline; other archs need timm's hub."),
+        click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
+        click.option("--weights", type=click.Path(path_type=Path), default=None,
+                     help="Local backbone weights (.safetensors/.pth) instead of the hub."),
+        click.option("--img-size", type=int, default=224, show_default=True,
+                     help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
+        click.option("--batch-size", type=int, default=32, show_default=True),
+        click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural", show_default=True,
+                     help="balanced draws every bin equally often."),
+        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
+                     help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
+                          "with --head-only)."),
+        click.option("--label-smoothing", type=float, default=0.1, show_default=True),
+        click.option("--class-weights/--no-class-weights", default=False, show_default=True,
+                     help="Weight the loss by inverse bin frequency."),
+        click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light", show_default=True),
+        click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
+                     help="Strong augmentation for bins rarer than the median."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+                     show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
+        click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--head-l2", type=float, default=0.1, show_default=True,
+                     help="--head-only: L2 penalty of the linear head (on standardised features)."),
+        click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="--head-only: feature cache directory [default: DATA/.features]; keyed by image sha256, "
+                          "arch, weights, size and preprocessing."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _train_config(out: Path, lr: float | None, **options):
+    from modeling.training.config import TrainConfig
+
+    return TrainConfig(out=out, lr=lr, **options)
+
+
+def _parse_lr(_ctx, _param, value: str) -> float | None:
+    if value == "auto":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
+
+
+@click.command()
+@_train_options
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--lr", default="auto", show_default=True, callback=_parse_lr,
+              help="Peak learning rate, or 'auto' for an LR range test first (saved as lr_find.png).")
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True,
+              help="Run directory to write.")
+@click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
+@click.option("--head-only", is_flag=True,
+              help="Freeze the pretrained backbone, cache its pooled features and fit a linear head in seconds "
+                   "(the fast, strong path for a few hundred labelled photographs).")
+@click.option("--cv", type=int, default=0, show_default=True,
+              help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
+                   "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
+def train(out: Path, lr: float | None, **options) -> None:
+    """Train a timm model on an export and write a run directory (weights, config, history, plots).
+
+    \b
+    On several GPUs or processes, start it with torchrun (DistributedDataParallel; --batch-size is the
+    global batch):  torchrun --nproc-per-node 8 cli.py train --data DIR --device cuda ...
+    Full fine-tuning by default; --head-only fits a linear head on frozen, cached features instead.
+    Both print the model next to the baselines (constant median year, majority bin) on the same images.
+    Example:  cli.py train --data data/export --head-only --cv 5 --out runs/head
+    """
+    from modeling.inference.report import render_train
+    from modeling.training.train import train as run_training
+
+    result = run_training(_train_config(out, lr, **options))
+    if not result.main:
+        return  # torchrun's other processes: rank 0 reports
+    if result.lr_png is not None:
+        click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
+    click.echo(render_train(result))
+
+
+@click.command("lr-find")
+@_train_options
+@click.option("--out", "png", type=click.Path(path_type=Path), default=Path("runs/lr_find.png"),
+              show_default=True, help="Where to save the loss-vs-LR curve.")
+@click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
+def lr_find(png: Path, steps: int, **options) -> None:
+    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG."""
+    from modeling.training.lr_find import find_lr
+
+    result = find_lr(_train_config(png.parent, None, **options), png, num_iter=steps)
+    click.echo(f"suggested lr {result.suggestion:.2e} ({len(result.lrs)} steps; curve: {result.png})")
+
+
+def _parse_sizes(_ctx, _param, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated counts such as 25,50,100,150, got {value!r}") from None
+
+
+@click.command("learning-curve")
+@_train_options
+@click.option("--cv", type=int, default=5, show_default=True, help="Folds: every point is scored on all images.")
+@click.option("--sizes", default="25,50,100,150", show_default=True, callback=_parse_sizes,
+              help="Training photographs per point (capped at what the training folds hold).")
+@click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path), default=Path("runs/learning_curve.png"),
+              show_default=True, help="Where to save the PNG.")
+def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
+    """Would more labelled photographs help? Head-only CV metrics against the number of training photographs.
+
+    \b
+    Uses the same cached features as 'train --head-only', so each point takes seconds.
+    Example:  cli.py learning-curve --data data/export --sizes 25,50,100,150
+    """
+    from modeling.features.curve import CURVE_COLUMNS, CurveConfig
+    from modeling.features.curve import learning_curve as run_curve
+    from modeling.inference.report import table
+
+    result = run_curve(CurveConfig(train=_train_config(png.parent, None, head_only=True, **options), sizes=sizes,
+                                   png=png))
+    click.echo(table(list(result.rows), CURVE_COLUMNS))
+    click.echo(f"\n{result.folds}-fold CV over {result.images} images (embedding {result.embed_seconds:.1f} s); "
+               f"plot: {result.png}")
+
+
+@click.command()
+@click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.option("--data", type=click.Path(path_type=Path), required=True, help="Export directory.")
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True)
+@click.option("--grayscale", is_flag=True,
+              help="Also score grayscale copies of the same images: how much the model leans on colour alone.")
+def evaluate(model: Path, data: Path, split: str, output: str, workers: int, grayscale: bool) -> None:
+    """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE...
+
+    The constant median year and the majority bin are scored on the same images, and flagged when the
+    model does not beat them.
+    """
+    from modeling.inference.evaluate import EvaluateConfig, evaluate_run
+    from modeling.inference.report import render_evaluate
+
+    config = EvaluateConfig(model=model, data=data, split=split, workers=workers, grayscale=grayscale)
+    click.echo(render_evaluate(evaluate_run(config), output))
+
+
+@click.command()
+@click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@max_pixels_option
+def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
+    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
+
+    \b
+    A file that cannot be read gets a row with its error and the rest go on; the exit status is
+    then 1 (after every row is printed), so scripts notice.
+    Example:  cli.py predict --model runs/demo scans/ --format csv
+    """
+    from tqdm import tqdm
+
+    from modeling.inference.predict import Predictor, predict_paths
+    from modeling.inference.report import render_predictions
+
+    rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
+                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False),
+                         max_pixels=max_pixels)
+    click.echo(render_predictions(rows, output))
+    failed = sum("error" in row for row in rows)
+    if failed:
+        click.echo(f"{failed} of {len(rows)} file(s) could not be read (see the error column).", err=True)
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
+              show_default=True)
+def compare(runs: tuple[Path, ...], output: str) -> None:
+    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE."""
+    import json
+
+    from modeling.inference.compare import COMPARE_COLUMNS, compare_runs
+    from modeling.inference.report import table
+
+    rows = compare_runs(list(runs))
+    click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
+
+
+@click.command()
+@click.option(
+    "--model",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory written by 'train' (model.safetensors, config.json, metrics.json).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option(
+    "--max-upload-mb",
+    default=20.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Largest photograph accepted; bigger uploads get HTTP 413.",
+)
+@click.option("--max-pixels", default=UPLOAD_MAX_PIXELS, show_default=True, type=click.IntRange(1),
+              help="Largest upload decoded, in pixels; larger ones get HTTP 400 (the archive's own files get "
+                   f"{DEFAULT_MAX_PIXELS:,}).")
+@click.option(
+    "--precompute/--lazy",
+    default=True,
+    show_default=True,
+    help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
+)
+@db_option
+def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels: int, precompute: bool,
+          db_url: str) -> None:
+    """Serve the photo-dating web app and JSON API (the records page reads --db).
+
+    \b
+    Pages:  /  (drop a photograph)   /records  (catalogued date vs. the model's, by disagreement)
+    API:    POST /api/predict (multipart field 'file')   GET /api/model   GET /healthz
+    Example:  cli.py serve --model runs/demo --port 8000
+    """
+    from modeling.app.server import AppConfig
+    from modeling.app.server import serve as serve_app
+
+    config = AppConfig(
+        run_dir=run_dir,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_upload_pixels=max_pixels,
+        db_url=db_url,
+        precompute_records=precompute,
+    )
+    click.echo(f"Loading {run_dir} ...", err=True)
+    serve_app(config, host=host, port=port)
+
+
+COMMANDS = (train, lr_find, learning_curve, evaluate, predict, compare, serve)  # what cli.py adds to its group

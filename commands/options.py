@@ -1,0 +1,33 @@
+"""Options more than one stage's commands take: --db (remembered for cli.py's database error line) and --max-pixels."""
+
+from __future__ import annotations
+
+import click
+
+from db.pixels import DEFAULT_MAX_PIXELS
+from db.session import DB_URL_ENV, DEFAULT_DB_URL
+
+DB_URL_KEY = "fotofecha.db_url"  # where --db leaves its value in click's shared ctx.meta
+
+
+def _remember_db_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta[DB_URL_KEY] = value
+    return value
+
+
+db_option = click.option(
+    "--db",
+    "db_url",
+    envvar=DB_URL_ENV,
+    default=DEFAULT_DB_URL,
+    show_default=True,
+    help=f"SQLAlchemy database URL (or set ${DB_URL_ENV}).",
+    callback=_remember_db_url,
+)
+max_pixels_option = click.option(
+    "--max-pixels",
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest picture decoded, in pixels (width x height); larger ones become failed rows.",
+)
