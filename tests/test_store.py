@@ -92,7 +92,10 @@ def test_a_refused_batch_is_stored_item_by_item(fresh_db, db_url, caplog):
     assert set(rows(fresh_db)) == {"1", "2"}
     assert store.crawler.stats.get_value("fotofecha/records/new") == 2
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "Error processing" in errors[0].getMessage()
+    assert len(errors) == 1 and errors[0].getMessage().startswith("Could not store RecordItem None: ")
+    # the refused record is counted, so a harvest knows it is not complete
+    assert store.crawler.stats.get_value("fotofecha/not_stored") == 1
+    assert store.crawler.stats.get_value("fotofecha/failed/record_not_stored") == 1
 
 
 def test_items_of_a_batch_are_written_in_their_order(fresh_db, db_url):

@@ -37,6 +37,7 @@ from crawler.oai import (
     parse_single,
     verb_url,
 )
+from crawler.pipelines.store import NOT_STORED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
 from crawler.spiders import as_bool
@@ -46,6 +47,8 @@ from db.session import make_engine
 # A list that keeps answering badResumptionToken after this many restarts is given up.
 MAX_RESTARTS = 3
 FATAL_STAT = "fotofecha/oai/fatal"
+# Why a harvest that ran to its end is not complete (records not stored, a page missing): its `from` stays.
+UNFINISHED_STAT = "fotofecha/oai/unfinished"
 
 
 class OaiSpider(scrapy.Spider):
@@ -255,10 +258,29 @@ class OaiSpider(scrapy.Spider):
         self.list_broken = True
         yield failed_page(failure, "listing")
 
+    def _unfinished(self) -> str | None:
+        """Why a harvest that ran to its end is not complete, or None when it is (or was cut on purpose)."""
+        not_stored = int(self.crawler.stats.get_value(NOT_STORED_STAT, 0))
+        if not_stored:
+            return (f"{not_stored} listed records or rows could not be stored (see failed by reason). "
+                    "Rerun the same command: it lists them again.")
+        if self.list_broken:
+            return ("a page of the list could not be read (see failed by reason). "
+                    "Rerun the same command: it lists the repository again.")
+        if not self.list_complete and not self.limit_reached:
+            return "the list stopped before its last page. Rerun the same command: it lists the repository again."
+        return None
+
     def closed(self, reason: str) -> None:
-        """A list read to its end, with nothing refused or broken, becomes the next harvest's `from`."""
-        fatal = self.crawler.stats.get_value(FATAL_STAT)
-        if reason != "finished" or not self.list_complete or self.list_broken or fatal or not self.first_response_date:
+        """A list read to its end, with every record stored or a row with its reason, becomes the next
+        harvest's `from`; otherwise UNFINISHED_STAT says why not (run.py exits 1)."""
+        if reason != "finished" or self.crawler.stats.get_value(FATAL_STAT):
+            return
+        unfinished = self._unfinished()
+        if unfinished is not None:
+            self.crawler.stats.set_value(UNFINISHED_STAT, unfinished)
+            return
+        if not self.list_complete or not self.first_response_date:
             return
         engine = make_engine(self.settings.get("FOTOFECHA_DB_URL"))
         try:
