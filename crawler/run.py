@@ -312,6 +312,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             progress.update(stats)
             progress.close()
         elapsed = time.monotonic() - started
+        engine.dispose()  # the pooled connection may have died with a database restarted during a long crawl
         summary = _summarize(run_id, profile.name, start_urls, stats, elapsed, interrupted)
         _close_run(engine, summary, stats)
         failure = crawler_box.get("failure")
