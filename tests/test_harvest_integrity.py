@@ -243,3 +243,20 @@ def test_incremental_state_is_kept_per_set(tmp_path, replica_archive):
             harvest(server, db_url, tmp_path / "images", oai_set=town)
         asked = [parse_qs(urlsplit(p).query) for _, p, _ in server.request_log if "verb=ListRecords" in p]
     assert [(q["set"], q["from"]) for q in asked] == [([t], [dates[t]]) for t in reversed(towns)]
+
+
+def test_a_list_page_that_cannot_be_read_is_never_a_finished_harvest(tmp_path):
+    def lists(verb, args):
+        if "resumptionToken" in args:
+            return 500, "text/plain", b"Internal Server Error"
+        return records_page(range(10), "next", 20)
+
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    with HostileOai(lists) as server:
+        result = crawl_cli(f"{server.base_url}/oai", db_url, tmp_path / "images")
+        assert len(server.verbs("ListRecords")) == 1 + 3  # the page, then its two retries
+    assert result.exit_code == 1, result.output
+    assert "listing_http_500 1" in " ".join(result.output.split())
+    assert last_line(result) == ("Error: The harvest is not complete: a page of the list could not be read (see "
+                                 "failed by reason). Rerun the same command: it lists the repository again.")
+    assert len(source_ids(db_url)) == 10 and harvests(db_url) == 0
