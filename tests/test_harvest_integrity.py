@@ -260,3 +260,25 @@ def test_a_list_page_that_cannot_be_read_is_never_a_finished_harvest(tmp_path):
     assert last_line(result) == ("Error: The harvest is not complete: a page of the list could not be read (see "
                                  "failed by reason). Rerun the same command: it lists the repository again.")
     assert len(source_ids(db_url)) == 10 and harvests(db_url) == 0
+
+
+def test_a_list_restarted_from_the_start_is_not_taken_for_an_endless_one(tmp_path):
+    """60 one-record pages out of datestamp order; the 56th token has expired: the list restarts from the start,
+    and its first 55 pages (nothing new to the harvest, but new to this pass) are read again to the end."""
+    order = [*range(30, 60), *range(0, 30)]
+    expired: list[str] = []
+
+    def lists(verb, args):
+        token = args.get("resumptionToken")
+        if token == "p55" and not expired:
+            expired.append(token)
+            return f'<error code="badResumptionToken">expired {token}</error>'
+        page = int(token.removeprefix("p")) if token else 0
+        return records_page(order[page:page + 1], f"p{page + 1}" if page < 59 else None)
+
+    db_url = f"sqlite:///{tmp_path / 'a.db'}"
+    with HostileOai(lists) as server:
+        result = crawl_cli(f"{server.base_url}/oai", db_url, tmp_path / "images")
+        assert len(server.verbs("ListRecords")) == 56 + 60
+    assert result.exit_code == 0, result.output
+    assert source_ids(db_url) == sorted(source_id(n) for n in range(60)) and harvests(db_url) == 1

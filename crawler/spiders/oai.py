@@ -86,6 +86,7 @@ class OaiSpider(scrapy.Spider):
         self.first_response_date: str | None = None
         self.restarts = 0
         self.paging = ListPaging()  # this pass over ListRecords: a restart begins a new one
+        self.pass_ids: set[str] = set()  # after a restart: the identifiers this pass has listed
         self.last_datestamp: str | None = None  # the latest datestamp listed: a restart's `from`...
         self.datestamps_ordered = True  # ...while every record so far came in datestamp order
         self.scheduled = 0
@@ -226,12 +227,15 @@ class OaiSpider(scrapy.Spider):
             if self.limit_reached:
                 stopped = True
                 break
+            if self.restarts and record.identifier not in self.pass_ids:
+                self.pass_ids.add(record.identifier)  # a restarted pass goes somewhere while it lists what it had not
+                fresh += 1
             if record.identifier in self.listed_ids:
                 self.crawler.stats.inc_value("fotofecha/oai/relisted")
                 continue
             self.listed_ids.add(record.identifier)
             self._note_datestamp(record.datestamp)
-            fresh += 1
+            fresh += 0 if self.restarts else 1
             self.listed += 1
             self.crawler.stats.inc_value("fotofecha/oai/listed")
             if record.deleted:
@@ -305,7 +309,7 @@ class OaiSpider(scrapy.Spider):
             # list did not come in datestamp order (a record not yet listed may be older than the last one).
             self.restarts += 1
             self.crawler.stats.inc_value("fotofecha/oai/restarts")
-            self.paging = ListPaging()
+            self.paging, self.pass_ids = ListPaging(), set()
             since = self.last_datestamp if self.datestamps_ordered and self.last_datestamp else None
             where = f"from its last good datestamp {since}" if since else "from the start"
             yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
