@@ -98,6 +98,20 @@ def test_a_refused_batch_is_stored_item_by_item(fresh_db, db_url, caplog):
     assert store.crawler.stats.get_value("fotofecha/failed/record_not_stored") == 1
 
 
+def test_an_item_the_store_cannot_write_is_counted_and_the_rest_of_its_batch_stored(fresh_db, db_url, caplog):
+    store = pipeline(db_url, batch=10)
+    broken = record("2", "h2")
+    del broken["source"]  # a bug upstream: the store fails on it before the database sees it
+    for item in (record("1", "h1"), broken, record("3", "h3")):
+        store.process_item(item)
+    with caplog.at_level(logging.WARNING):
+        store.close_spider()
+    assert set(rows(fresh_db)) == {"1", "3"}
+    assert store.crawler.stats.get_value("fotofecha/not_stored") == 1
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage() == "Could not store RecordItem 2: 'source'" and error.exc_info is not None
+
+
 def test_items_of_a_batch_are_written_in_their_order(fresh_db, db_url):
     store = pipeline(db_url, batch=100)
     for item in (

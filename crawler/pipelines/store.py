@@ -241,19 +241,21 @@ class StorePipeline:
             return
         try:
             self._write(items)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - each item is tried alone next, and one that fails is counted
             logger.warning("The database refused a batch of %d items (%s); storing them one by one",
-                           len(items), str(exc).splitlines()[0])
+                           len(items), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             self._write_each(items)
 
     def _write_each(self, items: list) -> None:
-        """Each item in its own transaction; one the database refuses is counted as not stored."""
+        """Each item in its own transaction; one that fails is counted as not stored (the harvest is then not
+        complete), with the traceback logged when the database is not to blame (a bug)."""
         for item in items:
             try:
                 self._write([item])
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # noqa: BLE001 - counted and logged, never passed over
                 logger.error("Could not store %s %s: %s", type(item).__name__,
-                             item.get("source_id") or item.get("url"), str(exc).splitlines()[0])
+                             item.get("source_id") or item.get("url"), str(exc).splitlines()[0] if str(exc)
+                             else type(exc).__name__, exc_info=not isinstance(exc, SQLAlchemyError))
                 self._count_not_stored(item)
 
     def _write(self, items: list) -> None:
