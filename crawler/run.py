@@ -230,7 +230,7 @@ def _close_run(engine, summary: CrawlSummary, scrapy_stats: dict) -> None:
     with session_scope(engine) as session:
         run = session.get(CrawlRun, summary.run_id)
         run.finished_at = utcnow()
-        run.status = "interrupted" if summary.interrupted else "finished"
+        run.status = "interrupted" if summary.interrupted else "incomplete" if summary.unfinished else "finished"
         run.stats = json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
@@ -335,7 +335,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
 
 def format_summary(summary: CrawlSummary) -> str:
     """The end-of-crawl report: new, updated, unchanged, failed by reason."""
-    state = "interrupted" if summary.interrupted else "finished"
+    state = "interrupted" if summary.interrupted else "finished, not complete," if summary.unfinished else "finished"
     lines = [
         f"Crawl run {summary.run_id} ({summary.profile}) {state} in {summary.elapsed_s:.1f} s: "
         f"{summary.records} records fetched ({summary.records_per_s:.1f}/s), {summary.requests} requests.",

@@ -97,7 +97,11 @@ def test_records_the_database_refuses_keep_the_harvest_incomplete_and_the_rerun_
         rerun = crawl_cli(f"{server.base_url}/oai", db_url, tmp_path / "images")
         assert rerun.exit_code == 0, rerun.output
         assert "records: 6 new" in rerun.output
+    with engine.connect() as connection:
+        statuses = [status for (status,) in connection.execute(text("SELECT status FROM crawl_runs ORDER BY id"))]
     engine.dispose()
+    assert statuses == ["incomplete", "finished"]
+    assert "Crawl run 1 (replica) finished, not complete, in " in result.output
     assert source_ids(db_url) == sorted(r.source_id for r in replica_archive.records)
     assert harvests(db_url) == 1
 
