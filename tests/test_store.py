@@ -112,6 +112,24 @@ def test_an_item_the_store_cannot_write_is_counted_and_the_rest_of_its_batch_sto
     assert error.getMessage() == "Could not store RecordItem 2: 'source'" and error.exc_info is not None
 
 
+def test_an_item_an_earlier_pipeline_failed_on_is_counted_as_not_stored(fresh_db, db_url):
+    from scrapy import signals
+    from twisted.python.failure import Failure
+
+    store = pipeline(db_url, batch=1)
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        failure = Failure()
+    # what Scrapy sends when a pipeline before this one raises: the item never reaches the store
+    store.crawler.signals.send_catch_log(signal=signals.item_error, item=record("1", "h1"), response=None,
+                                         spider=store.crawler.spider, failure=failure)
+    store.close_spider()
+    assert rows(fresh_db) == {}
+    stats = store.crawler.stats
+    assert (stats.get_value("fotofecha/not_stored"), stats.get_value("fotofecha/failed/record_not_stored")) == (1, 1)
+
+
 def test_items_of_a_batch_are_written_in_their_order(fresh_db, db_url):
     store = pipeline(db_url, batch=100)
     for item in (
