@@ -113,7 +113,8 @@ class OaiSpider(scrapy.Spider):
 
     def _request(self, url: str, callback, **meta) -> scrapy.Request:
         # OAI URLs repeat legitimately (a restarted list): loops are bounded by MAX_RESTARTS and ListPaging instead.
-        if len(url) > self.settings.getint("URLLENGTH_LIMIT", 2083):
+        url_limit = self.settings.getint("URLLENGTH_LIMIT")  # 0: no limit
+        if url_limit and len(url) > url_limit:
             # Scrapy would drop it (a long resumptionToken): OAI-PMH takes the same arguments as a form.
             self.crawler.stats.inc_value("fotofecha/oai/post_requests")
             return scrapy.FormRequest(self.endpoint, formdata=dict(parse_qsl(urlsplit(url).query)),
