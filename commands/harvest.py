@@ -91,6 +91,8 @@ def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, lim
     click.echo(format_summary(summary))
     if summary.interrupted:
         raise SystemExit(130)  # the shell's convention for a run stopped by Ctrl-C
+    if summary.unfinished:
+        raise click.ClickException(f"The harvest is not complete: {summary.unfinished}")
 
 
 @click.command()

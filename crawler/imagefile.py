@@ -92,9 +92,13 @@ def store_bytes(images_dir: Path, body: bytes, sha256: str, fmt: str) -> Path:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f".{final.name}.{os.getpid()}.{threading.get_ident()}{_PARTIAL_SUFFIX}")
-    with open(partial, "wb") as handle:
-        handle.write(body)
-    os.replace(partial, final)
+    try:
+        with open(partial, "wb") as handle:
+            handle.write(body)
+        os.replace(partial, final)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return final
 
 

@@ -25,10 +25,11 @@ from tqdm import tqdm
 from twisted.python.failure import Failure
 
 from crawler.imagefile import remove_partial_files
+from crawler.pipelines.store import NOT_STORED_STAT
 from crawler.profile import DEFAULT_PROFILE, check_http_url, load_profile, start_urls_for
 from crawler.reactor import call_in_reactor
 from crawler.spiders.archive import ArchiveSpider
-from crawler.spiders.oai import FATAL_STAT, OaiSpider
+from crawler.spiders.oai import FATAL_STAT, UNFINISHED_STAT, OaiSpider
 from db.errors import PipelineError
 from db.models import CrawlRun, Page, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
@@ -91,6 +92,8 @@ class CrawlSummary:
     elapsed_s: float = 0.0  # wall time of the crawl
     interrupted: bool = False  # stopped by Ctrl-C before the end
     deleted: int = 0  # OAI-PMH: stored records the repository marked deleted (status "deleted")
+    not_stored: int = 0  # items that reached no row (database refused, a pipeline raised): rerun fetches them
+    unfinished: str | None = None  # why the harvest is not complete and must be rerun; None when it is
 
     @property
     def records(self) -> int:
@@ -161,6 +164,10 @@ def _summarize(run_id: int, profile: str, start_urls, stats: dict, elapsed_s: fl
         elapsed_s=elapsed_s,
         interrupted=interrupted,
         deleted=count("fotofecha/records/deleted"),
+        not_stored=count(NOT_STORED_STAT),
+        unfinished=stats.get(UNFINISHED_STAT) or (
+            f"{count(NOT_STORED_STAT)} items could not be stored (see failed by reason). "
+            "Rerun the same command to fetch them." if count(NOT_STORED_STAT) else None),
     )
 
 
@@ -223,7 +230,7 @@ def _close_run(engine, summary: CrawlSummary, scrapy_stats: dict) -> None:
     with session_scope(engine) as session:
         run = session.get(CrawlRun, summary.run_id)
         run.finished_at = utcnow()
-        run.status = "interrupted" if summary.interrupted else "finished"
+        run.status = "interrupted" if summary.interrupted else "incomplete" if summary.unfinished else "finished"
         run.stats = json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
@@ -305,6 +312,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             progress.update(stats)
             progress.close()
         elapsed = time.monotonic() - started
+        engine.dispose()  # the pooled connection may have died with a database restarted during a long crawl
         summary = _summarize(run_id, profile.name, start_urls, stats, elapsed, interrupted)
         _close_run(engine, summary, stats)
         failure = crawler_box.get("failure")
@@ -327,7 +335,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
 
 def format_summary(summary: CrawlSummary) -> str:
     """The end-of-crawl report: new, updated, unchanged, failed by reason."""
-    state = "interrupted" if summary.interrupted else "finished"
+    state = "interrupted" if summary.interrupted else "finished, not complete," if summary.unfinished else "finished"
     lines = [
         f"Crawl run {summary.run_id} ({summary.profile}) {state} in {summary.elapsed_s:.1f} s: "
         f"{summary.records} records fetched ({summary.records_per_s:.1f}/s), {summary.requests} requests.",
@@ -343,6 +351,8 @@ def format_summary(summary: CrawlSummary) -> str:
         lines.extend(f"    {reason:<{width}}  {count}" for reason, count in summary.failed.items())
     else:
         lines.append("  failed by reason: none")
+    if summary.unfinished:
+        lines.append(f"  not complete: {summary.unfinished}")
     if summary.internal_errors:
         lines.append(f"  {summary.internal_errors} errors outside the rows: rerun with --verbose to see them.")
     return "\n".join(lines)

@@ -110,7 +110,7 @@ class CrawlRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     start_url: Mapped[str | None] = mapped_column(Text)
     profile: Mapped[str | None] = mapped_column(String(256))
-    # running | finished | interrupted
+    # running | finished | interrupted | incomplete (ran to its end with records not stored or pages missing)
     status: Mapped[str] = mapped_column(String(16), default="running")
     stats: Mapped[str | None] = mapped_column(Text)
     refresh: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -69,11 +69,19 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
                   "--encoding=UTF8", "--locale=C", "--no-sync")
+        self.start_server()
+        return self
+
+    def start_server(self) -> None:
+        """Start the initialised server (again, after stop_server) and wait until it takes connections."""
         options = (f"-c listen_addresses='' -c unix_socket_directories='{self.root}' -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(str(self.bindir / "pg_ctl"), "start", "-D", str(self.data), "-w", "-t", "60",
                   "-l", str(self.root / "server.log"), "-o", options)
-        return self
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server as an administrator would (`pg_ctl stop -m fast`: open connections are cut), data kept."""
+        self._run(str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", mode, "-w")
 
     def url(self, database: str = "postgres") -> str:
         """A SQLAlchemy URL (psycopg 3) for `database` on this server's socket."""

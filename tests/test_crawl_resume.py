@@ -128,6 +128,13 @@ def test_oai_harvest_killed_twice_then_rerun_equals_uninterrupted(tmp_path, repl
                    "--db", f"sqlite:///{db_path}", "--images-dir", str(tmp_path / "images"),
                    "--no-autothrottle", "--delay", "0.02", "--concurrency", "2"]
         kill_twice_then_finish(command, db_path, len(replica_archive.records))
-        assert_same(dump(f"sqlite:///{db_path}", server.base_url, tmp_path / "images"), expected)
+        actual = dump(f"sqlite:///{db_path}", server.base_url, tmp_path / "images")
+    # Listing rows log the pages asked for: after the replica's one badResumptionToken the list goes on from a
+    # datestamp, so which pages those are depends on the run the fault met. Records and images do not.
+    assert_same({table: actual[table] for table in ("records", "images")},
+                {table: expected[table] for table in ("records", "images")})
+    for pages in (actual["pages"], expected["pages"]):
+        failed = [row for row in pages if row[2] != "ok"]
+        assert all(row[4].startswith("listing_oai_badResumptionToken: ") for row in failed), failed
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM oai_harvests").fetchone()[0] == 1

@@ -92,7 +92,42 @@ def test_a_refused_batch_is_stored_item_by_item(fresh_db, db_url, caplog):
     assert set(rows(fresh_db)) == {"1", "2"}
     assert store.crawler.stats.get_value("fotofecha/records/new") == 2
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "Error processing" in errors[0].getMessage()
+    assert len(errors) == 1 and errors[0].getMessage().startswith("Could not store RecordItem None: ")
+    # the refused record is counted, so a harvest knows it is not complete
+    assert store.crawler.stats.get_value("fotofecha/not_stored") == 1
+    assert store.crawler.stats.get_value("fotofecha/failed/record_not_stored") == 1
+
+
+def test_an_item_the_store_cannot_write_is_counted_and_the_rest_of_its_batch_stored(fresh_db, db_url, caplog):
+    store = pipeline(db_url, batch=10)
+    broken = record("2", "h2")
+    del broken["source"]  # a bug upstream: the store fails on it before the database sees it
+    for item in (record("1", "h1"), broken, record("3", "h3")):
+        store.process_item(item)
+    with caplog.at_level(logging.WARNING):
+        store.close_spider()
+    assert set(rows(fresh_db)) == {"1", "3"}
+    assert store.crawler.stats.get_value("fotofecha/not_stored") == 1
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.getMessage() == "Could not store RecordItem 2: 'source'" and error.exc_info is not None
+
+
+def test_an_item_an_earlier_pipeline_failed_on_is_counted_as_not_stored(fresh_db, db_url):
+    from scrapy import signals
+    from twisted.python.failure import Failure
+
+    store = pipeline(db_url, batch=1)
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        failure = Failure()
+    # what Scrapy sends when a pipeline before this one raises: the item never reaches the store
+    store.crawler.signals.send_catch_log(signal=signals.item_error, item=record("1", "h1"), response=None,
+                                         spider=store.crawler.spider, failure=failure)
+    store.close_spider()
+    assert rows(fresh_db) == {}
+    stats = store.crawler.stats
+    assert (stats.get_value("fotofecha/not_stored"), stats.get_value("fotofecha/failed/record_not_stored")) == (1, 1)
 
 
 def test_items_of_a_batch_are_written_in_their_order(fresh_db, db_url):

@@ -100,7 +100,12 @@ class ImageDownloadPipeline:
         except ImageRejected as exc:
             return failed_image(url, exc.reason, exc.detail, received=len(body))
         sha256 = sha256_hex(body)
-        path = store_bytes(self.images_dir, body, sha256, info.format)
+        try:
+            path = store_bytes(self.images_dir, body, sha256, info.format)
+        except OSError as exc:
+            # A full disk or a lost mount: the record is stored with this failed image and fetched again later.
+            return failed_image(url, "image_not_saved", f"cannot write under {self.images_dir}: "
+                                f"{exc.strerror or exc} ({url})", received=len(body))
         self.crawler.stats.inc_value("fotofecha/images/bytes", len(body))
         return {
             "url": url, "status": "ok", "reason": None, "error": None, "path": str(path),

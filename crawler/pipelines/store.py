@@ -9,9 +9,13 @@ every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end. A run o
 then costs a few set-based statements (one SELECT of what is stored, one INSERT or UPDATE
 each for the records and their images) instead of an ORM round per record. A batch the
 database refuses is written again item by item, each in its own transaction, so one failing
-item is lost alone (logged as Scrapy logs an item that fails). A kill loses at most the held
-batch, and the rerun stores it again.
+item fails alone. A kill loses at most the held batch, and the rerun stores it again.
 Counts new/updated/unchanged records (via content_hash and the image's sha256) in the stats.
+
+An item that never reaches the database (the database refused it, or an earlier pipeline raised:
+a full disk, a restarted server) cannot be a row, so it is counted instead: NOT_STORED_STAT and
+fotofecha/failed/<kind>_not_stored. The OAI spider then keeps the harvest incomplete (its `from`
+does not advance) and run.py says so and exits 1, so the rerun lists those records again.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
+from scrapy import signals
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,6 +43,8 @@ IMAGE_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes", "status
 RECORDS, IMAGES, PAGES = Record.__table__, Image.__table__, Page.__table__
 # Values per IN (...) list: under SQLite's oldest limit of 999 bound parameters.
 IN_CHUNK = 500
+# Items (records, deletions, page rows) that reached no row this run: a harvest with any is not complete.
+NOT_STORED_STAT = "fotofecha/not_stored"
 
 
 def _image_state(image: Row | dict | None) -> tuple | None:
@@ -189,7 +196,20 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.item_error, signal=signals.item_error)
+        return pipeline
+
+    def item_error(self, item, response, spider, failure) -> None:
+        """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one."""
+        self._count_not_stored(item)
+
+    def _count_not_stored(self, item) -> None:
+        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+            return
+        kind = "page" if isinstance(item, PageItem) else "record"
+        self.crawler.stats.inc_value(NOT_STORED_STAT)
+        self.crawler.stats.inc_value(f"fotofecha/failed/{kind}_not_stored")
 
     def open_spider(self) -> None:
         self.engine = make_engine(self.db_url)
@@ -206,7 +226,7 @@ class StorePipeline:
         if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
             return item
         if self.batch_size == 1:
-            self._write([item])
+            self._write_each([item])
             return item
         if not self.held:
             self.held_since = time.monotonic()
@@ -221,14 +241,22 @@ class StorePipeline:
             return
         try:
             self._write(items)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - each item is tried alone next, and one that fails is counted
             logger.warning("The database refused a batch of %d items (%s); storing them one by one",
-                           len(items), str(exc).splitlines()[0])
-            for item in items:
-                try:
-                    self._write([item])
-                except SQLAlchemyError:
-                    logger.error("Error processing %(item)s", {"item": item}, exc_info=True)
+                           len(items), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self._write_each(items)
+
+    def _write_each(self, items: list) -> None:
+        """Each item in its own transaction; one that fails is counted as not stored (the harvest is then not
+        complete), with the traceback logged when the database is not to blame (a bug)."""
+        for item in items:
+            try:
+                self._write([item])
+            except Exception as exc:  # noqa: BLE001 - counted and logged, never passed over
+                logger.error("Could not store %s %s: %s", type(item).__name__,
+                             item.get("source_id") or item.get("url"), str(exc).splitlines()[0] if str(exc)
+                             else type(exc).__name__, exc_info=not isinstance(exc, SQLAlchemyError))
+                self._count_not_stored(item)
 
     def _write(self, items: list) -> None:
         """Store `items` in one transaction, in order; count them once it has committed."""

@@ -11,13 +11,18 @@ fields already stored complete is not stored or its image fetched again, so a ha
 at any moment and rerun ends with the database an uninterrupted one leaves.
 
 OAI errors: noRecordsMatch is an empty, complete harvest; badResumptionToken restarts the list
-from the same `from` (what was stored stays); anything else (cannotDisseminateFormat,
-badArgument, ...) ends the harvest, its message in the stat fotofecha/oai/fatal for run.py.
+from the last good datestamp (the last record's, while the list has come in datestamp order;
+else from the same `from`; what was stored stays); anything else (cannotDisseminateFormat,
+badArgument, ...) ends the harvest, its message in the stat fotofecha/oai/fatal for run.py, as
+do an answer that is not OAI-PMH (an HTML page) and tokens that repeat or never end
+(crawler/oai_paging.py). A request whose URL would outgrow URLLENGTH_LIMIT (a long token) is
+sent by POST, as OAI-PMH allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import parse_qsl, urlsplit
 
 import scrapy
 from scrapy.http import Response
@@ -37,6 +42,8 @@ from crawler.oai import (
     parse_single,
     verb_url,
 )
+from crawler.oai_paging import ListPaging
+from crawler.pipelines.store import NOT_STORED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
 from crawler.spiders import as_bool
@@ -46,6 +53,8 @@ from db.session import make_engine
 # A list that keeps answering badResumptionToken after this many restarts is given up.
 MAX_RESTARTS = 3
 FATAL_STAT = "fotofecha/oai/fatal"
+# Why a harvest that ran to its end is not complete (records not stored, a page missing): its `from` stays.
+UNFINISHED_STAT = "fotofecha/oai/unfinished"
 
 
 class OaiSpider(scrapy.Spider):
@@ -76,6 +85,10 @@ class OaiSpider(scrapy.Spider):
         self.granularity: str | None = None
         self.first_response_date: str | None = None
         self.restarts = 0
+        self.paging = ListPaging()  # this pass over ListRecords: a restart begins a new one
+        self.pass_ids: set[str] = set()  # after a restart: the identifiers this pass has listed
+        self.last_datestamp: str | None = None  # the latest datestamp listed: a restart's `from`...
+        self.datestamps_ordered = True  # ...while every record so far came in datestamp order
         self.scheduled = 0
         self.listed = 0
         self.deleted = 0
@@ -99,8 +112,26 @@ class OaiSpider(scrapy.Spider):
         yield self._request(verb_url(self.endpoint, "Identify"), self.parse_identify)
 
     def _request(self, url: str, callback, **meta) -> scrapy.Request:
-        # OAI URLs repeat legitimately (a restarted list): loops are bounded by MAX_RESTARTS instead.
+        # OAI URLs repeat legitimately (a restarted list): loops are bounded by MAX_RESTARTS and ListPaging instead.
+        url_limit = self.settings.getint("URLLENGTH_LIMIT")  # 0: no limit
+        if url_limit and len(url) > url_limit:
+            # Scrapy would drop it (a long resumptionToken): OAI-PMH takes the same arguments as a form.
+            self.crawler.stats.inc_value("fotofecha/oai/post_requests")
+            return scrapy.FormRequest(self.endpoint, formdata=dict(parse_qsl(urlsplit(url).query)),
+                                      callback=callback, errback=self.listing_failed, dont_filter=True, meta=meta)
         return scrapy.Request(url, callback=callback, errback=self.listing_failed, dont_filter=True, meta=meta)
+
+    def _not_oai(self, response: Response, verb: str, exc: NotOaiResponse) -> PageItem:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").split(";")[0].strip()
+        what = "an HTML page" if "html" in content_type or "html" in str(exc).lower() else "an answer"
+        return self._fatal(response, "not_oai", (
+            f"{self.endpoint} answered {verb} with {what} that is not OAI-PMH XML ({exc}) at {response.url}. "
+            "Is the repository down or behind a login? Check --oai (cli.py probe URL finds the OAI-PMH address)."))
+
+    def _endless(self, response: Response, verb: str, problem: str) -> PageItem:
+        return self._fatal(response, "endless_list", (
+            f"{self.endpoint} {problem} in {verb}: the list would never end, so the harvest stopped there. "
+            "The records listed so far are stored; tell the archive, or harvest one --set at a time."))
 
     def _fatal(self, response: Response, code: str, message: str) -> PageItem:
         self.crawler.stats.set_value(FATAL_STAT, message)
@@ -136,7 +167,11 @@ class OaiSpider(scrapy.Spider):
             yield self._list_request()
 
     def parse_sets(self, response: Response) -> Iterator:
-        page = parse_list(response.body)
+        try:
+            page = parse_list(response.body)
+        except NotOaiResponse as exc:
+            yield self._not_oai(response, "ListSets", exc)
+            return
         if page.error is not None:
             code, message = page.error
             yield self._fatal(response, code, (
@@ -144,22 +179,31 @@ class OaiSpider(scrapy.Spider):
                 "harvested. Harvest the whole repository: leave out --set."))
             return
         sets = response.meta["sets"] + page.sets
+        paging = response.meta.get("paging") or ListPaging()
         if self.set_spec in {spec for spec, _ in sets}:
             yield self._list_request()
         elif page.token:
+            seen = {spec for spec, _ in response.meta["sets"]}
+            fresh = len({spec for spec, _ in page.sets} - seen)
+            problem = paging.next_page(page.token, len(page.sets), fresh, page.complete_list_size)
+            if problem is not None:
+                yield self._endless(response, "ListSets", problem)
+                return
             yield self._request(verb_url(self.endpoint, "ListSets", resumptionToken=page.token), self.parse_sets,
-                                sets=sets)
+                                sets=sets, paging=paging)
         else:
             shown = ", ".join(spec for spec, _ in sets[:20]) + (" ..." if len(sets) > 20 else "")
             yield self._fatal(response, "badArgument", (
                 f"{self.endpoint} has no set {self.set_spec!r}: expected one of {shown or 'none'}. Fix --set."))
 
     # -- ListRecords ------------------------------------------------------------------------------
-    def _list_request(self, token: str | None = None) -> scrapy.Request:
+    def _list_request(self, token: str | None = None, since: str | None = None) -> scrapy.Request:
+        """The next page of the list, or its first page `from` `since` (a datestamp; None: the harvest's `from`)."""
         if token:
             url = verb_url(self.endpoint, "ListRecords", resumptionToken=token)
         else:
-            url = verb_url(self.endpoint, "ListRecords", metadataPrefix=METADATA_PREFIX, **{"from": self.from_},
+            start = from_argument(since, self.granularity or "") if since else self.from_
+            url = verb_url(self.endpoint, "ListRecords", metadataPrefix=METADATA_PREFIX, **{"from": start},
                            set=self.set_spec)
         return self._request(url, self.parse_records, oai_token=token)
 
@@ -168,22 +212,31 @@ class OaiSpider(scrapy.Spider):
         return self.limit is not None and self.scheduled >= self.limit
 
     def parse_records(self, response: Response) -> Iterator:
-        page = parse_list(response.body)
+        try:
+            page = parse_list(response.body)
+        except NotOaiResponse as exc:
+            yield self._not_oai(response, "ListRecords", exc)
+            return
         self.first_response_date = self.first_response_date or page.response_date
         if page.error is not None:
             yield from self._list_error(response, *page.error)
             return
         if page.complete_list_size is not None:
             self.crawler.stats.set_value("fotofecha/oai/complete_list_size", page.complete_list_size)
-        stopped = False
+        stopped, fresh = False, 0
         for record in page.records:
             if self.limit_reached:
                 stopped = True
                 break
+            if self.restarts and record.identifier not in self.pass_ids:
+                self.pass_ids.add(record.identifier)  # a restarted pass goes somewhere while it lists what it had not
+                fresh += 1
             if record.identifier in self.listed_ids:
                 self.crawler.stats.inc_value("fotofecha/oai/relisted")
                 continue
             self.listed_ids.add(record.identifier)
+            self._note_datestamp(record.datestamp)
+            fresh += 0 if self.restarts else 1
             self.listed += 1
             self.crawler.stats.inc_value("fotofecha/oai/listed")
             if record.deleted:
@@ -201,6 +254,10 @@ class OaiSpider(scrapy.Spider):
         if stopped or (page.token and self.limit_reached):
             return
         if page.token:
+            problem = self.paging.next_page(page.token, len(page.records), fresh, page.complete_list_size)
+            if problem is not None:
+                yield self._endless(response, "ListRecords", problem)
+                return
             yield self._list_request(page.token)
         else:
             self.list_complete = True
@@ -213,8 +270,17 @@ class OaiSpider(scrapy.Spider):
                 url = verb_url(self.endpoint, "GetRecord", identifier=identifier, metadataPrefix=METADATA_PREFIX)
                 yield self._request(url, self.parse_get_record)
 
+    def _note_datestamp(self, datestamp: str) -> None:
+        if self.last_datestamp is not None and datestamp < self.last_datestamp:
+            self.datestamps_ordered = False
+        if self.last_datestamp is None or datestamp > self.last_datestamp:
+            self.last_datestamp = datestamp
+
     def parse_get_record(self, response: Response) -> Iterator:
-        error, record = parse_single(response.body)
+        try:
+            error, record = parse_single(response.body)
+        except NotOaiResponse as exc:
+            error, record = ("not_oai", f"the answer is not OAI-PMH XML ({exc})"), None
         if error is not None or record is None:
             code, message = error or ("noRecord", "the answer holds no record")
             yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
@@ -239,13 +305,18 @@ class OaiSpider(scrapy.Spider):
             self.list_complete = True
             yield from self._heal_requests()
         elif code == "badResumptionToken" and response.meta.get("oai_token") and self.restarts < MAX_RESTARTS:
-            # The token expired or the repository forgot it: list again from the same `from`.
+            # The token expired or the repository forgot it: list again from the last good datestamp (`from` is
+            # inclusive: records sharing it come again and are skipped), or from the same `from` when the
+            # list did not come in datestamp order (a record not yet listed may be older than the last one).
             self.restarts += 1
             self.crawler.stats.inc_value("fotofecha/oai/restarts")
+            self.paging, self.pass_ids = ListPaging(), set()
+            since = self.last_datestamp if self.datestamps_ordered and self.last_datestamp else None
+            where = f"from its last good datestamp {since}" if since else "from the start"
             yield PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
                            reason="listing_oai_badResumptionToken",
-                           error=f"listing_oai_badResumptionToken: {message} (list restarted from the start)")
-            yield self._list_request()
+                           error=f"listing_oai_badResumptionToken: {message} (list restarted {where})")
+            yield self._list_request(since=since)
         else:
             yield self._fatal(response, code, (
                 f"{self.endpoint} answered ListRecords with {code}: {message or 'no message'}. "
@@ -255,10 +326,29 @@ class OaiSpider(scrapy.Spider):
         self.list_broken = True
         yield failed_page(failure, "listing")
 
+    def _unfinished(self) -> str | None:
+        """Why a harvest that ran to its end is not complete, or None when it is (or was cut on purpose)."""
+        not_stored = int(self.crawler.stats.get_value(NOT_STORED_STAT, 0))
+        if not_stored:
+            return (f"{not_stored} listed records or rows could not be stored (see failed by reason). "
+                    "Rerun the same command: it lists them again.")
+        if self.list_broken:
+            return ("a page of the list could not be read (see failed by reason). "
+                    "Rerun the same command: it lists the repository again.")
+        if not self.list_complete and not self.limit_reached:
+            return "the list stopped before its last page. Rerun the same command: it lists the repository again."
+        return None
+
     def closed(self, reason: str) -> None:
-        """A list read to its end, with nothing refused or broken, becomes the next harvest's `from`."""
-        fatal = self.crawler.stats.get_value(FATAL_STAT)
-        if reason != "finished" or not self.list_complete or self.list_broken or fatal or not self.first_response_date:
+        """A list read to its end, with every record stored or a row with its reason, becomes the next
+        harvest's `from`; otherwise UNFINISHED_STAT says why not (run.py exits 1)."""
+        if reason != "finished" or self.crawler.stats.get_value(FATAL_STAT):
+            return
+        unfinished = self._unfinished()
+        if unfinished is not None:
+            self.crawler.stats.set_value(UNFINISHED_STAT, unfinished)
+            return
+        if not self.list_complete or not self.first_response_date:
             return
         engine = make_engine(self.settings.get("FOTOFECHA_DB_URL"))
         try:
