@@ -26,6 +26,7 @@ from protego import Protego
 from crawler import settings as crawl_settings
 from crawler.detect import IiifLink, OaiEndpoint, find_oai_nearby, iiif_document, iiif_links, oai_at
 from crawler.extract import as_selector, extract_fields, extract_image_url, normalize_label
+from crawler.platforms import Platform, recognise
 from crawler.profile import DEFAULT_PROFILE, MAX_PAGE_MB, MB, load_profile
 from crawler.suggest import Suggestion, render_toml, suggest
 from db.dates import parse_date
@@ -65,6 +66,7 @@ class ProbeResult:
     oai_is_url: bool = False  # the URL itself is the endpoint (nothing else was probed)
     iiif: tuple[IiifLink, ...] = ()  # IIIF manifests / info.json the page links
     iiif_document: str | None = None  # "iiif_manifest" | "iiif_info" when the URL itself is one
+    platform: Platform | None = None  # the archive platform the page shows (DIGIBIB, AtoM, DSpace, Omeka S)
 
 
 def printable(text: str) -> str:
@@ -203,6 +205,7 @@ def probe(url: str, profile_name: str = DEFAULT_PROFILE) -> ProbeResult:
         name = mapped.get(normalize_label(label))
         if name and name not in field_labels and value == extraction.fields.get(name):
             field_labels[name] = label
+    platform = recognise(final_url, page)
     estimate = parse_date(extraction.fields.get("date_raw", ""))
     present = {**extraction.fields, **({"image_url": image_url} if image_url else {})}
     required_missing = [name for name in profile.required if name != "year" and name not in present]
@@ -221,8 +224,9 @@ def probe(url: str, profile_name: str = DEFAULT_PROFILE) -> ProbeResult:
         image_url=image_url,
         year=estimate.year,
         date_precision=estimate.precision,
-        oai=find_oai_nearby(final_url, fetch),
+        oai=find_oai_nearby(final_url, fetch, platform.oai_urls if platform else ()),
         iiif=tuple(iiif_links(page, final_url)),
+        platform=platform,
     )
 
 
@@ -232,6 +236,8 @@ def _format_ways_in(result: ProbeResult) -> list[str]:
         oai = result.oai
         sets = f"{oai.sets} sets" if oai.sets is not None else "no sets"
         where = "This URL is" if result.oai_is_url else "The site has"
+        if result.platform is not None and not result.oai_is_url:
+            where = f"The site ({result.platform.name}) has"
         lines += [
             f"OAI-PMH: {where} an OAI-PMH endpoint: {oai.url} ({oai.repository_name or 'unnamed'}; "
             f"formats {', '.join(oai.formats) or 'unknown'}; {sets}; granularity {oai.granularity})",
@@ -240,6 +246,12 @@ def _format_ways_in(result: ProbeResult) -> list[str]:
         ]
         if "oai_dc" not in oai.formats:
             lines.append("  (it does not list oai_dc: the harvest would be refused)")
+    elif result.platform is not None:
+        usual = result.platform.oai_urls[0]
+        lines += [f"OAI-PMH: none answered ?verb=Identify, though the site looks like {result.platform.name}, "
+                  f"which usually serves it at {usual}",
+                  "  The archive may have it switched off (ask them), or elsewhere; check with:",
+                  f"  cli.py probe {shell_quote(usual)}"]
     else:
         lines.append("OAI-PMH: none found (the URL and the usual platform paths do not answer ?verb=Identify)")
     if result.iiif_document is not None:

@@ -87,17 +87,17 @@ class TinyServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def oai(self, records: list[tuple[str, str]]) -> None:
-        """Answer OAI-PMH at /oai with one ListRecords page of `records`."""
+    def oai(self, records: list[tuple[str, str]], path: str = "/oai") -> None:
+        """Answer OAI-PMH at `path` with one ListRecords page of `records`."""
         def answer(_path: str, query: dict) -> tuple[int, str, bytes]:
             verb = query.get("verb", [""])[0]
-            body = {"Identify": lambda: oai_identify(f"{self.base_url}/oai"), "ListMetadataFormats": oai_formats,
+            body = {"Identify": lambda: oai_identify(f"{self.base_url}{path}"), "ListMetadataFormats": oai_formats,
                     "ListRecords": lambda: oai_records(records)}.get(verb)
             if body is None:
                 return 200, "text/xml", f'{OAI_HEAD}<error code="badVerb">no</error></OAI-PMH>'.encode()
             return 200, "text/xml; charset=utf-8", body()
 
-        self.routes["/oai"] = answer
+        self.routes[path] = answer
 
     def __enter__(self) -> TinyServer:
         self.thread.start()
