@@ -18,8 +18,8 @@ from PIL import Image
 
 OAI_HEAD = ('<?xml version="1.0" encoding="UTF-8"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
             "<responseDate>2026-01-02T03:04:05Z</responseDate>")
-# An answer: (status, content type, body), or a function of (path, query) giving one.
-Answer = tuple[int, str, bytes] | Callable[[str, dict], tuple[int, str, bytes]]
+# An answer: (status, content type, body[, extra headers]), or a function of (path, query) giving one.
+Answer = tuple | Callable[[str, dict], tuple]
 
 
 def jpeg_bytes(size: tuple[int, int] = (32, 24), color: tuple[int, int, int] = (120, 80, 40)) -> bytes:
@@ -72,9 +72,11 @@ class TinyServer:
                 answer = outer.routes.get(parts.path, (404, "text/plain", b"not found"))
                 if callable(answer):
                     answer = answer(parts.path, parse_qs(parts.query))
-                status, content_type, body = answer
+                status, content_type, body, *extra = answer
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

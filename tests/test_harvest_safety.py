@@ -42,6 +42,7 @@ def test_pictures_are_fetched_only_from_the_archive_never_from_internal_addresse
         archive.routes.update({
             "/ok.jpg": (200, "image/jpeg", jpeg_bytes()),
             "/text.jpg": (200, "text/plain", SECRET),
+            "/moved.jpg": (302, "text/plain", b"", {"Location": f"{inside.base_url}/secret.jpg"}),
             "/iiif/m1/manifest": (200, "application/json", json.dumps(manifest).encode()),
         })
         archive.oai([
@@ -52,6 +53,7 @@ def test_pictures_are_fetched_only_from_the_archive_never_from_internal_addresse
             ("E-linklocal", "http://169.254.169.254/latest/secret.jpg"),
             ("F-service", f"{archive.base_url}/iiif/m1/manifest"),  # its image service is on the other port
             ("G-text", f"{archive.base_url}/text.jpg"),
+            ("H-redirect", f"{archive.base_url}/moved.jpg"),  # same host, so only the address check stops it
         ])
         summary = harvest(archive, tmp_path)
         inside_hits = sum(inside.hits.values())
@@ -65,9 +67,11 @@ def test_pictures_are_fetched_only_from_the_archive_never_from_internal_addresse
     assert found["E-linklocal"].error.startswith("image_offsite_host: http://169.254.169.254/")
     assert found["F-service"].error.startswith(f"image_iiif_refused_address: {inside.base_url}/iiif/s/info.json")
     assert found["G-text"].error == "image_not_an_image: served text/plain (26 bytes), not an image"
+    assert found["H-redirect"].error.startswith(
+        f"image_refused_address: {archive.base_url}/moved.jpg redirects there; {inside.base_url}/secret.jpg points at")
     for image in found.values():
         assert SECRET.decode() not in (image.error or "")
-    assert summary.failed["image_refused_address"] == 1 and summary.failed["image_offsite_host"] == 3
+    assert summary.failed["image_refused_address"] == 2 and summary.failed["image_offsite_host"] == 3
 
 
 def test_a_profile_may_allow_an_internal_image_host(tmp_path):

@@ -112,7 +112,7 @@ class ProfileLimitsMiddleware:
             self.crawler.stats.inc_value("fotofecha/refused_fetches")
             reason, detail = refusal
             if redirected_from:
-                detail = f"{redirected_from[0]} redirects to {detail}"
+                detail = f"{redirected_from[0]} redirects there; {detail}"
             raise RefusedFetch(reason, detail)
 
     def _hosts_for(self, first_url: str) -> tuple[str, ...]:
