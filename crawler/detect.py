@@ -116,7 +116,7 @@ def iiif_document(body: bytes) -> str | None:
     """"iiif_manifest" or "iiif_info" when the bytes are such a JSON document, else None."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep
         return None
     if not isinstance(data, dict):
         return None

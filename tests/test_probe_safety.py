@@ -82,3 +82,9 @@ def test_probe_caps_the_page_as_the_crawl_does(tmp_path):
         with pytest.raises(ProbeFailed, match=r"/foto/1 is larger than 0.01 MB, the profile's max_page_mb"):
             probe(f"{archive.base_url}/foto/1", small)
         assert probe(f"{archive.base_url}/foto/1", "replica").fields["source_id"] == "LRM-1"
+
+
+def test_a_deeply_nested_json_page_is_probed_as_a_page_not_a_traceback():
+    with TinyServer({"/m": (200, "application/json", b"[" * 100_000 + b"]" * 100_000)}) as archive:
+        result = probe(f"{archive.base_url}/m", "replica")
+    assert result.iiif_document is None and result.fields == {}
