@@ -40,6 +40,7 @@ _HUGE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tre
 _UTF8_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True,
                                encoding="utf-8")
 _DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SINGLE_BYTE_ENCODINGS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "iso-8859-15"}
 
 
@@ -117,8 +118,10 @@ def _error(root) -> tuple[str, str] | None:
     error = root.find("o:error", NS)
     if error is None:
         return None
-    # The whole text: some repositories put markup inside the message ("<b>from</b> is not a date").
-    return error.get("code", "unknown"), " ".join("".join(error.itertext()).split())
+    # The whole text: some repositories put markup inside the message ("<b>from</b> is not a date");
+    # without control characters, as it ends up on a terminal (an ESC would start an escape sequence).
+    message = _CONTROL_CHARACTERS.sub("", "".join(error.itertext()))
+    return error.get("code", "unknown"), " ".join(message.split())
 
 
 def parse_identify(body: bytes) -> Identify:

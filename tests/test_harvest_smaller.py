@@ -73,8 +73,9 @@ def test_utf8_declared_as_latin1_is_read_as_utf8_and_real_latin1_still_reads():
 
 
 def test_an_error_message_is_read_whole():
-    body = f'{OAI_HEAD}<error code="badArgument">The argument <b>from</b> is not a date: <i>2026-13</i></error></OAI-PMH>'
-    assert parse_list(body.encode()).error == ("badArgument", "The argument from is not a date: 2026-13")
+    body = (f'{OAI_HEAD}<error code="badArgument">The argument <b>from</b> is not a date: <i>2026-13</i>'
+            "&#x85;\u009b2J</error></OAI-PMH>")
+    assert parse_list(body.encode()).error == ("badArgument", "The argument from is not a date: 2026-132J")
 
 
 def test_junk_that_starts_like_a_jpeg_is_refused_without_reading_it_all():
