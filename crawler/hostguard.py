@@ -52,14 +52,22 @@ def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or address.is_multicast or address.is_unspecified or not address.is_global)
 
 
-def addresses_of(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-    """The host's IP addresses: itself when it is one, else what it resolves to (empty when it does not)."""
+def literal_addresses(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """The host's address without asking DNS: itself when it is one, 127.0.0.1 for localhost, else none."""
     try:
         return (ipaddress.ip_address(host.strip("[]")),)
     except ValueError:
         pass
     if host == "localhost" or host.endswith(".localhost"):
         return (ipaddress.ip_address("127.0.0.1"),)
+    return ()
+
+
+def addresses_of(host: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+    """The host's IP addresses: itself when it is one, else what it resolves to (empty when it does not)."""
+    literal = literal_addresses(host)
+    if literal:
+        return literal
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
@@ -106,13 +114,16 @@ class FetchGuard:
         if origin in self.endpoint_origins:
             return None
         host = origin[0]
+        endpoint_sockets = {(a, p) for h, p in self.endpoint_origins for a in self._addresses(h)}
         if not _on(host, self.hosts):
+            addresses = literal_addresses(host)  # no DNS lookups for hosts the archive merely names
+            if addresses and all(is_internal(a) and (a, origin[1]) in endpoint_sockets for a in addresses):
+                return None  # the endpoint's own internal socket by another name (localhost for 127.0.0.1)
             return "offsite_host", (
                 f"{url} is off the archive's hosts ({', '.join(self.hosts)}); not fetched. "
                 "If that host is the archive's, add it to image_hosts in the profile")
         if self.allow_private:
             return None
-        endpoint_sockets = {(a, p) for h, p in self.endpoint_origins for a in self._addresses(h)}
         internal = [str(a) for a in self._addresses(host) if is_internal(a) and (a, origin[1]) not in endpoint_sockets]
         if internal:
             return "refused_address", (

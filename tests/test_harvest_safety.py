@@ -150,6 +150,10 @@ def test_the_guard_reads_addresses_not_names():
     replica = FetchGuard.for_endpoints(["http://127.0.0.1:8000/oai"], image_hosts=("localhost",))
     assert replica.refusal("http://localhost:8000/a.jpg") is None  # the endpoint's own socket, by another name
     assert replica.refusal("http://localhost:8001/a.jpg")[0] == "refused_address"
+    by_name = FetchGuard.for_endpoints(["http://localhost:8000/oai"])
+    assert by_name.refusal("http://127.0.0.1:8000/a.jpg") is None  # the same socket, by its address
+    assert by_name.refusal("http://127.0.0.1:8001/a.jpg")[0] == "offsite_host"
+    assert by_name.refusal("http://127.0.0.2:8000/a.jpg")[0] == "offsite_host"
     private = FetchGuard.for_endpoints(["http://10.0.0.5/oai"], image_hosts=("10.0.0.6",))
     assert private.refusal("http://10.0.0.5/x.jpg") is None
     assert private.refusal("http://10.0.0.6/x.jpg")[0] == "refused_address"
