@@ -1,7 +1,8 @@
 """Find an archive's standard ways in: an OAI-PMH endpoint, then IIIF manifests, before any HTML profile.
 
 `find_oai` asks the URL itself, then the paths where the common platforms put their endpoint
-(DSpace, Omeka, AtoM, CONTENTdm, Koha...), for ?verb=Identify. `iiif_links` lists the IIIF
+(DSpace, Omeka, AtoM, DIGIBIB, CONTENTdm, Koha...), for ?verb=Identify; the platform a page
+shows (crawler/platforms.py) puts its own, possibly sub-path, addresses first. `iiif_links` lists the IIIF
 manifests (or info.json) a page links, with the profile selector that finds the first one;
 `iiif_document` tells whether fetched JSON is itself a manifest or an info.json.
 Fetching goes through the caller's `fetch(url) -> bytes | None` so probe keeps one HTTP client.
@@ -21,7 +22,7 @@ from crawler.oai import NotOaiResponse, endpoint_of, parse_formats, parse_identi
 # Where platforms serve OAI-PMH, relative to the site's root.
 WELL_KNOWN_OAI_PATHS = (
     "/oai", "/oai/request", "/server/oai/request", "/oai-pmh-repository/request", "/;oai", "/oai/oai.php",
-    "/cgi-bin/koha/oai.pl", "/oai/oai2.php",
+    "/cgi-bin/koha/oai.pl", "/oai/oai2.php", "/index.php/;oai", "/es/oai/oai.do",
 )
 # Selectors (in the profile's syntax) that find IIIF links on a record page, most specific first.
 IIIF_SELECTORS = (
@@ -78,10 +79,12 @@ def oai_at(url: str, fetch: Fetch) -> OaiEndpoint | None:
                        granularity=identify.granularity, formats=formats, sets=sets)
 
 
-def find_oai_nearby(url: str, fetch: Fetch) -> OaiEndpoint | None:
-    """The first of the site's well-known OAI-PMH paths that answers Identify, else None."""
-    for path in WELL_KNOWN_OAI_PATHS:
-        found = oai_at(urljoin(url, path), fetch)
+def find_oai_nearby(url: str, fetch: Fetch, first: tuple[str, ...] = ()) -> OaiEndpoint | None:
+    """The first of `first` (a recognised platform's addresses) and the site's well-known OAI-PMH paths
+    that answers Identify, else None."""
+    candidates = [*first, *(urljoin(url, path) for path in WELL_KNOWN_OAI_PATHS)]
+    for candidate in dict.fromkeys(candidates):
+        found = oai_at(candidate, fetch)
         if found is not None:
             return found
     return None
@@ -113,7 +116,7 @@ def iiif_document(body: bytes) -> str | None:
     """"iiif_manifest" or "iiif_info" when the bytes are such a JSON document, else None."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nested too deep
         return None
     if not isinstance(data, dict):
         return None

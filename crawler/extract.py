@@ -98,7 +98,8 @@ def as_selector(page: str | bytes | Selector, base_url: str | None = None) -> Se
         return selector
     if isinstance(page, bytes):
         page = page.decode("utf-8", errors="replace")
-    return Selector(text=page, base_url=base_url)
+    # type="html": parsel would otherwise read a page that looks like JSON as JSON (and recurse on deep nesting).
+    return Selector(text=page, type="html", base_url=base_url)
 
 
 def select_all(sel: Selector, expression: str) -> list[str]:

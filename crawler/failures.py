@@ -1,7 +1,8 @@
 """Name download failures: a short reason code for the summary and a readable detail for the row.
 
 The code is prefixed by what failed (listing_, page_, image_), e.g. page_http_500,
-image_robots_disallowed, listing_connection_error, page_offsite_redirect, listing_too_large.
+image_robots_disallowed, listing_connection_error, page_offsite_redirect, listing_too_large,
+image_refused_address.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseNeverReceived
 
 from crawler.items import PageItem
-from crawler.middlewares.profile_limits import OffsiteRedirect, ResponseTooLarge
+from crawler.middlewares.profile_limits import OffsiteRedirect, RefusedFetch, ResponseTooLarge
 
 CONNECTION_ERRORS = (ConnectError, DownloadConnectionRefusedError, ConnectionError)
 DNS_ERRORS = (DNSLookupError, CannotResolveHostError)
@@ -45,6 +46,8 @@ def describe(exc: BaseException | Failure) -> tuple[str, str, int | None]:
         return f"http_{response.status}", detail, response.status
     if isinstance(exc, OffsiteRedirect):
         return "offsite_redirect", str(exc), None
+    if isinstance(exc, RefusedFetch):
+        return exc.reason, str(exc), None
     if isinstance(exc, ResponseTooLarge):
         return "too_large", str(exc), None
     if isinstance(exc, IgnoreRequest):

@@ -66,6 +66,8 @@ def image_api_version(info: dict) -> int:
 
 def image_request(info: dict, size: str | int) -> str:
     """The URL of the whole picture at `size` ("max" or a long side in pixels) from an info.json."""
+    if not isinstance(info, dict):
+        raise IiifUnreadable("info.json is not a JSON object")
     base = _id(info)
     if base is None:
         raise IiifUnreadable("info.json has no id")

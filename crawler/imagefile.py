@@ -50,7 +50,7 @@ def inspect_image(body: bytes, content_type: str | None = None, max_pixels: int 
     if media_type in _MARKUP_TYPES or body.lstrip()[:1] == b"<":
         raise ImageRejected(
             "image_not_an_image",
-            f"served {media_type or 'no content type'} ({len(body)} bytes starting {body[:24]!r}), not an image",
+            f"served {media_type or 'no content type'} ({len(body)} bytes), not an image",
         )
     try:
         image = open_image(BytesIO(body), max_pixels)

@@ -1,8 +1,11 @@
 """OAI-PMH 2.0 responses -> plain data: pure parsers over the XML bytes a repository sends.
 
 The bytes go to lxml as they are, so the encoding the XML prolog declares (ISO-8859-1,
-Windows-1252...) is honoured. Entities are not resolved and nothing is fetched from the
-network while parsing. Requests are built here too (`verb_url`), so the spider and probe
+Windows-1252...) is honoured, unless the bytes are in fact UTF-8 (non-ASCII, and valid UTF-8:
+a single-byte text almost never is), which repositories get wrong; then they are read as UTF-8.
+Entities are not resolved and nothing is fetched from the network while parsing. A text node
+over libxml2's 10 MB limit (a huge dc:description) is read with its huge-document option, so a
+page is not lost for one field; the page-size cap (max_page_mb) still bounds it. Requests are built here too (`verb_url`), so the spider and probe
 ask the same questions.
 
 >>> page = parse_list(b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><responseDate>2024-01-02T03:04:05Z'
@@ -13,6 +16,7 @@ ask the same questions.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -32,6 +36,12 @@ SECOND_GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 
 _DC_ANY, _DCTERMS_ANY = f"{{{DC_NS}}}*", f"{{{DCTERMS_NS}}}*"  # any element in these namespaces, for iter()
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True)
+_HUGE_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True)
+_UTF8_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_comments=True,
+                               encoding="utf-8")
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SINGLE_BYTE_ENCODINGS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "iso-8859-15"}
 
 
 class NotOaiResponse(PipelineError):
@@ -72,9 +82,26 @@ class Identify:
     response_date: str | None  # responseDate
 
 
+def _parse(body: bytes):
+    declared = _DECLARED_ENCODING.match(body[:200])
+    if declared and declared.group(1).decode().lower() in _SINGLE_BYTE_ENCODINGS and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # really single-byte text
+        else:
+            return etree.fromstring(body, _UTF8_PARSER)  # declared Latin-1, written as UTF-8
+    try:
+        return etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        if "XML_PARSE_HUGE" not in str(exc):
+            raise
+        return etree.fromstring(body, _HUGE_PARSER)
+
+
 def _root(body: bytes):
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = _parse(body)
     except etree.XMLSyntaxError as exc:
         raise NotOaiResponse(f"not XML: {exc}") from None
     if root.tag != f"{{{OAI_NS}}}OAI-PMH":
@@ -91,7 +118,10 @@ def _error(root) -> tuple[str, str] | None:
     error = root.find("o:error", NS)
     if error is None:
         return None
-    return error.get("code", "unknown"), " ".join((error.text or "").split())
+    # The whole text: some repositories put markup inside the message ("<b>from</b> is not a date");
+    # without control characters, as it ends up on a terminal (an ESC would start an escape sequence).
+    message = _CONTROL_CHARACTERS.sub("", "".join(error.itertext()))
+    return error.get("code", "unknown"), " ".join(message.split())
 
 
 def parse_identify(body: bytes) -> Identify:

@@ -3,7 +3,8 @@
 A profile names the source (records are keyed by (source, source_id)), where the listing
 starts, how to find record links, the next listing page and the main image, and which
 labels on a record page feed which field; optionally, which other hosts a redirect may lead
-to (`image_hosts`) and how large a page or an image may be ([limits]); an optional [oai] table
+to (`image_hosts`, and whether those may be internal addresses: `allow_private_addresses`,
+see crawler/hostguard.py) and how large a page or an image may be ([limits]); an optional [oai] table
 says how an OAI-PMH harvest of the same source reads Dublin Core. Selectors are checked when
 the profile loads. `load_profile("replica")` reads crawler/profiles/replica.toml; any other
 value is taken as a path to a TOML file.
@@ -67,6 +68,7 @@ class SiteProfile:
     max_listing_depth: int = 5  # how many listing_links levels below a start URL are followed
     oai_holder: str = "rights"  # OAI-PMH harvests: the DC element that names the holder (rights|publisher|creator|contributor)
     oai_identifier_prefix: str = ""  # OAI-PMH harvests: stripped from OAI identifiers to give source_id
+    allow_private_addresses: bool = False  # image_hosts may be on loopback/private addresses (an intranet archive)
 
 
 def available_profiles() -> list[str]:
@@ -177,7 +179,7 @@ def check_selectors(selectors: dict, path: Path | str) -> None:
 
 
 def _download_limits(data: dict, path: Path) -> dict[str, object]:
-    """image_hosts and the [limits] table's max_page_mb / max_image_mb, checked, as SiteProfile fields."""
+    """image_hosts, allow_private_addresses and the [limits] table's max_page_mb / max_image_mb, checked, as SiteProfile fields."""
     hosts = data.get("image_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
         raise ProfileInvalid(
@@ -193,7 +195,13 @@ def _download_limits(data: dict, path: Path) -> dict[str, object]:
                 f"(default {default:g})."
             )
         sizes[key] = int(value * MB)
+    allow_private = data.get("allow_private_addresses", False)
+    if not isinstance(allow_private, bool):
+        raise ProfileInvalid(
+            f"Profile {path} has allow_private_addresses = {allow_private!r}: expected true or false."
+        )
     return {
+        "allow_private_addresses": allow_private,
         "image_hosts": tuple(h.lower() for h in hosts),
         "max_page_bytes": sizes["max_page_mb"],
         "max_image_bytes": sizes["max_image_mb"],

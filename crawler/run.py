@@ -234,8 +234,11 @@ def _close_run(engine, summary: CrawlSummary, scrapy_stats: dict) -> None:
         run.stats = json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
-def check_reachable(url: str) -> None:
-    """Fail fast, before Scrapy's polite retries, when nothing listens at the start URL's host."""
+def check_reachable(url: str, option: str = "--start-url") -> None:
+    """Fail fast, before Scrapy's polite retries, when nothing listens at the start URL's host.
+
+    `option` is the command-line option that gave the URL (--start-url, or --oai), named in the fix.
+    """
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -243,7 +246,7 @@ def check_reachable(url: str) -> None:
     except OSError as exc:
         raise StartUnreachable(
             f"Cannot connect to {parts.hostname}:{port} for the start page {url}: {exc.strerror or exc}. "
-            "Check the address (is the archive up?) or pass another --start-url."
+            f"Check the address (is the archive up?) or pass another {option}."
         ) from None
 
 
@@ -271,7 +274,8 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
         spider, spider_args = ArchiveSpider, {"start_url": config.start_url}
     db_url = resolve_url(config.db_url)
     images_dir = Path(config.images_dir).absolute()
-    check_reachable(start_urls[0])
+    option = "--oai" if config.oai else "--start-url"
+    check_reachable(start_urls[0], option)
     engine = make_engine(db_url)
     try:
         remove_partial_files(images_dir)
@@ -326,7 +330,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             error = (_first_listing_error(engine, run_id) or "no listing page was read").rstrip(".")
             # These errors name their fix (in the profile); the address is not what is wrong.
             fix = "" if error.startswith(PROFILE_LIMIT_ERRORS) else (
-                " Check the address (is the archive up?) or pass another --start-url.")
+                f" Check the address (is the archive up?) or pass another {option}.")
             raise StartUnreachable(f"Could not read the start page {start_urls[0]}: {error}.{fix}")
         return summary
     finally:

@@ -195,8 +195,19 @@ def suggest(url: str, fetch) -> Suggestion:
     return suggest_from(final_url, first, records)
 
 
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", errors="replace").decode("utf-8")  # a lone surrogate cannot be written
+
+
 def _q(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    """A TOML basic string holding `text`, whatever it holds: JSON escapes quotes, backslashes and
+    control characters as TOML does, except DEL, which TOML also wants escaped."""
+    return json.dumps(_utf8(text), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _comment(text: str) -> str:
+    """Text for a TOML comment: a comment ends at a newline and may hold no control character."""
+    return "".join("?" if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F else c for c in _utf8(text))
 
 
 def render_toml(suggestion: Suggestion) -> str:
@@ -206,9 +217,9 @@ def render_toml(suggestion: Suggestion) -> str:
     required += (["year"] if "date_raw" in fields else []) + (["image_url"] if suggestion.image else [])
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(suggestion.url))
     lines = [
-        f"# DRAFT written by 'cli.py probe --suggest {suggestion.url}': review every line before a crawl,",
+        f"# DRAFT written by 'cli.py probe --suggest {_comment(suggestion.url)}': review every line before a crawl,",
         "# then check it on a record page:  cli.py probe RECORD-URL --profile THIS-FILE",
-        f"# Labels were read from: {', '.join(suggestion.record_urls)}",
+        f"# Labels were read from: {_comment(', '.join(suggestion.record_urls))}",
         f"name = {_q(suggestion.source + ' (suggested)')}",
         f"source = {_q(suggestion.source)}",
     ]

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import Counter
@@ -17,6 +16,7 @@ from sqlalchemy import Engine
 
 from dataset.bins import Bins
 from dataset.catalog import LEFT_OUT_REASONS, load_catalog
+from db import csvsafe
 from db.errors import PipelineError
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -139,7 +139,7 @@ def render(report: BalanceReport, fmt: str) -> str:
         return json.dumps(data, indent=2, ensure_ascii=False)
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csvsafe.writer(buffer, lineterminator="\n")
         writer.writerow(["bin", "start", "end", "before", "excluded", "after", "share"])
         for r in report.rows:
             writer.writerow([r.label, r.start, r.end, r.before, r.excluded, r.after, f"{r.share:.4f}"])

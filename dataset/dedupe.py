@@ -10,7 +10,6 @@ splits. Results replace the previous verdicts in image_duplicates; no image row 
 
 from __future__ import annotations
 
-import csv
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from dataset.clusters import Edge, Item, cluster, components, groups, upright_me
 from dataset.hashing import ALGORITHMS, HashSummary, compute_missing_hashes, hashes_to_array
 from dataset.nearest import pairs_across, pairs_within
 from dataset.orientations import ORIENTATIONS, inverse
+from db import csvsafe
 from db.errors import PipelineError
 from db.models import Image, ImageDuplicate, ImageHash, Record
 from db.pixels import DEFAULT_MAX_PIXELS
@@ -292,7 +292,7 @@ def write_report(
         }
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(REPORT_COLUMNS)
         for kept in sorted(clusters, key=lambda c: (c not in conflicts, c)):
             for image_id in sorted(clusters[kept], key=lambda i: (i != kept, i)):

@@ -6,7 +6,6 @@ interrupted export leaves no half-written dataset. Images are resized in paralle
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
 from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
 from dataset.workers import worker_pool
+from db import csvsafe
 from db.errors import PipelineError
 from db.pixels import DEFAULT_MAX_PIXELS
 
@@ -239,7 +239,7 @@ def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportC
 
 def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, labels: tuple[str, ...]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csvsafe.writer(handle, lineterminator="\n")
         writer.writerow(MANIFEST_COLUMNS)
         for split, c in rows:
             width, height = sizes[c.image_id]

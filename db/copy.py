@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Table, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from db.errors import PipelineError
 from db.migrations import current_version, upgrade
 from db.models import Base
-from db.session import make_engine
+from db.session import database_error, make_engine
 
 # Rows read from the source and inserted into the target per round trip.
 CHUNK_ROWS = 2000
@@ -46,15 +46,22 @@ class CopyResult:
     rows: dict[str, int]  # rows copied per table, in copy order
 
 
-def open_archive(url: str) -> Engine:
-    """An engine on an existing archive, brought to the latest schema; NoArchive when there is none at `url`."""
+def open_archive(url: str, option: str = "--db") -> Engine:
+    """An engine on an existing archive, brought to the latest schema; NoArchive when there is none at `url`.
+
+    A database that cannot be reached raises DatabaseUnavailable naming `url` and `option` (the option that gave it).
+    """
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         raise NoArchive(f"No archive at {shown(url)}: {path} does not exist. Check the URL, or run "
                         f"'cli.py crawl' or 'cli.py import' to make one.")
     engine = make_engine(url, migrate=False)
-    with engine.connect() as conn:
-        version = current_version(conn)
+    try:
+        with engine.connect() as conn:
+            version = current_version(conn)
+    except DBAPIError as exc:
+        engine.dispose()
+        raise database_error(url, exc, option) from None
     if version is None:
         engine.dispose()
         raise NoArchive(f"{shown(url)} holds no archive (no schema_version table). Check the URL, or run "
@@ -67,7 +74,7 @@ def shown(url: str) -> str:
     """The URL as it may be printed: any password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url
 
 
@@ -83,7 +90,7 @@ def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL (None for other backends, in-memory databases and unparsable URLs)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return None  # make_engine reports the bad URL
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -107,8 +114,14 @@ def copy_archive(config: CopyConfig, *, on_table: Callable[[str, int], None] | N
     if same_file or config.source_url == config.target_url:
         raise TargetNotEmpty(f"--from and --to name the same database ({shown(config.target_url)}); expected two "
                              f"databases. Choose another --to.")
-    source = open_archive(config.source_url)
+    source = open_archive(config.source_url, "--from")
     target = make_engine(config.target_url, migrate=False)
+    try:
+        target.connect().close()
+    except DBAPIError as exc:
+        source.dispose()
+        target.dispose()
+        raise database_error(config.target_url, exc, "--to") from None
     _transactional_ddl(target)
     rows: dict[str, int] = {}
     try:

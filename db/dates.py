@@ -102,6 +102,11 @@ _PATTERNS: list[tuple[str, re.Pattern]] = [
 
 
 # An ISO 8601 / EDTF time of day, dropped: a photograph's date needs no clock.
+# AtoM prints each date with its event type: "hacia 1940 (Creación)", "1952 (Producción)".
+_EVENT_TYPE = re.compile(
+    r"\s*\((?:creacion|produccion|acumulacion|coleccion|publicacion|reproduccion|emision|distribucion|edicion"
+    r"|creation|production|accumulation|collection|publication|reproduction|broadcasting|distribution)\)\s*$"
+)
 _TIME_OF_DAY = re.compile(r"(\d)t\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:z|[+-]\d\d(?::?\d\d)?)?\b")
 
 
@@ -109,6 +114,7 @@ def _normalise(text: str) -> tuple[str, bool, bool]:
     """Lowercase ASCII with single spaces, without brackets; whether a '?' was present (uncertain)
     and whether an EDTF '~' or '%' was (approximate)."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    folded = _EVENT_TYPE.sub("", folded.strip())
     # "192?" is a decade with its last digit unknown, not an uncertain year.
     folded = re.sub(r"\b(1[89]\d|20\d)\?", r"\1x", folded)
     folded = _TIME_OF_DAY.sub(r"\1", folded)

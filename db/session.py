@@ -42,7 +42,7 @@ def masked(url: str) -> str:
     try:
         parsed = make_url(url)
         return url if parsed.password is None else parsed.render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
 
 
@@ -54,14 +54,17 @@ def archive_exists(url: str) -> bool:
     return Path(parsed.database).is_file()
 
 
-def database_error(url: str, exc: DBAPIError) -> DatabaseUnavailable:
-    """One line for a driver's failure: the URL, the driver's first line and the likely fix."""
+def database_error(url: str, exc: DBAPIError, option: str = "--db") -> DatabaseUnavailable:
+    """One line for a driver's failure: the URL, the driver's first line and the likely fix.
+
+    `option` is the command-line option that gave the URL (--db, or db copy's --from / --to).
+    """
     reason = str(exc.orig if exc.orig is not None else exc).strip().splitlines()[0].rstrip(".")
     if make_url(url).get_backend_name() == "sqlite":
-        fix = "Check that the file is an SQLite database and its folder is writable, or pass another --db."
+        fix = f"Check that the file is an SQLite database and its folder is writable, or pass another {option}."
     else:
-        fix = ("Is the database server running and reachable? Check host, port, user and password in --db "
-               f"(or ${DB_URL_ENV}).")
+        also = f" (or ${DB_URL_ENV})" if option == "--db" else ""
+        fix = f"Is the database server running and reachable? Check host, port, user and password in {option}{also}."
     return DatabaseUnavailable(f"Cannot open database {masked(url)}: {reason}. {fix}")
 
 
@@ -89,8 +92,9 @@ def make_engine(url: str | None = None, *, migrate: bool = True, must_exist: boo
     url = resolve_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise BadDatabaseURL(f"Cannot parse database URL {masked(url)!r}: expected e.g. sqlite:///data/archive.db") from exc
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number ("h:notaport")
+        raise BadDatabaseURL(f"Cannot parse database URL {masked(url)!r}: expected e.g. sqlite:///data/archive.db "
+                             "or postgresql://user@host:5432/db.") from None
     if must_exist and not archive_exists(url):
         raise NoArchive(f"No archive at {masked(url)}: expected a database made by 'cli.py crawl' or 'cli.py import'. "
                         f"Check --db (or ${DB_URL_ENV}).")

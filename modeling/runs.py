@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from db import csvsafe
 from modeling.errors import NoRun
 
 WEIGHTS, CONFIG, HISTORY, METRICS, CHECKPOINT = (
@@ -75,7 +76,7 @@ def write_history(path: Path, history: list[dict]) -> None:
         return
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer = csvsafe.dict_writer(handle, fieldnames=list(history[0]))
         writer.writeheader()
         writer.writerows(history)
     os.replace(tmp, path)

@@ -8,6 +8,10 @@ profile's `max_page_mb` and images at `max_image_mb` (Scrapy's per-request
 `download_maxsize`); an answer over its cap fails with ResponseTooLarge (`*_too_large`),
 aborted as soon as its size is known, before the body is held in memory.
 Image requests say so with meta {"fotofecha_kind": "image"}; everything else is a page.
+Every request (page, image, IIIF document, each redirect hop) first passes the spider's
+FetchGuard (crawler/hostguard.py): one off the archive's hosts, on an internal address or
+not http(s) fails with RefusedFetch (`*_offsite_host`, `*_refused_address`, `*_refused_scheme`)
+before any connection is made.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from urllib.parse import urlsplit
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Request
 
+from crawler.hostguard import FetchGuard
 from crawler.profile import MB, SiteProfile
 
 KIND_META = "fotofecha_kind"  # request.meta key: "image" for image downloads, absent for pages
@@ -25,6 +30,14 @@ LIMIT_FIELD_META = "fotofecha_limit_field"  # request.meta key: the profile fiel
 
 class OffsiteRedirect(IgnoreRequest):
     """A redirect led off the archive's hosts; it was not followed."""
+
+
+class RefusedFetch(IgnoreRequest):
+    """The URL is off the archive's hosts or on an internal address; nothing was asked."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason  # offsite_host | refused_address | refused_scheme
 
 
 class ResponseTooLarge(Exception):
@@ -61,6 +74,7 @@ class ProfileLimitsMiddleware:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         self._hosts: tuple[str, ...] | None = None
+        self._guard: FetchGuard | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> ProfileLimitsMiddleware:
@@ -91,6 +105,15 @@ class ProfileLimitsMiddleware:
                 f"({', '.join(self.hosts)}); not followed. If that host is the archive's, add it to image_hosts "
                 "in the profile"
             )
+        if self._guard is None:
+            self._guard = FetchGuard.for_spider(self.crawler.spider)
+        refusal = self._guard.refusal(request.url)
+        if refusal is not None:
+            self.crawler.stats.inc_value("fotofecha/refused_fetches")
+            reason, detail = refusal
+            if redirected_from:
+                detail = f"{redirected_from[0]} redirects there; {detail}"
+            raise RefusedFetch(reason, detail)
 
     def _hosts_for(self, first_url: str) -> tuple[str, ...]:
         origin = (urlsplit(first_url).hostname or "").removeprefix("www.")

@@ -5,6 +5,10 @@ after proving it is a whole image (see crawler/imagefile.py). Every outcome is r
 the item (item["image"]): stored, or failed with a reason and a readable error.
 A record that links a IIIF manifest or info.json is resolved first (crawler/iiif.py) and the
 picture asked for at FOTOFECHA_IIIF_SIZE ("max" or a long side in pixels).
+Every request passes the profile-limits middleware, which refuses a picture, manifest or image
+service off the archive's hosts or on an internal address (crawler/hostguard.py): the row says
+image_offsite_host, image_refused_address or image_refused_scheme (image_iiif_... for a
+manifest or info.json). Error text names what was wrong, never what the server sent.
 """
 
 from __future__ import annotations
@@ -62,9 +66,16 @@ class ImageDownloadPipeline:
         if response.status != 200:
             return None, failed_image(url, f"image_iiif_http_{response.status}", f"HTTP {response.status} for {url}")
         try:
-            return json.loads(response.body), None
+            document = json.loads(response.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return None, failed_image(url, "image_iiif_unreadable", f"not JSON ({exc}) at {url}")
+            where = f"at character {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "in its encoding"
+            return None, failed_image(url, "image_iiif_unreadable", f"not JSON (invalid {where}) at {url}")
+        except RecursionError:
+            return None, failed_image(url, "image_iiif_unreadable", f"JSON nested too deep to read at {url}")
+        if not isinstance(document, dict):
+            kind = type(document).__name__
+            return None, failed_image(url, "image_iiif_unreadable", f"a JSON {kind}, not a IIIF object, at {url}")
+        return document, None
 
     async def resolve_iiif(self, url: str, via: str) -> tuple[str, dict | None]:
         """(picture URL, None), or (url, failed image row) when the manifest or info.json cannot be read."""
@@ -85,8 +96,9 @@ class ImageDownloadPipeline:
             return url, failed_image(url, "image_iiif_unreadable", f"{exc} ({url})")
 
     async def fetch(self, url: str, referer: str | None = None) -> dict:
-        request = Request(url, headers={"Referer": referer} if referer else None, priority=2, meta={KIND_META: "image"})
-        try:
+        try:  # a relative or garbled URL (a IIIF id such as "x") fails in Request(): a row too
+            request = Request(url, headers={"Referer": referer} if referer else None, priority=2,
+                              meta={KIND_META: "image"})
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - any download failure becomes a failed image row
             reason, detail, _ = describe(exc)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from db import csvsafe
 from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
@@ -136,7 +137,7 @@ def _write_oof(path: Path, cv: CVResult | None) -> None:
         return
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=OOF_COLUMNS, lineterminator="\n")
+        writer = csvsafe.dict_writer(handle, fieldnames=OOF_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(cv.oof)
     os.replace(tmp, path)

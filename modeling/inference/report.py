@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
+from db import csvsafe
 from modeling.baselines import BASELINE_KEYS, baseline_table_rows, baselines_line
 
 
@@ -86,7 +86,7 @@ def render_predictions(rows: list[dict], output: str) -> str:
              "error": r.get("error", "")} for r in rows]
     if output == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["file", "year", "interval", "top", "error"], lineterminator="\n")
+        writer = csvsafe.dict_writer(buffer, fieldnames=["file", "year", "interval", "top", "error"], lineterminator="\n")
         writer.writeheader()
         writer.writerows(flat)
         return buffer.getvalue().rstrip("\n")
