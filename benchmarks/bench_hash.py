@@ -38,7 +38,8 @@ def timed_previous(paths: list[Path], workers: int) -> tuple[float, dict[str, st
 
 def timed_now(paths: list[Path], algorithms: tuple[str, ...], workers: int) -> tuple[float, dict[str, str]]:
     start = time.perf_counter()
-    results = list(hash_paths([(k, str(p), algorithms) for k, p in enumerate(paths)], workers=workers))
+    jobs = [(k, str(p), algorithms) for k, p in enumerate(paths)]
+    results = [item for batch in hash_paths(jobs, workers=workers) for item in batch]
     seconds = time.perf_counter() - start
     return seconds, {paths[k].name: picture.hashes[algorithms[0]][0] for k, picture, _ in results}
 
