@@ -17,9 +17,12 @@ Comparisons (each a child process per run, so one tool's memory and imports neve
   folder), real-small (the 200 real photographs as they are, 0.27 MP). fotofecha's dataset.hashing
   (phash, trimmed, 8 orientations, and upright only as `dedupe --no-transforms` hashes) against
   imagededup's PHash().encode_images. Wall seconds and CPU seconds (the process and its workers).
+- agree: how far fotofecha's upright phash (untrimmed, and trimmed as stored) lies from imagehash.phash
+  of the fully decoded file and from imagededup's PHash (which differs from imagehash by definition: its
+  median leaves out the DC term, a bit is set at >= the median, and it shrinks in colour before going grey).
 - search: near-duplicate pairs within 8 bits among N upright phash-like hashes: fotofecha's
-  dataset.nearest.pairs_within against faiss's exact binary indexes (IndexBinaryFlat range search;
-  IndexBinaryHash and IndexBinaryMultiHash with a range search, exact at that radius).
+  dataset.nearest.pairs_within against faiss's exact binary index (IndexBinaryFlat range search,
+  one thread, as fotofecha's search).
 - oai: a metadata-only OAI-PMH harvest of --oai-records records from the loopback replica
   (image links stripped, as in bench_oai.py): `cli.py crawl --oai` against a minimal Sickle script
   writing identifier, title and date to SQLite with executemany per page. A measurement only.
@@ -35,6 +38,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -77,7 +81,66 @@ def child_hash_imagededup(folder: str, workers: int) -> dict:
     return {"wall": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "items": len(hashes)}
 
 
-CHILDREN = {"hash-fotofecha": child_hash_fotofecha, "hash-imagededup": child_hash_imagededup}
+def child_phash_imagededup(folder: str) -> dict:
+    """imagededup's phash of every file (one process): for the agreement table, not timed."""
+    from imagededup.methods import PHash
+
+    phash = PHash(verbose=False)
+    return {"hashes": {path: phash.encode_image(image_file=path) for path in _files(folder)}}
+
+
+def child_search_fotofecha(hashes_file: str, threshold: int) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    from dataset.nearest import pairs_within
+
+    hashes = np.load(hashes_file)
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    i, _, _ = pairs_within(hashes, threshold)
+    return {"wall": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "items": len(hashes), "pairs": len(i)}
+
+
+def child_search_faiss(hashes_file: str, threshold: int) -> dict:
+    import faiss
+    import numpy as np
+
+    faiss.omp_set_num_threads(1)  # as fotofecha's search: one core
+    codes = np.load(hashes_file).astype(">u8").view(np.uint8).reshape(-1, 8)
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    index = faiss.IndexBinaryFlat(64)
+    index.add(codes)
+    limits, _, labels = index.range_search(codes, threshold + 1)  # faiss keeps distances < radius
+    pairs = sum(int((labels[limits[q]:limits[q + 1]] > q).sum()) for q in range(len(codes)))
+    return {"wall": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "items": len(codes), "pairs": pairs}
+
+
+def child_oai_sickle(base_url: str, db_path: str) -> dict:
+    """The minimal harvester a user would write: Sickle, then identifier, title, date to SQLite, a page at a time."""
+    import sqlite3
+
+    from sickle import Sickle
+
+    cpu, start = _cpu_seconds(), time.perf_counter()
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TABLE IF NOT EXISTS records (identifier TEXT PRIMARY KEY, title TEXT, date TEXT)")
+    page, count = [], 0
+    for record in Sickle(base_url).ListRecords(metadataPrefix="oai_dc", ignore_deleted=True):
+        metadata = record.metadata
+        page.append((record.header.identifier, (metadata.get("title") or [None])[0], (metadata.get("date") or [None])[0]))
+        if len(page) == 100:
+            db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", page)
+            db.commit()
+            count, page = count + len(page), []
+    db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", page)
+    db.commit()
+    db.close()
+    return {"wall": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "items": count + len(page)}
+
+
+CHILDREN = {"hash-fotofecha": child_hash_fotofecha, "hash-imagededup": child_hash_imagededup,
+            "phash-imagededup": child_phash_imagededup, "search-fotofecha": child_search_fotofecha,
+            "search-faiss": child_search_faiss, "oai-sickle": child_oai_sickle}
 
 
 def run_child(python: Path, name: str, *args) -> dict:
@@ -164,6 +227,141 @@ def compare_hash(args, lines: list[str]) -> None:
     lines += ["", "Sets: " + "; ".join(f"{name}: {label}" for name, label, _ in sets) + ".", ""]
 
 
+def compare_agreement(args, lines: list[str]) -> None:
+    """Bits between fotofecha's upright phash (untrimmed, and trimmed as stored) and imagehash's / imagededup's."""
+    sys.path.insert(0, str(ROOT))
+    import imagehash
+    import numpy as np
+    from PIL import Image
+
+    from dataset.hashing import DECODE_SIDE, hash_batch, low_frequencies, phash_orientations
+    from dataset.imageio import load_image
+
+    def bits(a: str, b: str) -> int:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
+
+    missing = importable(args.peers_python, "imagededup.methods")
+    lines += ["## Agreement with the published phash, upright, on real photographs", "",
+              "| set | fotofecha's hash | against | photographs | mean bits | within 2 bits | max bits |",
+              "|:--|:--|:--|--:|--:|--:|--:|"]
+    from benchmarks.photos import REAL_DIR, ensure_large_real
+
+    large_folder = TMP / f"fotofecha-bench-real-large-{args.large}"
+    for name, folder in [("real-small", REAL_DIR), ("real-large", large_folder)]:
+        if name == "real-large":
+            ensure_large_real(args.large, large_folder)
+        files = _files(str(folder))
+        untrimmed = [f"{int(phash_orientations(low_frequencies(load_image(p, 'L', DECODE_SIDE))[None], False)[0, 0]):016x}"
+                     for p in files]
+        trimmed = [picture.hashes["phash"][0] for picture in hash_batch([(p, ("phash",)) for p in files])]
+        full = []
+        for path in files:
+            with Image.open(path) as img:
+                full.append(str(imagehash.phash(img)))
+        references = {"imagehash.phash (full decode)": full}
+        if missing:
+            lines.append(f"| {name} | - | imagededup not importable ({missing}) | | | | |")
+        else:
+            theirs = run_child(args.peers_python, "phash-imagededup", str(folder))["hashes"]
+            references["imagededup PHash (its own definition)"] = [theirs[p] for p in files]
+        for label, ours in [("upright, untrimmed", untrimmed), ("upright, trimmed (stored)", trimmed)]:
+            for against, reference in references.items():
+                distance = np.array([bits(a, b) for a, b in zip(ours, reference, strict=True)])
+                lines.append(f"| {name} | {label} | {against} | {len(files)} | {distance.mean():.2f} | "
+                             f"{100 * (distance <= 2).mean():.0f}% | {distance.max()} |")
+    lines.append("")
+
+
+def compare_search(args, lines: list[str]) -> None:
+    import numpy as np
+
+    missing = importable(args.peers_python, "faiss")
+    lines += ["## Near-duplicate search, threshold 8, one core, uniform random hashes with planted pairs", ""]
+    if missing:
+        lines += [f"faiss not importable ({missing}): only fotofecha measured.", ""]
+    lines += ["| hashes | tool | pairs | wall s | CPU s | faiss / tool, wall |", "|--:|:--|--:|--:|--:|--:|"]
+    rng = np.random.default_rng(0)
+    for n in args.search_sizes:
+        hashes = rng.integers(0, 2**63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+        copies = rng.choice(n, n // 100, replace=False)
+        hashes[copies[1::2]] = hashes[copies[::2]][: len(copies[1::2])] ^ np.uint64(0b1011)  # 3 bits apart
+        path = TMP / f"fotofecha-bench-hashes-{n}.npy"
+        np.save(path, hashes)
+        runs = {"fotofecha dataset.nearest.pairs_within": partial(
+            run_child, Path(sys.executable), "search-fotofecha", str(path), 8)}
+        if not missing:
+            runs["faiss IndexBinaryFlat range_search"] = partial(run_child, args.peers_python, "search-faiss", str(path), 8)
+        results = alternate(args.rounds, runs)
+        peer = results.get("faiss IndexBinaryFlat range_search")
+        for tool, rs in results.items():
+            if any("error" in r for r in rs):
+                raise SystemExit(f"a search run failed: {tool}: {rs[0].get('error')}")
+            wall = median(rs, "wall")
+            ratio = f"{median(peer, 'wall') / wall:.1f}x" if peer else "-"
+            lines.append(f"| {n:,} | {tool} | {rs[0]['pairs']} | {wall:.3f} | {median(rs, 'cpu'):.3f} | {ratio} |")
+    lines.append("")
+
+
+def _serve_metadata(records: int, conn) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_oai import _serve
+
+    _serve(records, 0, "metadata", conn)
+
+
+def compare_oai(args, lines: list[str]) -> None:
+    import multiprocessing
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.bench_crawl import measure
+
+    missing = importable(args.peers_python, "sickle")
+    lines += [f"## OAI-PMH metadata harvest, {args.oai_records:,} records from the loopback replica (a measurement)", ""]
+    if missing:
+        lines += [f"Sickle not importable ({missing}): only fotofecha measured.", ""]
+    parent, child = multiprocessing.Pipe()
+    server = multiprocessing.get_context("fork").Process(target=_serve_metadata, args=(args.oai_records, child),
+                                                         daemon=True)
+    server.start()
+    base_url = parent.recv()
+
+    def crawl() -> dict:
+        with tempfile.TemporaryDirectory(prefix="bench_peers_oai_") as tmp:
+            result = measure([sys.executable, str(ROOT / "cli.py"), "crawl", "--profile", "replica", "--oai",
+                              f"{base_url}/oai", "--db", f"sqlite:///{Path(tmp) / 'archive.db'}", "--images-dir",
+                              str(Path(tmp) / "images"), "--no-autothrottle", "--delay", "0", "--concurrency", "16"],
+                             Path(tmp))
+        return {"wall": result["elapsed"], "process": result["wall"], "cpu": result["cpu"], "items": result["records"]}
+
+    def sickle() -> dict:
+        with tempfile.TemporaryDirectory(prefix="bench_peers_sickle_") as tmp:
+            started = time.perf_counter()
+            result = run_child(args.peers_python, "oai-sickle", f"{base_url}/oai", str(Path(tmp) / "records.db"))
+            result["process"] = time.perf_counter() - started
+        return result
+
+    runs = {"fotofecha cli.py crawl --oai": crawl}
+    if not missing:
+        runs["Sickle + sqlite3 executemany per page"] = sickle
+    try:
+        results = alternate(args.rounds, runs)
+    finally:
+        parent.send("stop")
+        server.join(10)
+    lines += ["| tool | records | harvest s | records/s | whole process s | CPU ms/record | Sickle / tool, harvest |",
+              "|:--|--:|--:|--:|--:|--:|--:|"]
+    peer = results.get("Sickle + sqlite3 executemany per page")
+    for tool, rs in results.items():
+        if any("error" in r for r in rs):
+            raise SystemExit(f"a harvest failed: {tool}: {rs[0].get('error')}")
+        wall = median(rs, "wall")
+        ratio = f"{median(peer, 'wall') / wall:.2f}x" if peer else "-"
+        lines.append(f"| {tool} | {rs[0]['items']:,} | {wall:.1f} | {rs[0]['items'] / wall:,.0f} | "
+                     f"{median(rs, 'process'):.1f} | {1000 * median(rs, 'cpu') / rs[0]['items']:.2f} | {ratio} |")
+    lines += ["", "The replica server shares the 2 cores with the harvester. fotofecha's harvest s is the crawl's own "
+              "summary (start-up excluded); Sickle's is timed inside its process after imports.", ""]
+
+
 def machine_line() -> str:
     sys.path.insert(0, str(ROOT))
     from benchmarks.photos import machine
@@ -176,11 +374,14 @@ def main() -> None:
         print(json.dumps(CHILDREN[sys.argv[2]](*(json.loads(a) for a in sys.argv[3:]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="hash,search,oai", help="comma-separated: hash, search, oai")
+    parser.add_argument("--only", default="hash,agree,search,oai", help="comma-separated: hash, agree, search, oai")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds, order alternated (at least 3)")
     parser.add_argument("--workers", type=int, default=2, help="hashing processes for every tool")
     parser.add_argument("--synthetic", type=int, default=400, help="synthetic 1.2 MP photographs")
     parser.add_argument("--large", type=int, default=60, help="real photographs upscaled to 0.4-23.5 MP")
+    parser.add_argument("--search-sizes", type=lambda text: [int(n) for n in text.split(",")], default=[20_000, 50_000],
+                        help="comma-separated hash counts for the search comparison")
+    parser.add_argument("--oai-records", type=int, default=20_000, help="records in the replica for the OAI harvest")
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON, help="the interpreter with the peers")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_peers.md")
     args = parser.parse_args()
@@ -190,6 +391,12 @@ def main() -> None:
     wanted = args.only.split(",")
     if "hash" in wanted:
         compare_hash(args, lines)
+    if "agree" in wanted:
+        compare_agreement(args, lines)
+    if "search" in wanted:
+        compare_search(args, lines)
+    if "oai" in wanted:
+        compare_oai(args, lines)
     lines += [f"After: {machine_line()}", "",
               f"Command: {' '.join([Path(sys.executable).name, 'benchmarks/bench_peers.py', *sys.argv[1:]])}"]
     text = "\n".join(lines) + "\n"
