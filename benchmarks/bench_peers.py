@@ -20,7 +20,7 @@ Comparisons (each a child process per run, so one tool's memory and imports neve
 - agree: how far fotofecha's upright phash (untrimmed, and trimmed as stored) lies from imagehash.phash
   of the fully decoded file and from imagededup's PHash (which differs from imagehash by definition: its
   median leaves out the DC term, a bit is set at >= the median, and it shrinks in colour before going grey).
-- search: near-duplicate pairs within 8 bits among N upright phash-like hashes: fotofecha's
+- search: near-duplicate pairs within 8 bits among N uniform random 64-bit hashes, 1% planted pairs: fotofecha's
   dataset.nearest.pairs_within against faiss's exact binary index (IndexBinaryFlat range search,
   one thread, as fotofecha's search).
 - oai: a metadata-only OAI-PMH harvest of --oai-records records from the loopback replica
