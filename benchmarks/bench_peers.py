@@ -17,6 +17,8 @@ Comparisons (each a child process per run, so one tool's memory and imports neve
   folder), real-small (the 200 real photographs as they are, 0.27 MP). fotofecha's dataset.hashing
   (phash, trimmed, 8 orientations, and upright only as `dedupe --no-transforms` hashes) against
   imagededup's PHash().encode_images. Wall seconds and CPU seconds (the process and its workers).
+- steps: CPU per image of each step of fotofecha's hashing in one process (decode at the hash's size,
+  trim, phash in 8 orientations), beside imagededup's decode and resize done the same way in Pillow.
 - agree: how far fotofecha's upright phash (untrimmed, and trimmed as stored) lies from imagehash.phash
   of the fully decoded file and from imagededup's PHash (which differs from imagehash by definition: its
   median leaves out the DC term, a bit is set at >= the median, and it shrinks in colour before going grey).
@@ -227,6 +229,47 @@ def compare_hash(args, lines: list[str]) -> None:
     lines += ["", "Sets: " + "; ".join(f"{name}: {label}" for name, label, _ in sets) + ".", ""]
 
 
+def step_costs(args, lines: list[str]) -> None:
+    """CPU ms per image of each step of fotofecha's hashing, one process, and of imagededup's decode and resize."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks.photos import DEFAULT_DIR, REAL_DIR
+    from dataset.hashing import DECODE_SIDE, PHASH_SIDE, _low_frequencies, phash_orientations, trim_picture
+    from dataset.imageio import RESAMPLE, load_image
+
+    def cpu_ms(step, items) -> tuple[float, list]:
+        start = time.process_time()
+        out = [step(item) for item in items]
+        return 1000 * (time.process_time() - start) / len(items), out
+
+    def peer_pixels(path: str) -> np.ndarray:  # imagededup's load_image: whole decode, RGB resize to 32x32, then grey
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB").resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS).convert("L"))
+
+    lines += ["## Where the time goes: CPU ms per image, one process", "",
+              "| set | decode at the hash's size | trim | phash, 8 orientations (batched) | fotofecha total | "
+              "imagededup's whole decode + 32x32 resize | that / fotofecha's decode alone |", "|:--|--:|--:|--:|--:|--:|--:|"]
+    sets = [("synthetic", sorted(str(p) for p in DEFAULT_DIR.glob("photo_*.jpg"))[: min(args.synthetic, 200)]),
+            ("real-large", _files(str(TMP / f"fotofecha-bench-real-large-{args.large}"))),
+            ("real-small", _files(str(REAL_DIR)))]
+    for name, files in sets:
+        if not files:
+            continue
+        decode, colours = cpu_ms(lambda p: load_image(p, mode="RGB", min_side=DECODE_SIDE), files)
+        trim, trimmed = cpu_ms(lambda c: trim_picture(c.convert("L"), lambda: c)[0], colours)
+        start = time.process_time()
+        thumbnails = np.stack([np.asarray(t.resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE)) for t in trimmed])
+        phash_orientations(_low_frequencies(thumbnails))
+        phash = 1000 * (time.process_time() - start) / len(files)
+        peer, _ = cpu_ms(peer_pixels, files)
+        lines.append(f"| {name} | {decode:.2f} | {trim:.2f} | {phash:.2f} | {decode + trim + phash:.2f} | {peer:.2f} | "
+                     f"{peer / decode:.1f}x |")
+    lines += ["", "The last column is the most any hashing that decodes as fotofecha does could gain over imagededup "
+              "with trimming and hashing free.", ""]
+
+
 def compare_agreement(args, lines: list[str]) -> None:
     """Bits between fotofecha's upright phash (untrimmed, and trimmed as stored) and imagehash's / imagededup's."""
     sys.path.insert(0, str(ROOT))
@@ -374,7 +417,8 @@ def main() -> None:
         print(json.dumps(CHILDREN[sys.argv[2]](*(json.loads(a) for a in sys.argv[3:]))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="hash,agree,search,oai", help="comma-separated: hash, agree, search, oai")
+    parser.add_argument("--only", default="hash,steps,agree,search,oai",
+                        help="comma-separated: hash, steps, agree, search, oai")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds, order alternated (at least 3)")
     parser.add_argument("--workers", type=int, default=2, help="hashing processes for every tool")
     parser.add_argument("--synthetic", type=int, default=400, help="synthetic 1.2 MP photographs")
@@ -391,6 +435,8 @@ def main() -> None:
     wanted = args.only.split(",")
     if "hash" in wanted:
         compare_hash(args, lines)
+    if "steps" in wanted:
+        step_costs(args, lines)
     if "agree" in wanted:
         compare_agreement(args, lines)
     if "search" in wanted:
