@@ -1,9 +1,9 @@
 """Perceptual hashes (imagehash phash/dhash, 64 bits) of every stored image in its 8 orientations, kept.
 
 Hashes work on 32x32 (phash) or 9x8 (dhash) greyscale thumbnails, so only those pixels are decoded:
-a JPEG at the smallest DCT scale (1/2..1/8) whose short side is still >= 64, twice phash's input (at
-1/8, its 8x8 block means: within a bit or two of the full-decode hash), other formats reduced as they
-are read (dataset/imageio.py). The decode is in colour, for trimming, and converted to greyscale (ITU-R 601
+a JPEG at the smallest DCT scale (1/2..1/8) whose short side is still >= 128, four times phash's input
+(within a bit or two of the full-decode hash; trimming needs the margin, see DECODE_SIDE), other
+formats reduced as they are read (dataset/imageio.py). The decode is in colour, for trimming, and converted to greyscale (ITU-R 601
 luma) for hashing. Uniform borders, card mounts and scanner-bed margins are trimmed first, on that
 reduced picture (dataset/trim.py), so one print hashes alike on and off its mount. The upright hash
 is imagehash's of the trimmed picture, bit for bit; the other 7 orientations (dataset/orientations.py)
@@ -39,13 +39,13 @@ ALGORITHMS = ("phash", "dhash")
 HASH_BITS = 64
 HASH_SIDE = 8  # bits per side of the hash grid (imagehash's hash_size)
 PHASH_SIDE = HASH_SIDE * 4  # phash's thumbnail: 32x32 pixels, whose DCT keeps the 8x8 lowest frequencies
-# Short side a file is decoded at, at least: twice the largest hash input (phash's 32 px). A JPEG's
-# 1/8-scale decode is its 8x8 block means, a box filter before the hash's own Lanczos resize: within
-# 2 bits of the full-decode hash on photographs (tests/test_hashing.py), at a 64th of the pixels. Not
-# 32: borders are found on this picture, and one pixel of a 32-px short side is a whole thumbnail pixel
-# (a mounted 240x180 print then hashes 6 bits from its unmounted self; at 64, within 4). Only scans
-# under 512 px decode at a larger scale for it; bigger ones reach 1/8 either way.
-DECODE_SIDE = 2 * PHASH_SIDE
+# Short side a file is decoded at, at least: 4x phash's 32 px. The hash alone would be content with
+# 32 (a JPEG's 1/8-scale decode is its 8x8 block means, a box filter before the hash's own resize), but
+# borders are found and cut on this picture, and a coarser one moves the cut: decoding at 64 found 94
+# of the demo archive's 100 planted duplicates (benchmarks/dedupe_truth.py), with one false merge more,
+# against 97 at 128; at 32 a mounted 240x180 print hashes 6 bits from its unmounted self
+# (tests/test_hashing.py). Scans of 1024 px and more still decode at 1/8.
+DECODE_SIDE = 4 * PHASH_SIDE
 # Short side of the copy borders are looked for on, at most: a decode larger than this (a big scan at
 # 1/8 scale) is box-reduced first, so big and small decodes trim alike and cheaply.
 TRIM_SIDE = 128

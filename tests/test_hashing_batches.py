@@ -76,13 +76,13 @@ def test_hash_paths_yields_every_job_in_order_across_workers(files):
     assert failed == [103] and "cannot decode" in results[3][2]
 
 
-def test_jpegs_decode_at_the_smallest_scale_that_keeps_twice_the_hash_input():
-    # 1280x960 -> 1/8 (160x120); 640x480 -> 1/4 (160x120): 1/8 would leave 60 px, under 64 = 2 x 32.
-    assert DECODE_SIDE == 64
-    for size in [(1280, 960), (640, 480)]:
+def test_jpegs_decode_at_the_smallest_scale_that_keeps_128_pixels():
+    # 2048x1536 -> 1/8 (256x192); 1280x960 -> 1/4 (320x240): 1/8 would leave 120 px, under 128 = 4 x 32.
+    assert DECODE_SIDE == 128
+    for size, decoded in [((2048, 1536), (256, 192)), ((1280, 960), (320, 240)), ((640, 480), (320, 240))]:
         buffer = io.BytesIO()
         render_photo(1950, 1, size).save(buffer, "JPEG", quality=90)
-        assert load_image(buffer.getvalue(), mode="RGB", min_side=DECODE_SIDE).size == (160, 120)
+        assert load_image(buffer.getvalue(), mode="RGB", min_side=DECODE_SIDE).size == decoded
 
 
 def stored_variants(engine) -> list[str | None]:
