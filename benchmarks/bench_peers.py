@@ -63,14 +63,18 @@ def _files(folder: str) -> list[str]:
     return sorted(str(p) for p in Path(folder).rglob("*.jpg"))
 
 
-def child_hash_fotofecha(folder: str, workers: int, orientations: bool) -> dict:
-    sys.path.insert(0, str(ROOT))
+def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: str = str(ROOT)) -> dict:
+    """dataset.hashing.hash_paths of the checkout at `root` (this one, or --baseline's older tree)."""
+    sys.path.insert(0, root)
     from dataset.hashing import hash_paths
 
     jobs = [(k, path, ("phash",)) for k, path in enumerate(_files(folder))]
+    options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the option
     cpu, start = _cpu_seconds(), time.perf_counter()
-    hashed = sum(1 for batch in hash_paths(jobs, workers=workers, orientations=orientations)
-                 for _, picture, _ in batch if picture is not None)
+    hashed = 0
+    for result in hash_paths(jobs, workers=workers, **options):
+        batch = result if isinstance(result, list) else [result]  # a baseline may yield one result at a time
+        hashed += sum(1 for _, picture, _ in batch if picture is not None)
     return {"wall": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "items": hashed}
 
 
@@ -209,6 +213,9 @@ def compare_hash(args, lines: list[str]) -> None:
         ours = partial(run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers)
         runs = {"fotofecha (phash, trimmed, 8 orientations)": partial(ours, True),
                 "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False)}
+        if args.baseline:
+            runs[f"fotofecha before ({args.baseline.name}: phash, trimmed, 8 orientations)"] = partial(
+                run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, True, str(args.baseline))
         if not missing:
             runs["imagededup PHash().encode_images"] = partial(
                 run_child, args.peers_python, "hash-imagededup", str(folder), args.workers)
@@ -426,6 +433,8 @@ def main() -> None:
     parser.add_argument("--search-sizes", type=lambda text: [int(n) for n in text.split(",")], default=[20_000, 50_000],
                         help="comma-separated hash counts for the search comparison")
     parser.add_argument("--oai-records", type=int, default=20_000, help="records in the replica for the OAI harvest")
+    parser.add_argument("--baseline", type=Path, help="an older checkout of fotofecha to hash beside this one "
+                        "(e.g. git archive COMMIT | tar -x -C DIR)")
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON, help="the interpreter with the peers")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_peers.md")
     args = parser.parse_args()
