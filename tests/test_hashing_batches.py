@@ -90,6 +90,7 @@ def stored_variants(engine) -> list[str | None]:
         return sorted(row.variants for row in session.scalars(select(ImageHash)))
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_no_transforms_hashes_upright_only_and_a_run_with_transforms_hashes_again(fresh_db, add_photo):
     for k in range(3):
         add_photo(f"r{k}", render_photo(1900 + 20 * k, k, (200, 150)), "1940")
