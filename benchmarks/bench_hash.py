@@ -3,7 +3,8 @@ and imagededup's PHash().encode_images on the same folder when it is installed.
 
     .venv/bin/python benchmarks/bench_hash.py --count 1000 --workers 2
 
-imagededup is installed for this benchmark only (pip install imagededup); it is not a dependency.
+imagededup is not a dependency: it is compared only when importable here. Never install it into the
+project's venv; benchmarks/bench_peers.py runs it (and Sickle, faiss) from a venv of its own, alternating.
 Prints a markdown table: images/s for each, the cost of trimming and orientations, how far apart hashes are.
 """
 
@@ -38,7 +39,8 @@ def timed_previous(paths: list[Path], workers: int) -> tuple[float, dict[str, st
 
 def timed_now(paths: list[Path], algorithms: tuple[str, ...], workers: int) -> tuple[float, dict[str, str]]:
     start = time.perf_counter()
-    results = list(hash_paths([(k, str(p), algorithms) for k, p in enumerate(paths)], workers=workers))
+    jobs = [(k, str(p), algorithms) for k, p in enumerate(paths)]
+    results = [item for batch in hash_paths(jobs, workers=workers) for item in batch]
     seconds = time.perf_counter() - start
     return seconds, {paths[k].name: picture.hashes[algorithms[0]][0] for k, picture, _ in results}
 

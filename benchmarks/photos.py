@@ -53,3 +53,43 @@ def machine() -> str:
                 break
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load}"
+
+
+REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "real-photos" / "images"
+if not REAL_DIR.is_dir():
+    REAL_DIR = Path("/work/shared/real-photos/images")
+# Megapixels of the upscaled real set: the smallest and the largest scan, spaced evenly on a log scale.
+LARGE_REAL_MP = (0.4, 23.5)
+
+
+def real_photos() -> list[Path]:
+    """The 200 real photographs of shared/real-photos (600-640 px, about 0.27 MP), read in place."""
+    return sorted(REAL_DIR.glob("*/*.jpg"))
+
+
+def _upscale(k: int, source: str, target_mp: float, folder: str) -> None:
+    path = Path(folder) / f"real_{k:04d}.jpg"
+    if path.exists():
+        return
+    with Image.open(source) as img:
+        small = img.convert("RGB")
+    scale = (target_mp * 1e6 / (small.width * small.height)) ** 0.5
+    big = small.resize((round(small.width * scale), round(small.height * scale)), Image.Resampling.BICUBIC)
+    # Grain, as film and scanner noise: an upscaled JPEG alone would be unrealistically smooth (tiny, fast to decode).
+    grain = np.random.default_rng(k).normal(0, 4, (big.height, big.width, 1)).astype(np.float32)
+    pixels = np.clip(np.asarray(big, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
+    partial = path.with_suffix(".part")
+    Image.fromarray(pixels, "RGB").save(partial, "JPEG", quality=90)
+    partial.rename(path)
+
+
+def ensure_large_real(count: int, folder: Path, workers: int = 2) -> list[Path]:
+    """`count` real photographs upscaled (bicubic, plus grain) to 0.4..23.5 MP, log-spaced; made once, reused."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = real_photos()
+    low, high = LARGE_REAL_MP
+    targets = [low * (high / low) ** (k / max(1, count - 1)) for k in range(count)]
+    picks = [str(sources[(k * 37) % len(sources)]) for k in range(count)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_upscale, range(count), picks, targets, [str(folder)] * count))
+    return [folder / f"real_{k:04d}.jpg" for k in range(count)]

@@ -1,13 +1,17 @@
 """Perceptual hashes (imagehash phash/dhash, 64 bits) of every stored image in its 8 orientations, kept.
 
-Hashes work on 32x32 (phash) or 9x8 (dhash) greyscale thumbnails, so JPEGs are decoded in draft mode
-at 1/2..1/8 scale: several times faster than a full decode, within a bit or two of the full-decode
-hash. The decode is in colour, for trimming, and converted to greyscale (ITU-R 601 luma) for hashing. Uniform borders, card mounts and scanner-bed margins are trimmed first
-(dataset/trim.py), so one print hashes alike on and off its mount. The upright hash is imagehash's,
-bit for bit; the other 7 orientations (dataset/orientations.py) cost no decode and no resize for
-phash, whose DCT only changes signs and transposes under a mirror or a quarter turn, and one more
-9x8 thumbnail for dhash. Files are hashed in parallel worker processes; results are committed in
-batches, so an interrupted run keeps what it did.
+Hashes work on 32x32 (phash) or 9x8 (dhash) greyscale thumbnails, so only those pixels are decoded:
+a JPEG at the smallest DCT scale (1/2..1/8) whose short side is still >= 128, four times phash's input
+(within a bit or two of the full-decode hash; trimming needs the margin, see DECODE_SIDE), other
+formats reduced as they are read (dataset/imageio.py). The decode is in colour, for trimming, and converted to greyscale (ITU-R 601
+luma) for hashing. Uniform borders, card mounts and scanner-bed margins are trimmed first, on that
+reduced picture (dataset/trim.py), so one print hashes alike on and off its mount. The upright hash
+is imagehash's of the trimmed picture, bit for bit; the other 7 orientations (dataset/orientations.py)
+cost no decode and no resize for phash, whose DCT only changes signs and transposes under a mirror or
+a quarter turn, and one more 9x8 thumbnail for dhash; `orientations=False` (dedupe --no-transforms)
+skips them. Files are hashed in parallel worker processes, a batch per task, and the DCTs and medians
+of a batch run as one array operation; results are committed in batches, so an interrupted run keeps
+what it did.
 """
 
 from __future__ import annotations
@@ -34,12 +38,19 @@ from db.session import session_scope
 ALGORITHMS = ("phash", "dhash")
 HASH_BITS = 64
 HASH_SIDE = 8  # bits per side of the hash grid (imagehash's hash_size)
-# Short side the JPEG is decoded at before the hash's own resize: 4x phash's 32 px keeps draft
-# hashes within 2 bits of full-decode hashes (tests/test_hashing.py) at 1/4..1/8 decode scale.
-DECODE_SIDE = 128
-# Short side of the copy borders are looked for on, whatever the decode scale (draft or full): a
-# pixel there is a quarter of a pixel of the 32x32 phash thumbnail.
+PHASH_SIDE = HASH_SIDE * 4  # phash's thumbnail: 32x32 pixels, whose DCT keeps the 8x8 lowest frequencies
+# Short side a file is decoded at, at least: 4x phash's 32 px. The hash alone would be content with
+# 32 (a JPEG's 1/8-scale decode is its 8x8 block means, a box filter before the hash's own resize), but
+# borders are found and cut on this picture, and a coarser one moves the cut: decoding at 64 found 94
+# of the demo archive's 100 planted duplicates (benchmarks/dedupe_truth.py), with one false merge more,
+# against 97 at 128; at 32 a mounted 240x180 print hashes 6 bits from its unmounted self
+# (tests/test_hashing.py). Scans of 1024 px and more still decode at 1/8.
+DECODE_SIDE = 4 * PHASH_SIDE
+# Short side of the copy borders are looked for on, at most: a decode larger than this (a big scan at
+# 1/8 scale) is box-reduced first, so big and small decodes trim alike and cheaply.
 TRIM_SIDE = 128
+# Files per worker task: the per-file overhead of a task and of one DCT is shared by a batch.
+BATCH_FILES = 64
 COMMIT_EVERY = 500
 
 
@@ -52,25 +63,21 @@ class HashSummary:
 
 @dataclass(frozen=True)
 class PictureHashes:
-    hashes: dict[str, tuple[str, ...]]  # algorithm -> 16-hex hashes, one per ORIENTATIONS entry, "none" first
+    # algorithm -> 16-hex hashes, one per ORIENTATIONS entry, "none" first (only "none" when hashed upright only)
+    hashes: dict[str, tuple[str, ...]]
     trim: str | None  # margins trimmed before hashing, "left,top,right,bottom" as shares of the side; None if none
 
 
 def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> PictureHashes:
-    """Hashes of one file's trimmed picture in all 8 orientations; raises UnreadableImage."""
-    # Decoded once in colour (a JPEG draft decode costs ~10% more than greyscale), which trimming may need.
-    colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
-    img, trim = trim_picture(colour.convert("L"), lambda: colour)
-    hashes = {}
-    for name in algorithms:
-        if name == "phash":
-            hashes[name] = _phashes(img)
-        elif name == "dhash":
-            hashes[name] = _dhashes(img)
-        else:
-            raise ValueError(f"unknown hash {name!r}: expected one of {', '.join(ALGORITHMS)}")
-    return PictureHashes(hashes, trim)
+                 max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True) -> PictureHashes:
+    """Hashes of one file's trimmed picture in all 8 orientations (upright only without `orientations`).
+
+    Raises UnreadableImage.
+    """
+    result = hash_batch([(path, tuple(algorithms))], draft, max_pixels, orientations)[0]
+    if isinstance(result, UnreadableImage):
+        raise result
+    return result
 
 
 def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
@@ -80,7 +87,46 @@ def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: b
     >>> hash_file("tests/data/images/sepia_1885.png", ["phash", "dhash"])
     {'phash': 'c9c8343796ca1f35', 'dhash': 'b8b3f3e3664a5874'}
     """
-    return {name: variants[0] for name, variants in hash_picture(path, algorithms, draft, max_pixels).hashes.items()}
+    picture = hash_picture(path, algorithms, draft, max_pixels, orientations=False)
+    return {name: variants[0] for name, variants in picture.hashes.items()}
+
+
+def hash_batch(files: list[tuple[str | Path, tuple[str, ...]]], draft: bool = True,
+               max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True) -> list[PictureHashes | UnreadableImage]:
+    """PictureHashes, or the UnreadableImage that stopped it, for each (path, algorithms) in `files`, in order.
+
+    Each file is decoded and trimmed on its own; the phash DCTs and medians of the whole batch are one
+    array operation each, so small scans do not pay numpy's per-call overhead 8 times each.
+    """
+    for _, algorithms in files:
+        for name in algorithms:
+            if name not in ALGORITHMS:
+                raise ValueError(f"unknown hash {name!r}: expected one of {', '.join(ALGORITHMS)}")
+    pictures: list[tuple[PILImage.Image, str | None] | UnreadableImage] = []
+    for path, _ in files:
+        try:
+            colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
+        except UnreadableImage as exc:
+            pictures.append(exc)
+            continue
+        pictures.append(trim_picture(colour.convert("L"), lambda colour=colour: colour))
+    wanted = [k for k, (_, algorithms) in enumerate(files)
+              if "phash" in algorithms and not isinstance(pictures[k], UnreadableImage)]
+    phashes = {}
+    if wanted:
+        thumbnails = np.stack([np.asarray(pictures[k][0].resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE)) for k in wanted])
+        values = phash_orientations(_low_frequencies(thumbnails), orientations)
+        phashes = {k: tuple(f"{value:016x}" for value in values[:, n].tolist()) for n, k in enumerate(wanted)}
+    out: list[PictureHashes | UnreadableImage] = []
+    for k, (_, algorithms) in enumerate(files):
+        picture = pictures[k]
+        if isinstance(picture, UnreadableImage):
+            out.append(picture)
+            continue
+        img, trim = picture
+        hashes = {name: phashes[k] if name == "phash" else _dhashes(img, orientations) for name in algorithms}
+        out.append(PictureHashes(hashes, trim))
+    return out
 
 
 def trim_picture(
@@ -88,17 +134,16 @@ def trim_picture(
 ) -> tuple[PILImage.Image, str | None]:
     """The greyscale picture `img` inside its borders, and what was cut ("left,top,right,bottom" shares).
 
-    Borders are looked for on a copy whose short side is TRIM_SIDE, whatever the decode scale (so
-    draft and full decodes trim alike), and in colour: a beige card and a pale sky can be one grey.
-    Most photographs have no flat outer line, seen already in grey, and are not decoded again:
-    `load_colour` gives the same picture in RGB only when needed.
+    Borders are looked for on the picture as decoded, box-reduced to a short side of TRIM_SIDE when it
+    is larger, and in colour: a beige card and a pale sky can be one grey. Most photographs have no flat
+    outer line, seen already in grey, and are not looked at in colour: `load_colour` gives the same
+    picture in RGB only when needed.
     """
     scale = min(1.0, TRIM_SIDE / min(img.size))
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    if not has_flat_edge(np.asarray(img.resize(size, PILImage.Resampling.BOX), dtype=np.float32)):
+    if not has_flat_edge(np.asarray(_reduced(img, size), dtype=np.float32)):
         return img, None
-    colour = load_colour()
-    left, top, right, bottom = content_box(np.asarray(colour.resize(size, PILImage.Resampling.BOX), dtype=np.float32))
+    left, top, right, bottom = content_box(np.asarray(_reduced(load_colour(), size), dtype=np.float32))
     width, height = size
     if (left, top, right, bottom) == (0, 0, width, height):
         return img, None
@@ -108,6 +153,10 @@ def trim_picture(
     return img.crop(box), ",".join(f"{share:.3f}" for share in shares)
 
 
+def _reduced(img: PILImage.Image, size: tuple[int, int]) -> PILImage.Image:
+    return img if img.size == size else img.resize(size, PILImage.Resampling.BOX)
+
+
 def _bits_hex(bits: np.ndarray) -> str:
     """imagehash's hex form: the bits row by row, first bit most significant."""
     return f"{int.from_bytes(np.packbits(bits.ravel()).tobytes(), 'big'):016x}"
@@ -115,14 +164,22 @@ def _bits_hex(bits: np.ndarray) -> str:
 
 def low_frequencies(img: PILImage.Image) -> np.ndarray:
     """The 8x8 lowest frequencies of the DCT of the 32x32 greyscale thumbnail (imagehash.phash's input)."""
-    pixels = np.asarray(img.resize((HASH_SIDE * 4, HASH_SIDE * 4), RESAMPLE))
-    return scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)[:HASH_SIDE, :HASH_SIDE]
+    return _low_frequencies(np.asarray(img.resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))[None])[0]
 
 
-def phash_orientations(low: np.ndarray) -> np.ndarray:
-    """uint64 phashes (ORIENTATIONS, n) of n low-frequency blocks (n, 8, 8): each bit is a coefficient above the median."""
-    out = np.empty((len(ORIENTATIONS), len(low)), dtype=np.uint64)
-    for k, name in enumerate(ORIENTATIONS):
+def _low_frequencies(thumbnails: np.ndarray) -> np.ndarray:
+    """(n, 8, 8) lowest DCT frequencies of n (n, 32, 32) thumbnails: imagehash's 2-D DCT-II, row by row per picture."""
+    return scipy.fftpack.dct(scipy.fftpack.dct(thumbnails, axis=1), axis=2)[:, :HASH_SIDE, :HASH_SIDE]
+
+
+def phash_orientations(low: np.ndarray, orientations: bool = True) -> np.ndarray:
+    """uint64 phashes (ORIENTATIONS, n) of n low-frequency blocks (n, 8, 8): each bit is a coefficient above the median.
+
+    Without `orientations`, only the upright row (1, n).
+    """
+    names = ORIENTATIONS if orientations else ORIENTATIONS[:1]
+    out = np.empty((len(names), len(low)), dtype=np.uint64)
+    for k, name in enumerate(names):
         transpose, signs = dct_signs(name, HASH_SIDE)
         block = (low.transpose(0, 2, 1) if transpose else low) * signs
         flat = block.reshape(len(low), -1)
@@ -136,10 +193,12 @@ def _phashes(img: PILImage.Image) -> tuple[str, ...]:
     return tuple(f"{int(value):016x}" for value in phash_orientations(low_frequencies(img)[None])[:, 0])
 
 
-def _dhashes(img: PILImage.Image) -> tuple[str, ...]:
-    """imagehash.dhash of the picture in each orientation: quarter turns need the 8x9 thumbnail."""
+def _dhashes(img: PILImage.Image, orientations: bool = True) -> tuple[str, ...]:
+    """imagehash.dhash of the picture in each orientation (upright only without `orientations`)."""
     wide = np.asarray(img.resize((HASH_SIDE + 1, HASH_SIDE), RESAMPLE)).astype(np.int16)
-    tall = np.asarray(img.resize((HASH_SIDE, HASH_SIDE + 1), RESAMPLE)).astype(np.int16)
+    if not orientations:
+        return (_bits_hex(wide[:, 1:] > wide[:, :-1]),)
+    tall = np.asarray(img.resize((HASH_SIDE, HASH_SIDE + 1), RESAMPLE)).astype(np.int16)  # quarter turns
     out = []
     for name in ORIENTATIONS:
         turned = apply(name, tall if STEPS[name][0] else wide)
@@ -156,33 +215,41 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
     return np.array([int(h, 16) for h in hexes], dtype=np.uint64)
 
 
-def _hash_job(job: tuple[int, str, tuple[str, ...]], max_pixels: int) -> tuple[int, PictureHashes | None, str | None]:
-    key, path, algorithms = job
-    try:
-        return key, hash_picture(path, algorithms, max_pixels=max_pixels), None
-    except UnreadableImage as exc:
-        return key, None, str(exc)
+def _hash_batch_job(
+    jobs: list[tuple[int, str, tuple[str, ...]]], max_pixels: int, orientations: bool
+) -> list[tuple[int, PictureHashes | None, str | None]]:
+    results = hash_batch([(path, algorithms) for _, path, algorithms in jobs], max_pixels=max_pixels,
+                         orientations=orientations)
+    return [(key, None, str(result)) if isinstance(result, UnreadableImage) else (key, result, None)
+            for (key, _, _), result in zip(jobs, results, strict=True)]
 
 
 def hash_paths(
-    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS
-) -> Iterator[tuple[int, PictureHashes | None, str | None]]:
-    """(key, hashes or None, error or None) for each (key, path, algorithms) job, in order; `workers` processes."""
-    job = partial(_hash_job, max_pixels=max_pixels)
-    if workers <= 1 or len(jobs) < 2 * workers:
-        yield from map(job, jobs)
+    jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
+    orientations: bool = True,
+) -> Iterator[list[tuple[int, PictureHashes | None, str | None]]]:
+    """Batches of (key, hashes or None, error or None) for the (key, path, algorithms) jobs, in order; `workers` processes.
+
+    A batch is at most BATCH_FILES files, fewer when that leaves each worker several batches to balance the load.
+    """
+    size = max(1, min(BATCH_FILES, -(-len(jobs) // (max(1, workers) * 4))))
+    batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+    work = partial(_hash_batch_job, max_pixels=max_pixels, orientations=orientations)
+    if workers <= 1 or len(batches) < 2:
+        yield from map(work, batches)
         return
     with worker_pool(workers) as pool:
-        yield from pool.map(job, jobs, chunksize=max(1, min(64, len(jobs) // (workers * 8))))
+        yield from pool.map(work, batches)
 
 
 def compute_missing_hashes(
     engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True,
 ) -> HashSummary:
     """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results.
 
-    Hashes stored before trimming and orientations existed (no variants) are computed again.
+    Hashes stored before trimming and orientations existed (variants None) are computed again, and so
+    are hashes stored upright only (variants "", by `orientations=False`) when `orientations` is on.
     """
     with session_scope(engine) as session:
         images = session.execute(
@@ -197,7 +264,7 @@ def compute_missing_hashes(
         todo = tuple(
             a for a in algorithms
             if (row := stored.get((image_id, a))) is None or row.status != "ok" or row.image_sha256 != sha
-            or row.variants is None
+            or row.variants is None or (orientations and not row.variants)
         )
         if todo:
             jobs.append((image_id, path, todo))
@@ -208,16 +275,14 @@ def compute_missing_hashes(
     hashed = failed = 0
     pending: list[tuple[int, PictureHashes | None, str | None]] = []
     bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)
-    for result in hash_paths(jobs, workers, max_pixels):
-        pending.append(result)
-        bar.update(1)
+    for batch in hash_paths(jobs, workers, max_pixels, orientations):
+        pending.extend(batch)
+        bar.update(len(batch))
         if len(pending) >= COMMIT_EVERY:
             _store(engine, pending, todo_of, sha_of)
             pending = []
-        if result[1] is None:
-            failed += 1
-        else:
-            hashed += 1
+        failed += sum(1 for _, picture, _ in batch if picture is None)
+        hashed += sum(1 for _, picture, _ in batch if picture is not None)
     bar.close()
     _store(engine, pending, todo_of, sha_of)
     return HashSummary(hashed=hashed, failed=failed, reused=reused)

@@ -36,7 +36,8 @@ MAX_ROUNDS = 4  # layers peeled per side at most (bed, card, white border, ...)
 
 def has_flat_edge(pixels: np.ndarray) -> bool:
     """Whether any outermost row or column is flat: the cheap test before looking for borders at all."""
-    return any(_flat_first_line(_lines(pixels, [0, 0, pixels.shape[1], pixels.shape[0]], side)) for side in range(4))
+    box = [0, 0, pixels.shape[1], pixels.shape[0]]
+    return any(_flat_first_line(_lines(pixels, box, side)) is not None for side in range(4))
 
 
 def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
@@ -48,11 +49,17 @@ def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     """
     height, width = pixels.shape[:2]
     box = [0, 0, width, height]
+    # A side is looked at again only when the box changed since it was last looked at: a peel depends
+    # on nothing but the box, so the round that finds no change need not repeat the sides already seen.
+    unchanged_since = 0  # sides looked at in a row without any change to the box
     for _ in range(MAX_ROUNDS):
-        before = list(box)
         for side in range(4):
-            box = _peel(pixels, box, side)
-        if box == before:
+            if unchanged_since == 4:
+                break
+            peeled = _peel(pixels, box, side)
+            unchanged_since = unchanged_since + 1 if peeled == box else 0
+            box = peeled
+        if unchanged_since == 4:
             break
     left, top, right, bottom = box
     if right - left < MIN_KEPT * width or bottom - top < MIN_KEPT * height:
@@ -76,20 +83,36 @@ def _lines(pixels: np.ndarray, box: list[int], side: int) -> np.ndarray:
 def _distance(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """Per pixel, how far from `colour` (grey levels; the largest over the channels in colour)."""
     difference = np.abs(pixels - colour)
-    return difference.max(axis=-1) if difference.ndim == 3 else difference
+    if difference.ndim != 3:  # a block of grey lines, or one line (grey, or colour judged channel by channel)
+        return difference
+    # Channel by channel: a reduction over a last axis of 3 costs a call per pixel, maximum() one per channel.
+    largest = difference[..., 0]
+    for channel in range(1, difference.shape[-1]):
+        largest = np.maximum(largest, difference[..., channel])
+    return largest
 
 
-def _flat_first_line(lines: np.ndarray) -> bool:
+def _median(line: np.ndarray) -> np.ndarray:
+    """np.median(line, axis=0), without its general-purpose overhead (a line is at most a few hundred pixels)."""
+    ordered = np.sort(line, axis=0)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / ordered.dtype.type(2)
+
+
+def _flat_first_line(lines: np.ndarray) -> np.ndarray | None:
+    """The colour of the outermost line when it is flat (its median), else None."""
     if len(lines) < 2 or lines.shape[1] == 0:
-        return False
-    return (_distance(lines[0], np.median(lines[0], axis=0)) <= PIXEL_TOLERANCE).mean() >= FLAT_SHARE
+        return None
+    colour = _median(lines[0])
+    near = _distance(lines[0], colour) <= PIXEL_TOLERANCE
+    return colour if np.count_nonzero(near) / near.size >= FLAT_SHARE else None
 
 
 def _peel(pixels: np.ndarray, box: list[int], side: int) -> list[int]:
     lines = _lines(pixels, box, side)
-    if not _flat_first_line(lines):
+    colour = _flat_first_line(lines)
+    if colour is None:
         return box  # most photographs: the outermost line is not flat, nothing more to look at
-    colour = np.median(lines[0], axis=0)
     cross = max(1, round(CROSS_SHARE * len(lines)))
     limit = int(len(lines) * (1.0 - MIN_KEPT)) + 1  # peeling deeper would trim nothing at all
     depth, gap, k = 1, 0, 1
@@ -97,12 +120,12 @@ def _peel(pixels: np.ndarray, box: list[int], side: int) -> list[int]:
         # Lines are judged a block at a time: borders are a few lines deep, photographs many.
         block = lines[k : min(limit, k + BLOCK_LINES)]
         near = _distance(block, colour) <= PIXEL_TOLERANCE
-        share = near.mean(axis=1)
+        share = np.count_nonzero(near, axis=1) / near.shape[1]  # near.mean(axis=1), without its wrapper's overhead
         # The mean of the pixels near the colour tracks a gradient (a sky) that a flat paper does not have.
         weights = near[..., None] if block.ndim == 3 else near
         means = (block * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
         drift = np.abs(means - colour).max(axis=-1) if block.ndim == 3 else np.abs(means - colour)
-        for flat in (share >= FLAT_SHARE) & (drift <= MEAN_DRIFT):
+        for flat in ((share >= FLAT_SHARE) & (drift <= MEAN_DRIFT)).tolist():
             if flat:
                 depth, gap = k + 1, 0
             else:
@@ -114,7 +137,7 @@ def _peel(pixels: np.ndarray, box: list[int], side: int) -> list[int]:
     # into the borders of the sides next to it) leaves the border's colour at about the same depth.
     quarter = lines.shape[1] // 4
     past = _distance(lines[depth : depth + cross + EDGE_LINES, quarter : lines.shape[1] - quarter], colour) > PIXEL_TOLERANCE
-    if depth < len(lines) and past.any(axis=0).mean() < EDGE_SHARE:
+    if depth < len(lines) and np.count_nonzero(past.any(axis=0)) / past.shape[1] < EDGE_SHARE:
         return box
     box = list(box)
     if side < 2:

@@ -129,7 +129,8 @@ class ImageHash(Base):
     # 16 hex digits of the upright picture (after trimming); None when the image could not be decoded
     hash_hex: Mapped[str | None] = mapped_column(String(64))
     # schema v5: the hashes of the 7 other orientations (mirror, flip, rot180, transpose, rot90, rot270,
-    # transverse: dataset/orientations.py), space-separated; None on rows hashed before v5 (hashed again)
+    # transverse: dataset/orientations.py), space-separated; None on rows hashed before v5 (hashed again);
+    # "" when hashed upright only (dedupe --no-transforms; hashed again when orientations are wanted)
     variants: Mapped[str | None] = mapped_column(Text)
     # schema v5: borders trimmed before hashing, "left,top,right,bottom" as shares of the side; None if none
     trim: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,105 @@
+"""Hashing in batches, upright only for `dedupe --no-transforms`, at the decode size the hashes need."""
+
+import io
+from pathlib import Path
+
+import imagehash
+import pytest
+from sqlalchemy import select
+
+from crawler.replica.photos import mount_print, render_photo
+from dataset.dedupe import DedupeConfig, run_dedupe
+from dataset.hashing import DECODE_SIDE, hash_batch, hash_paths, hash_picture, trim_picture
+from dataset.imageio import UnreadableImage, load_image
+from db.models import ImageHash
+from db.session import session_scope
+from tests.conftest import REAL_PHOTOS
+
+DATA = Path(__file__).parent / "data" / "images"
+
+
+@pytest.fixture
+def files(tmp_path) -> list[Path]:
+    """Photographs with and without mounts, a truncated JPEG among them, and the committed test images."""
+    paths = []
+    for k, year in enumerate([1890, 1931, 1962]):
+        picture = render_photo(year, k, (320, 240) if k % 2 else (240, 320))
+        paths.append(tmp_path / f"plain_{k}.jpg")
+        picture.save(paths[-1], quality=90)
+        paths.append(tmp_path / f"card_{k}.jpg")
+        mount_print(picture, "card", (20, 16, 22, 40), seed=k).save(paths[-1], quality=85)
+    data = paths[0].read_bytes()
+    paths.insert(3, tmp_path / "cut.jpg")
+    paths[3].write_bytes(data[: len(data) // 2])
+    return paths + sorted(DATA.iterdir())
+
+
+def test_a_batch_hashes_each_file_as_alone_and_keeps_failures_in_place(files):
+    batch = hash_batch([(path, ("phash", "dhash")) for path in files])
+    assert len(batch) == len(files)
+    for path, result in zip(files, batch, strict=True):
+        if path.name == "cut.jpg":
+            assert isinstance(result, UnreadableImage) and "cannot decode" in str(result)
+            continue
+        assert result == hash_picture(path, ["phash", "dhash"]), path.name
+        assert all(len(hashes) == 8 for hashes in result.hashes.values())
+
+
+def test_batched_phash_is_imagehash_of_the_trimmed_picture_on_real_photographs():
+    # One batch's DCTs and medians are one array operation: each picture's bits must still be imagehash's own.
+    paths = sorted((REAL_PHOTOS / "images").glob("*/*.jpg"))[::25]
+    if not paths:
+        pytest.skip(f"no real photographs under {REAL_PHOTOS}")
+    batch = hash_batch([(path, ("phash",)) for path in paths])
+    for path, result in zip(paths, batch, strict=True):
+        colour = load_image(path, mode="RGB", min_side=DECODE_SIDE)
+        trimmed, trim = trim_picture(colour.convert("L"), lambda colour=colour: colour)
+        assert result.trim == trim
+        assert result.hashes["phash"][0] == str(imagehash.phash(trimmed)), path.name
+
+
+def test_upright_only_is_the_first_of_the_eight(files):
+    readable = [path for path in files if path.name != "cut.jpg"]
+    upright = hash_batch([(path, ("phash", "dhash")) for path in readable], orientations=False)
+    every = hash_batch([(path, ("phash", "dhash")) for path in readable])
+    for one, eight in zip(upright, every, strict=True):
+        assert one.trim == eight.trim
+        assert {name: hashes for name, hashes in one.hashes.items()} == {
+            name: hashes[:1] for name, hashes in eight.hashes.items()}
+
+
+def test_hash_paths_yields_every_job_in_order_across_workers(files):
+    jobs = [(100 + k, str(path), ("phash",)) for k, path in enumerate(files)]
+    results = [item for batch in hash_paths(jobs, workers=2) for item in batch]
+    assert [key for key, _, _ in results] == [key for key, _, _ in jobs]
+    failed = [key for key, picture, error in results if picture is None]
+    assert failed == [103] and "cannot decode" in results[3][2]
+
+
+def test_jpegs_decode_at_the_smallest_scale_that_keeps_128_pixels():
+    # 2048x1536 -> 1/8 (256x192); 1280x960 -> 1/4 (320x240): 1/8 would leave 120 px, under 128 = 4 x 32.
+    assert DECODE_SIDE == 128
+    for size, decoded in [((2048, 1536), (256, 192)), ((1280, 960), (320, 240)), ((640, 480), (320, 240))]:
+        buffer = io.BytesIO()
+        render_photo(1950, 1, size).save(buffer, "JPEG", quality=90)
+        assert load_image(buffer.getvalue(), mode="RGB", min_side=DECODE_SIDE).size == decoded
+
+
+def stored_variants(engine) -> list[str | None]:
+    with session_scope(engine) as session:
+        return sorted(row.variants for row in session.scalars(select(ImageHash)))
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_no_transforms_hashes_upright_only_and_a_run_with_transforms_hashes_again(fresh_db, add_photo):
+    for k in range(3):
+        add_photo(f"r{k}", render_photo(1900 + 20 * k, k, (200, 150)), "1940")
+    quick = run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False))
+    assert (quick.hashed, quick.reused_hashes) == (3, 0)
+    assert stored_variants(fresh_db) == ["", "", "", "", "", ""]  # phash and dhash, upright only
+    again = run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False))
+    assert (again.hashed, again.reused_hashes) == (0, 3)  # upright is all --no-transforms needs
+    full = run_dedupe(fresh_db, DedupeConfig(progress=False))
+    assert (full.hashed, full.reused_hashes) == (3, 0)
+    assert all(len(variants.split()) == 7 for variants in stored_variants(fresh_db))
+    assert run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False)).reused_hashes == 3
