@@ -110,7 +110,7 @@ def test_every_fault_is_a_row_with_its_reason(first_crawl, stored, replica_archi
                 assert image.status == "failed" and image.error.startswith(IMAGE_FAULTS[fault] + ": ")
                 assert image.path is None and image.sha256 is None
             elif fault == "missing_fields":
-                absent = {"title", "holder", "place", "description", "date_raw"} - {
+                absent = {"title", "holder", "place", "date_raw"} - {  # required ones: a description is not
                     LABEL_TO_FIELD[normalize_label(label)] for label in truth.fields
                 }
                 assert record.status == "incomplete"
