@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from crawler.replica.catalogue import NO_DATE, UNPARSEABLE, RecordText, date_string, first_catalogue_draws, record_text
+from crawler.replica.catalogue import (
+    NO_DATE,
+    UNPARSEABLE,
+    RecordText,
+    date_string,
+    first_catalogue_draws,
+    record_text,
+)
 from crawler.replica.holders import Holder, assign_holders
 from crawler.replica.photos import mount_print, render_photo
 
