@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -14,7 +15,7 @@ import pytest
 
 from crawler.replica import build_archive
 from crawler.replica.catalogue import EVENTS, TITLE_FORMS
-from crawler.replica.holders import KINDS
+from crawler.replica.holders import INSTITUTIONS, KINDS, ROSTER_SIZE, draw_roster
 from crawler.replica.oai import ID_PREFIX, RIGHTS
 from db.dates import parse_date
 
@@ -98,6 +99,13 @@ def test_holders_records_all_fall_in_their_spans(large):
         h.last_year - h.first_year for h in holders.values() if h.kind == "studio")
     assert sum(1 for c in counts.values() if c <= 2) >= 5  # holders that say little
     assert max(counts.values()) >= 40  # and holders that say a lot
+
+
+def test_a_huge_archive_has_a_provinces_holders_each_named_once():
+    # Names are drawn from a few surnames: an uncapped roster would run out of them (and never return).
+    roster = draw_roster(1_000_000, random.Random(0))
+    assert len(roster) == len(INSTITUTIONS) + sum(most for _, _, most in ROSTER_SIZE.values())
+    assert len({h.name for h in roster}) == len(roster)
 
 
 def test_the_year_chooses_the_holder_not_the_holder_the_year(large):

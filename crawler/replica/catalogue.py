@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable
@@ -202,12 +203,16 @@ class RecordText:
     description_date: str | None  # the date phrase inside the description, when it names one
 
 
+@functools.cache
+def _place_weights(year: int) -> tuple[float, ...]:
+    return tuple(w * (1.0 + math.exp(-(((year - peak) / PLACE_TILT_YEARS) ** 2)))
+                 for w, peak in zip(PLACE_WEIGHTS, PLACE_PEAKS, strict=True))
+
+
 def _place(year: int, home_town: str | None, rng: random.Random) -> str:
     if home_town is not None and rng.random() < HOME_TOWN_SHARE:
         return home_town
-    weights = [w * (1.0 + math.exp(-(((year - peak) / PLACE_TILT_YEARS) ** 2)))
-               for w, peak in zip(PLACE_WEIGHTS, PLACE_PEAKS, strict=True)]
-    return rng.choices(PLACES, weights=weights)[0]
+    return rng.choices(PLACES, weights=_place_weights(year))[0]
 
 
 def _title_date(form: str, year: int, rng: random.Random) -> tuple[str, str]:

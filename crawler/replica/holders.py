@@ -39,7 +39,10 @@ INSTITUTIONS = (
     ("Parroquia de Santa María de Nájera", 1895, 1970, "Nájera", 0.8),
 )
 DONOR_NAMES = ("Donación {given} {surname}", "Legado {given} {surname} {surname2}")
+# kind -> (records per holder, fewest, most): a larger archive has more holders, up to what a province has
+ROSTER_SIZE = {"studio": (40, 4, 40), "photographer": (70, 3, 30), "album": (50, 4, 60)}
 DONOR_SHARE = 0.015  # share of the records given by one-off donors (one or two photographs each)
+MAX_DONORS = 200  # a larger archive has no more donors than this
 PAIR_WINDOW = 4  # a donor's second photograph lies within this many years of the first
 
 
@@ -71,10 +74,9 @@ def draw_roster(records: int, rng: random.Random) -> tuple[Holder, ...]:
     """The archive's holders: the institutions, and studios, photographers and albums in proportion to its size."""
     taken = {name for name, *_ in INSTITUTIONS}
     roster = [Holder(name, "institution", first, last, town, weight) for name, first, last, town, weight in INSTITUTIONS]
-    counts = {"studio": max(4, records // 40), "photographer": max(3, records // 70), "album": max(4, records // 50)}
-    for kind, count in counts.items():
+    for kind, (per_holder, fewest, most) in ROSTER_SIZE.items():
         templates, (shortest, longest), (lightest, heaviest) = KINDS[kind]
-        for _ in range(count):
+        for _ in range(min(max(fewest, records // per_holder), most)):
             span = rng.randint(shortest, longest)
             first = rng.randint(YEAR_FIRST, YEAR_LAST - shortest)
             town = rng.choices(PLACES, weights=PLACE_WEIGHTS)[0]
@@ -85,17 +87,23 @@ def draw_roster(records: int, rng: random.Random) -> tuple[Holder, ...]:
 
 def _donors(years: list[int], rng: random.Random, taken: set[str]) -> dict[int, Holder]:
     """Record index -> a one-off donor; every other donor gives a second photograph of a near year when one exists."""
-    wanted = max(1, round(DONOR_SHARE * len(years))) if len(years) >= 30 else 0
+    wanted = min(max(1, round(DONOR_SHARE * len(years))), MAX_DONORS) if len(years) >= 30 else 0
     chosen: dict[int, Holder] = {}
     order = list(range(len(years)))
     rng.shuffle(order)
+    order_position = {i: k for k, i in enumerate(order)}
+    seconds: dict[int, list[int]] = {}  # year -> records that may be a donor's second photograph, in drawn order
+    for i in order[wanted:]:
+        seconds.setdefault(years[i], []).append(i)
     for k, first in enumerate(order[:wanted]):
-        if first in chosen:
-            continue
         members = [first]
         if k % 2:
-            near = [i for i in order[wanted:] if i not in chosen and abs(years[i] - years[first]) <= PAIR_WINDOW]
-            members += near[:1]
+            near = [i for year in range(years[first] - PAIR_WINDOW, years[first] + PAIR_WINDOW + 1)
+                    for i in seconds.get(year, [])[:1]]
+            if near:
+                second = min(near, key=order_position.__getitem__)
+                seconds[years[second]].remove(second)
+                members.append(second)
         low, high = min(years[i] for i in members), max(years[i] for i in members)
         donor = Holder(_name(DONOR_NAMES, rng, taken), "donor", low, high, rng.choices(PLACES, PLACE_WEIGHTS)[0], 0.0)
         chosen.update(dict.fromkeys(members, donor))
@@ -106,11 +114,14 @@ def assign_holders(years: list[int], records: int, rng: random.Random) -> list[H
     """The holder of each record, given the year its picture shows; each holder's span contains its records' years."""
     roster = draw_roster(records, rng)
     donors = _donors(years, rng, {h.name for h in roster})
+    active: dict[int, tuple[list[Holder], list[float]]] = {}  # year -> the holders active then, and their weights
     holders = []
     for i, year in enumerate(years):
         if i in donors:
             holders.append(donors[i])
             continue
-        active = [h for h in roster if h.first_year <= year <= h.last_year]
-        holders.append(rng.choices(active, weights=[h.weight for h in active])[0])
+        if year not in active:
+            chosen = [h for h in roster if h.first_year <= year <= h.last_year]
+            active[year] = chosen, [h.weight for h in chosen]
+        holders.append(rng.choices(*active[year])[0])
     return holders
