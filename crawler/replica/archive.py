@@ -297,7 +297,7 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
         else:
             date_raw = date_string(catalogued, rng)
         date_label = "Año" if rng.random() < 0.3 else "Fecha"
-        first_catalogue_draws(rng)
+        first_catalogue_draws(rng)  # no longer served; drawn so the main stream goes on as it did
         text = record_text(true_year, holders[i].town, catalogue_rng)
         fields = {"Identificador": source_id, "Título": text.title, "Titular": holders[i].name,
                   date_label: date_raw, "Lugar": text.place}
