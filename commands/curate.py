@@ -18,7 +18,8 @@ def _default_workers() -> int:
 @click.command("import")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV with a 'file' column and date (free text) or year, title, place, holder, description.")
+              help="CSV with a 'file' column and date (free text) or year, title, place, holder (or "
+                   "photographer), description.")
 @click.option("--source", default="local", show_default=True, help="Source name the records are keyed under.")
 @click.option("--images-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data/images"),
               show_default=True, help="Content-addressed image store (same as crawl's).")

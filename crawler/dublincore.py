@@ -3,7 +3,8 @@
 - source_id: the OAI identifier, less the profile's `identifier_prefix` (so a harvest and an
   HTML crawl of one archive key records alike);
 - title, description, place (dc:coverage / dcterms:spatial, skipping coverage that is a date),
-  holder (dc:rights, dc:publisher or dc:creator: a per-source setting);
+  holder (dc:rights, dc:publisher, dc:creator or dc:contributor: a per-source setting, which may
+  name several in order, the first present winning: a studio in dc:creator, a donor in dc:contributor);
 - date_raw: of several dc:date values, the one db.dates reads best (`best_date`), leaving out
   timestamps with a time of day (DSpace puts its accession dates in dc:date) unless nothing else;
 - page_url: the first http(s) dc:identifier that is not a picture;
@@ -21,6 +22,7 @@ Repeated elements with xml:lang take the Spanish value, then an untagged one, th
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from crawler.oai import OaiRecord
@@ -88,13 +90,19 @@ def strip_prefix(identifier: str, prefix: str) -> str:
     return identifier[len(prefix):] if prefix and identifier.startswith(prefix) else identifier
 
 
-def dc_fields(record: OaiRecord, holder_element: str = "rights", identifier_prefix: str = "") -> dict[str, str | None]:
-    """The record fields (source_id, title, holder, place, description, date_raw, page_url, image_url, image_via)."""
+def dc_fields(record: OaiRecord, holder_element: str | Sequence[str] = "rights",
+              identifier_prefix: str = "") -> dict[str, str | None]:
+    """The record fields (source_id, title, holder, place, description, date_raw, page_url, image_url, image_via).
+
+    `holder_element` is one element, or several tried in order (the first with a value names the holder).
+    """
     dc = record.dc
 
     def first(element: str) -> str | None:
         texts = preferred(dc.get(element, []))
         return texts[0] if texts else None
+
+    holder_elements = (holder_element,) if isinstance(holder_element, str) else tuple(holder_element)
 
     descriptions = preferred(dc.get("description", []))
     dates = [text for text, _ in dc.get("date", [])]
@@ -104,7 +112,7 @@ def dc_fields(record: OaiRecord, holder_element: str = "rights", identifier_pref
     return {
         "source_id": strip_prefix(record.identifier, identifier_prefix),
         "title": first("title"),
-        "holder": first(holder_element),
+        "holder": next((h for h in map(first, holder_elements) if h), None),
         "place": _place(dc),
         "description": " ".join(dict.fromkeys(descriptions)) or None,
         "date_raw": date_raw,

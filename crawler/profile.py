@@ -66,7 +66,8 @@ class SiteProfile:
     max_image_bytes: int = int(MAX_IMAGE_MB * MB)  # image files larger than this fail as image_too_large
     listing_links: str | None = None  # selector for links from a listing to deeper listings (towns, themes); None: flat
     max_listing_depth: int = 5  # how many listing_links levels below a start URL are followed
-    oai_holder: str = "rights"  # OAI-PMH harvests: the DC element that names the holder (rights|publisher|creator|contributor)
+    # OAI-PMH harvests: the DC elements that name the holder, tried in order (rights|publisher|creator|contributor)
+    oai_holder: tuple[str, ...] = ("rights",)
     oai_identifier_prefix: str = ""  # OAI-PMH harvests: stripped from OAI identifiers to give source_id
     allow_private_addresses: bool = False  # image_hosts may be on loopback/private addresses (an intranet archive)
 
@@ -134,10 +135,11 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         raise ProfileInvalid(f"Profile {path} has max_listing_depth = {depth!r}: expected a whole number >= 0.")
     oai = data.get("oai", {})
     holder = oai.get("holder", "rights")
-    if holder not in HOLDER_ELEMENTS:
+    holders = [holder] if isinstance(holder, str) else holder
+    if not isinstance(holders, list) or not holders or any(h not in HOLDER_ELEMENTS for h in holders):
         raise ProfileInvalid(
-            f"Profile {path} has [oai] holder = {holder!r}: expected one of {', '.join(HOLDER_ELEMENTS)} "
-            "(the Dublin Core element that names the photograph's holder)."
+            f"Profile {path} has [oai] holder = {holder!r}: expected one of {', '.join(HOLDER_ELEMENTS)}, or a list "
+            "of them tried in order (the Dublin Core elements that name the photograph's holder)."
         )
     return SiteProfile(
         name=path.stem,
@@ -152,7 +154,7 @@ def load_profile(name_or_path: str = DEFAULT_PROFILE) -> SiteProfile:
         path=str(path.resolve()),
         listing_links=selectors.get("listing_links") or None,
         max_listing_depth=depth,
-        oai_holder=holder,
+        oai_holder=tuple(holders),
         oai_identifier_prefix=str(oai.get("identifier_prefix", "")),
         **_download_limits(data, path),
     )

@@ -41,6 +41,11 @@ CSV_COLUMNS = {
     "title": "title", "titulo": "title", "place": "place", "lugar": "place",
     "holder": "holder", "titular": "holder", "description": "description", "descripcion": "description",
 }
+# Columns read only when the CSV has none of CSV_COLUMNS for that field: who took a photograph stands for
+# who holds it (a photographer, like a studio, covers a span of years).
+CSV_FALLBACK_COLUMNS = {
+    "photographer": "holder", "fotografo": "holder", "creator": "holder", "autor": "holder", "author": "holder",
+}
 COMMIT_EVERY = 200
 # Picture formats Pillow does not read without plugins: named as unsupported rather than corrupt.
 NOT_A_PICTURE = "not a picture"
@@ -54,7 +59,7 @@ class BadImportSource(PipelineError):
 @dataclass(frozen=True)
 class ImportConfig:
     folder: Path  # folder searched recursively for pictures
-    metadata: Path | None = None  # CSV: file name -> date/year, title, place, holder, description, source_id
+    metadata: Path | None = None  # CSV: file -> date/year, title, place, holder (or photographer), description, source_id
     source: str = "local"  # records.source for everything imported
     images_dir: Path = Path("data/images")  # content-addressed store, as the crawler's --images-dir
     progress: bool = True  # tqdm bar on stderr
@@ -122,10 +127,11 @@ def read_metadata(path: Path, encoding: str | None = None) -> tuple[list[dict[st
     reader = csv.reader(text.splitlines(), dialect)
     header = next(reader, [])
     columns: dict[int, str] = {}
-    for k, name in enumerate(header):
-        target = CSV_COLUMNS.get(_fold(name))
-        if target and target not in columns.values():
-            columns[k] = target
+    for names in (CSV_COLUMNS, CSV_FALLBACK_COLUMNS):
+        for k, name in enumerate(header):
+            target = names.get(_fold(name))
+            if target and target not in columns.values():
+                columns[k] = target
     if "file" not in columns.values():
         raise BadImportSource(
             f"Metadata {path} has columns {', '.join(header) or '(none)'}: expected a 'file' column naming each "

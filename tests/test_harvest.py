@@ -71,6 +71,13 @@ def test_oai_harvest_stores_the_same_records_and_images_as_the_html_crawl(both, 
         assert {c: record[c] for c in COMPARED} == {c: other[c] for c in COMPARED}, source_id
         strip = [{k: v for k, v in i.items() if k not in ("url", "path")} for i in images]
         assert strip == [{k: v for k, v in i.items() if k not in ("url", "path")} for i in other_images], source_id
+    # The catalogue, checked against what the replica's pages say: the holder comes from dc:creator or
+    # dc:contributor (the profile names both), never from dc:rights, which is a rights statement.
+    for truth in replica_archive.records:
+        record = oai[truth.source_id][0]
+        assert (record["title"], record["holder"], record["place"], record["description"]) == (
+            truth.fields["Título"], truth.fields.get("Titular"), truth.fields.get("Lugar"),
+            truth.fields.get("Descripción")), truth.source_id
     # Byte-identical files, checked against the replica's own bytes rather than the other crawl.
     for truth in replica_archive.records:
         if truth.faults:

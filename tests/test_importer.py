@@ -1,5 +1,7 @@
 """cli.py import: mixed formats, CSV with free-text dates, corrupt files as rows, re-import adds nothing."""
 
+import csv
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from crawler.replica import render_photo
 from dataset.importer import BadImportSource, ImportConfig, format_summary, run_import
 from db.models import Image, Record
 from db.session import session_scope
+from tests.conftest import REAL_PHOTOS
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -205,3 +208,46 @@ def test_a_huge_file_that_is_not_a_picture_is_never_read_whole(fresh_db, tmp_pat
     tracemalloc.stop()
     assert (summary.added, summary.skipped, summary.failed) == (1, 1, 1)
     assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "holder"),
+    [
+        ("file,title,photographer,description", "a.jpg,Plaza,Jesús Sáenz,Copia en papel", "Jesús Sáenz"),
+        ("file;Título;Fotógrafo", "a.jpg;Plaza;Foto Ochoa", "Foto Ochoa"),
+        ("file,title,creator", "a.jpg,Plaza,Estudio Gil", "Estudio Gil"),
+        # a holder column wins over a photographer column, wherever it stands
+        ("file,photographer,title,titular", "a.jpg,Jesús Sáenz,Plaza,Archivo Municipal de Haro",
+         "Archivo Municipal de Haro"),
+    ],
+)
+def test_catalogue_text_columns_are_imported(fresh_db, tmp_path, header, row, holder):
+    root = tmp_path / "scans"
+    root.mkdir()
+    render_photo(1950, 1, (48, 40)).save(root / "a.jpg")
+    (tmp_path / "m.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    run_import(fresh_db, ImportConfig(root, tmp_path / "m.csv", "family", tmp_path / "store", progress=False))
+    with session_scope(fresh_db) as s:
+        record = s.scalars(select(Record)).one()
+        assert (record.title, record.holder) == ("Plaza", holder)
+        assert record.description == ("Copia en papel" if "description" in header else None)
+
+
+@pytest.mark.skipif(not (REAL_PHOTOS / "labels.csv").is_file(), reason="real-photos not present")
+def test_the_real_photographs_labels_bring_title_and_photographer(fresh_db, tmp_path):
+    with (REAL_PHOTOS / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    chosen = [rows[0], rows[1], next(r for r in rows if r["file"].startswith("documerica/"))]
+    root = tmp_path / "real"
+    for row in chosen:
+        (root / row["file"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REAL_PHOTOS / "images" / row["file"], root / row["file"])
+    summary = run_import(fresh_db, ImportConfig(root, REAL_PHOTOS / "labels.csv", "real", tmp_path / "store",
+                                                progress=False))
+    assert summary.added == 3 and len(summary.unmatched_metadata) == len(rows) - 3
+    with session_scope(fresh_db) as s:
+        records = {r.source_id: r for r in s.scalars(select(Record))}
+    for row in chosen:
+        record = records[row["file"]]
+        assert (record.title, record.holder, record.year) == (row["title"], row["holder"], int(row["year"]))
+        assert record.title and record.holder and record.description is None

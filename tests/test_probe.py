@@ -12,10 +12,10 @@ from crawler.probe import probe
 
 def test_probe_reports_fields_and_misses(replica, replica_archive):
     (truth,) = [r for r in replica_archive.records if r.source_id == "LRM-000045"]  # missing_fields: no Titular
-    assert "missing_fields" in truth.faults
+    assert "missing_fields" in truth.faults and "Descripción" not in truth.fields  # as most records: not required
     result = probe(f"{replica.base_url}{truth.page_path}", "replica")
     assert result.fields["source_id"] == "LRM-000045" and result.fields["title"] == truth.fields["Título"]
-    assert result.missing == ("holder",) and result.required_missing == ("holder",)
+    assert result.missing == ("holder", "description") and result.required_missing == ("holder",)
     assert result.image_url == replica.base_url + truth.image_path
     assert normalize_label(result.field_labels["title"]) == "titulo"
 
@@ -30,7 +30,7 @@ def test_probe_command_prints_fields_and_misses(replica):
     assert lines[3] == "IIIF: no manifest linked from this page"
     assert lines[4] == f"Probed {replica.base_url}/foto/LRM-000045 (HTTP 200) with profile 'replica'"
     assert any(line.split()[:2] == ["source_id", "LRM-000045"] for line in lines)
-    assert "missing: holder" in lines
+    assert "missing: holder, description" in lines
     assert "required but missing (the record would be incomplete): holder" in lines
     assert replica.hits["/foto/LRM-000045"] == 1
 

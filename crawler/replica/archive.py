@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from crawler.replica.catalogue import NO_DATE, UNPARSEABLE, catalogue_text, date_string
+from crawler.replica.catalogue import (
+    NO_DATE,
+    UNPARSEABLE,
+    RecordText,
+    date_string,
+    first_catalogue_draws,
+    record_text,
+)
+from crawler.replica.holders import Holder, assign_holders
 from crawler.replica.photos import mount_print, render_photo
 
 FAULTS = (
@@ -62,7 +70,9 @@ YEAR_MAX = 1989  # the latest year a photograph in the archive shows
 SIZES = (((320, 240), 0.7), ((240, 320), 0.15), ((320, 213), 0.1), ((300, 300), 0.05))
 # Catalogue fields, in page order.
 LABELS = ("Identificador", "Título", "Titular", "Fecha", "Lugar", "Descripción")
-OPTIONAL_LABELS = ("Titular", "Lugar", "Descripción")  # the ones a missing_fields record lacks
+# The ones a missing_fields record lacks (1 or 2 of them; a lone "Descripción" becomes "Lugar", since a
+# record without a description is an ordinary one: most have none).
+OPTIONAL_LABELS = ("Titular", "Lugar", "Descripción")
 TRUNCATE_AT = 0.6  # an image_truncated JPEG keeps this share of its bytes
 IMAGE_CACHE_SIZE = 512  # encoded images kept in memory (regenerated identically when evicted)
 
@@ -88,6 +98,10 @@ class ReplicaRecord:
     variant: str = ""  # a duplicate's change besides size: one of VARIANTS ("" for an original)
     # where the print lies in a mounted duplicate's picture (left, top, right, bottom); None when not mounted
     print_box: tuple[int, int, int, int] | None = None
+    # the holder drawn for the picture's year (its "Titular", even where a missing_fields fault hides it)
+    holder: Holder | None = None
+    # the title, place and description drawn, with the dates they name (crawler/replica/catalogue.py)
+    text: RecordText | None = None
 
     @property
     def title(self) -> str:
@@ -113,6 +127,10 @@ class ReplicaArchive:
 
     def find(self, source_id: str) -> ReplicaRecord | None:
         return self._by_id.get(source_id)
+
+    def holders(self) -> dict[str, Holder]:
+        """Every holder with at least one record, by name."""
+        return {r.holder.name: r.holder for r in self.records if r.holder is not None}
 
     def image_bytes(self, source_id: str) -> bytes | None:
         """The exact bytes served at the record's image URL; None for an image_404 / image_html fault."""
@@ -249,7 +267,11 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
         if i not in original_of
     }
 
-    # Variants come from their own generator, so adding them left every other draw as it was.
+    # Variants and the catalogue text come from their own generators, so adding them left every other
+    # draw as it was. Holders are chosen to fit the year the picture shows, never the year to fit them.
+    true_years = [pictures[original_of.get(i, i)][0] for i in range(records)]
+    catalogue_rng = random.Random(f"catalogue-{seed}")
+    holders = assign_holders(true_years, records, catalogue_rng)
     variant_of = {i: VARIANTS[k % len(VARIANTS)] for k, i in enumerate(dup_slots)}
     variant_rng = random.Random(f"variants-{seed}")
     built: list[ReplicaRecord] = []
@@ -275,12 +297,16 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
         else:
             date_raw = date_string(catalogued, rng)
         date_label = "Año" if rng.random() < 0.3 else "Fecha"
-        text = catalogue_text(rng)
-        fields = {"Identificador": source_id, "Título": text["Título"], "Titular": text["Titular"],
-                  date_label: date_raw, "Lugar": text["Lugar"], "Descripción": text["Descripción"]}
+        first_catalogue_draws(rng)  # no longer served; drawn so the main stream goes on as it did
+        text = record_text(true_year, holders[i].town, catalogue_rng)
+        fields = {"Identificador": source_id, "Título": text.title, "Titular": holders[i].name,
+                  date_label: date_raw, "Lugar": text.place}
+        if text.description is not None:
+            fields["Descripción"] = text.description
         if fault == "missing_fields":
-            for label in rng.sample(OPTIONAL_LABELS, rng.randint(1, 2)):
-                del fields[label]
+            hidden = rng.sample(OPTIONAL_LABELS, rng.randint(1, 2))
+            for label in ["Lugar"] if hidden == ["Descripción"] else hidden:
+                fields.pop(label, None)
         built.append(
             ReplicaRecord(
                 source_id=source_id,
@@ -302,6 +328,8 @@ def build_archive(records: int = 200, seed: int = 0) -> ReplicaArchive:
                 jpeg_quality=rng.randint(65, 80) if original is not None else rng.randint(78, 93),
                 variant=variant_of.get(i, ""),
                 print_box=print_box,
+                holder=holders[i],
+                text=text,
             )
         )
     return ReplicaArchive(built, seed)

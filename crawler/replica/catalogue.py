@@ -1,13 +1,26 @@
-"""The replica's catalogue text: Spanish titles, holders, places of La Rioja and messy dates.
+"""The replica's catalogue text: Spanish titles, places of La Rioja, descriptions and messy dates.
 
 Every date string is built around a catalogued year and is read back by db.dates.parse_date to
 a range that contains that year; "no date" and "unparseable" strings read back as unknown.
+
+`record_text` writes what a record's page shows besides its date, from the year its picture shows
+and its holder (crawler/replica/holders.py): most titles name a plain subject; some name the year,
+the decade, a circa, a range or an event whose year is known (EVENTS), always the picture's year
+within the form's precision; most records have no description, as on the real archive.
+
+>>> import random
+>>> text = record_text(1932, "Logroño", random.Random(3))
+>>> text.title_date is None or text.title_date in text.title
+True
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
 PLACES = (
     "Logroño", "Haro", "Calahorra", "Nájera", "Santo Domingo de la Calzada", "Arnedo", "Ezcaray",
@@ -82,8 +95,12 @@ def _fill(template: str, rng: random.Random, place: str) -> str:
     return template.format_map(_Draws(rng, place))
 
 
-def catalogue_text(rng: random.Random) -> dict[str, str]:
-    """Title, holder, place and description of one photograph (keys: the canonical labels)."""
+def first_catalogue_draws(rng: random.Random) -> dict[str, str]:
+    """The first replica's text for one photograph (keys: canonical labels); no longer served.
+
+    build_archive still makes these draws on its main random stream, so that every later draw
+    (dates, faults, duplicates, image sizes and qualities) is what it was before `record_text`.
+    """
     place = rng.choices(PLACES, weights=PLACE_WEIGHTS)[0]
     title = _fill(rng.choice(SUBJECTS), rng, place)
     lugar = place if rng.random() < 0.7 else f"{place} (La Rioja)"
@@ -133,3 +150,125 @@ def date_string(year: int, rng: random.Random) -> str:
         forms.append((2, lambda: "segunda mitad del siglo XIX"))
     weights = [w for w, _ in forms]
     return rng.choices(forms, weights=weights)[0][1]()
+
+
+# (event, year, town): occasions a title may name instead of a date. The replica's own table, for
+# tests of "the title names an event whose year is known"; not a historical reference.
+EVENTS = (
+    ("Llegada del primer tren a Logroño", 1863, "Logroño"),
+    ("Inauguración del Teatro Bretón", 1880, "Logroño"),
+    ("Inauguración del Puente de Hierro", 1882, "Logroño"),
+    ("Alumbrado eléctrico en las calles de Haro", 1890, "Haro"),
+    ("Riada del Najerilla", 1906, "Nájera"),
+    ("Visita real a Santo Domingo de la Calzada", 1913, "Santo Domingo de la Calzada"),
+    ("Inauguración del frontón de Arnedo", 1924, "Arnedo"),
+    ("Bendición de la nueva plaza de toros de Alfaro", 1926, "Alfaro"),
+    ("Inauguración del grupo escolar de Calahorra", 1931, "Calahorra"),
+    ("Gran nevada en Ezcaray", 1956, "Ezcaray"),
+    ("Riada del Ebro en Logroño", 1961, "Logroño"),
+    ("Inauguración del pantano de Ortigosa", 1964, "Torrecilla en Cameros"),
+    ("Concentración de peñas en las fiestas de San Mateo", 1967, "Logroño"),
+    ("Coronación de la Virgen de Vico", 1951, "Arnedo"),
+    ("Inauguración de la fábrica de conservas de Autol", 1947, "Autol"),
+    ("Llegada del agua corriente a Lardero", 1958, "Lardero"),
+    ("Incendio de la fábrica de mantas de Ezcaray", 1936, "Ezcaray"),
+    ("Primera vuelta ciclista a La Rioja", 1957, "Logroño"),
+    ("Inauguración del puente nuevo de Briñas", 1972, "Briñas"),
+    ("Apertura del instituto de Haro", 1977, "Haro"),
+    ("Festival de jotas en Cenicero", 1983, "Cenicero"),
+)
+EVENTS_BY_YEAR = {year: [e for e in EVENTS if e[1] == year] for _, year, _ in EVENTS}
+EVENT_SHARE = 0.15  # share of the records of an event's year whose title names the event instead
+HOME_TOWN_SHARE = 0.6  # share of a local holder's photographs taken in its own town
+PLACE_TILT_YEARS = 20.0  # a town is photographed up to twice as often within about this many years of its peak
+# A town's peak year: spread over the archive's years by its position, so place says a little about the year.
+PLACE_PEAKS = tuple(1870 + (37 * i) % 115 for i in range(len(PLACES)))
+DESCRIPTION_SHARE = 0.2  # share of the records with a description (most have none on the real archive)
+DATED_DESCRIPTION_SHARE = 0.3  # share of the descriptions that name a date
+# title form -> weight; "decade" only from 1910 ("años 00" is not how the catalogue writes the 1900s)
+TITLE_FORMS = {"plain": 64, "year": 12, "decade": 8, "circa": 7, "range": 4}
+CIRCA_WORDS = ("hacia", "h.", "ca.", "c.")
+
+
+@dataclass(frozen=True)
+class RecordText:
+    """What a record's page shows besides its identifier, holder and date, and the dates it names."""
+
+    title: str  # the record's title
+    place: str  # its "Lugar", as served
+    description: str | None  # None: the page shows no description (most records)
+    title_form: str  # "plain" | "year" | "decade" | "circa" | "range" | "event": what the title says of the date
+    title_date: str | None  # the date phrase inside the title ("1932", "años 50", "hacia 1940", "1915-1920")
+    event_year: int | None  # the year of the event an "event" title names
+    description_date: str | None  # the date phrase inside the description, when it names one
+
+
+@functools.cache
+def _place_weights(year: int) -> tuple[float, ...]:
+    return tuple(w * (1.0 + math.exp(-(((year - peak) / PLACE_TILT_YEARS) ** 2)))
+                 for w, peak in zip(PLACE_WEIGHTS, PLACE_PEAKS, strict=True))
+
+
+def _place(year: int, home_town: str | None, rng: random.Random) -> str:
+    if home_town is not None and rng.random() < HOME_TOWN_SHARE:
+        return home_town
+    return rng.choices(PLACES, weights=_place_weights(year))[0]
+
+
+def _title_date(form: str, year: int, rng: random.Random) -> tuple[str, str]:
+    """(date phrase, title template with {subject} and {phrase}) for a dated title form."""
+    decade = year - year % 10
+    if form == "year":
+        return str(year), rng.choice(("{subject}, {phrase}", "{subject} ({phrase})", "{subject} en {phrase}"))
+    if form == "decade":
+        phrases = [f"años {decade % 100:02d}", f"década de {decade}"]
+        if decade % 100 in DECADE_WORDS_ES:
+            phrases.append(f"años {DECADE_WORDS_ES[decade % 100]}")
+        phrase = rng.choice(phrases)
+        templates = ["{subject}, {phrase}", "{subject} ({phrase})"]
+        if phrase.startswith("años"):
+            templates.append("{subject} en los {phrase}")
+        return phrase, rng.choice(templates)
+    if form == "circa":
+        return f"{rng.choice(CIRCA_WORDS)} {year + rng.randint(-3, 3)}", rng.choice(("{subject}, {phrase}",
+                                                                                     "{subject} ({phrase})"))
+    if form == "range":
+        return f"{year - rng.randint(0, 4)}-{year + rng.randint(1, 4)}", rng.choice(("{subject}, {phrase}",
+                                                                                     "{subject} ({phrase})"))
+    raise ValueError(f"unknown title form {form!r}; expected one of {', '.join(TITLE_FORMS)}")
+
+
+def _dated_sentence(year: int, rng: random.Random) -> tuple[str, str]:
+    """(sentence, its date phrase) for a description that names the date."""
+    forms = [("Fotografía tomada {phrase}.", f"hacia {year + rng.randint(-2, 2)}"),
+             ("Según el reverso, {phrase}.", f"{rng.choice(MONTHS_ES)} de {year}")]
+    if year >= 1910:
+        forms.append(("Copia de los {phrase}.", f"años {(year - year % 10) % 100:02d}"))
+    sentence, phrase = rng.choice(forms)
+    return sentence.format(phrase=phrase), phrase
+
+
+def record_text(year: int, home_town: str | None, rng: random.Random) -> RecordText:
+    """Title, place and description of a photograph of `year` whose holder lives in `home_town` (None: nowhere)."""
+    events = EVENTS_BY_YEAR.get(year, [])
+    if events and rng.random() < EVENT_SHARE:
+        name, event_year, town = rng.choice(events)
+        form, subject, title, title_date, place = "event", name, name, None, town
+    else:
+        place = _place(year, home_town, rng)
+        forms = {f: w for f, w in TITLE_FORMS.items() if f != "decade" or year >= 1910}
+        form = rng.choices(list(forms), weights=list(forms.values()))[0]
+        subject = _fill(rng.choice(SUBJECTS), rng, place)
+        title, title_date, event_year = subject, None, None
+        if form != "plain":
+            title_date, template = _title_date(form, year, rng)
+            title = template.format(subject=subject, phrase=title_date)
+    lugar = place if rng.random() < 0.7 else f"{place} (La Rioja)"
+    description, description_date = None, None
+    if rng.random() < DESCRIPTION_SHARE:
+        details = [_fill(d, rng, place) for d in rng.sample(DETAILS, rng.randint(1, 2))]
+        if rng.random() < DATED_DESCRIPTION_SHARE:
+            sentence, description_date = _dated_sentence(year, rng)
+            details.append(sentence)
+        description = f"{subject}. " + " ".join(details)
+    return RecordText(title, lugar, description, form, title_date, event_year, description_date)

@@ -47,7 +47,16 @@ def info(record: ReplicaRecord, version: int, base_url: str) -> dict:
             "height": height, "profile": ["http://iiif.io/api/image/2/level1.json"]}
 
 
+def _metadata(record: ReplicaRecord, version: int) -> list[dict]:
+    """The record page's fields as manifest metadata pairs (language maps in Presentation 3)."""
+    if version == 3:
+        return [{"label": {"es": [label]}, "value": {"es": [value]}} for label, value in record.fields.items() if value]
+    return [{"label": label, "value": value} for label, value in record.fields.items() if value]
+
+
 def manifest(record: ReplicaRecord, version: int, base_url: str) -> dict:
+    """The record's Presentation manifest: its title as label, its catalogue fields as metadata, one canvas."""
+    description = record.fields.get("Descripción")
     root = f"{base_url}/iiif/{version}/{record.source_id}"
     width, height = record.image_size
     image = f"{root}/full/{'max' if version == 3 else 'full'}/0/default.jpg"
@@ -58,16 +67,23 @@ def manifest(record: ReplicaRecord, version: int, base_url: str) -> dict:
         canvas = {"@id": f"{root}/canvas/1", "@type": "sc:Canvas", "label": record.source_id, "width": width,
                   "height": height, "images": [{"@type": "oa:Annotation", "motivation": "sc:painting",
                                                 "resource": resource, "on": f"{root}/canvas/1"}]}
-        return {"@context": PRESENTATION[2], "@id": f"{root}/manifest", "@type": "sc:Manifest",
-                "label": record.title, "sequences": [{"@type": "sc:Sequence", "canvases": [canvas]}]}
+        document = {"@context": PRESENTATION[2], "@id": f"{root}/manifest", "@type": "sc:Manifest",
+                    "label": record.title, "metadata": _metadata(record, 2),
+                    "sequences": [{"@type": "sc:Sequence", "canvases": [canvas]}]}
+        if description:
+            document["description"] = description
+        return document
     body = {"id": image, "type": "Image", "format": "image/jpeg", "width": width, "height": height,
             "service": [{"id": root, "type": "ImageService3", "profile": "level1"}]}
     annotation = {"id": f"{root}/annotation/1", "type": "Annotation", "motivation": "painting", "body": body,
                   "target": f"{root}/canvas/1"}
     canvas = {"id": f"{root}/canvas/1", "type": "Canvas", "width": width, "height": height,
               "items": [{"id": f"{root}/page/1", "type": "AnnotationPage", "items": [annotation]}]}
-    return {"@context": PRESENTATION[3], "id": f"{root}/manifest", "type": "Manifest",
-            "label": {"es": [record.title]}, "items": [canvas]}
+    document = {"@context": PRESENTATION[3], "id": f"{root}/manifest", "type": "Manifest",
+                "label": {"es": [record.title]}, "metadata": _metadata(record, 3), "items": [canvas]}
+    if description:
+        document["summary"] = {"es": [description]}
+    return document
 
 
 def _target_size(spec: str, width: int, height: int) -> tuple[int, int] | None:

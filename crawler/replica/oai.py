@@ -7,6 +7,8 @@
 - messy Dublin Core: a title also in English (xml:lang), a second, vaguer dc:date, a period
   in dc:coverage before the place, empty elements for missing fields, the picture as a
   dc:identifier, a dc:relation, or a IIIF manifest / info.json (crawler/replica/iiif.py);
+- the holder as dc:creator (a studio or photographer: who took it) or dc:contributor (a family
+  album, an institution, a donor: who gave or keeps it), and dc:rights a rights statement;
 - faults, once per server: a 503 with Retry-After on the second page, and badResumptionToken
   on the third.
 
@@ -35,6 +37,7 @@ SECONDS = "YYYY-MM-DDThh:mm:ssZ"
 DAYS = "YYYY-MM-DD"
 PUBLISHER = "La Rioja en la memoria"
 RETRY_AFTER_S = 1
+RIGHTS = "Derechos reservados. Para reproducirla, consulte al titular."  # every record's dc:rights
 
 
 def _stamp(moment: datetime, granularity: str) -> str:
@@ -75,7 +78,8 @@ def dublin_core(record: ReplicaRecord, number: int, base_url: str) -> str:
     parts.append(_element("description", fields.get("Descripción")))
     parts.append(_element("publisher", PUBLISHER))
     if "Titular" in fields:
-        parts.append(_element("rights", fields["Titular"]))
+        parts.append(_element(record.holder.dc_element, fields["Titular"]))
+    parts.append(_element("rights", RIGHTS))
     parts.append(_element("date", record.date_raw))
     estimate = parse_date(record.date_raw)
     if estimate.year is not None and estimate.year_min == estimate.year_max and number % 4 == 0:
