@@ -84,6 +84,10 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--cv", type=int, default=0, show_default=True,
               help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
                    "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
+@click.option("--evidence", type=click.Choice(["all", "picture"]), default="all", show_default=True,
+              help="--head-only --cv: all = date from the picture and the catalogue (title, description, stated "
+                   "dates, holder, place) when the export has any, writing RUN_DIR/fusion/ and ablation.csv; "
+                   "picture = the picture alone.")
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots).
 
@@ -214,6 +218,14 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
 
     rows = compare_runs(list(runs))
     click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
+    if output != "json":
+        from modeling.evidence.ablation import ABLATION_COLUMNS, read_ablation
+
+        for run in runs:
+            ablation = read_ablation(run)
+            if ablation:
+                click.echo(f"\n{run.name}: evidence ablation (CV, 80% intervals)")
+                click.echo(table(ablation, ABLATION_COLUMNS, output == "markdown"))
 
 
 @click.command()

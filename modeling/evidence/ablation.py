@@ -69,3 +69,10 @@ def read_ablation(run_dir: str | Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as handle:
         return [{k: (v if k == "source" else (int(v) if k == "n" else float(v))) for k, v in row.items()}
                 for row in csv.DictReader(handle)]
+
+
+def ablation_lines(rows: list[dict], title: str) -> str:
+    """The ablation table as text, under a title line."""
+    from modeling.inference.report import table
+
+    return title + "\n" + table(rows, ABLATION_COLUMNS)

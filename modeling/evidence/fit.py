@@ -164,3 +164,20 @@ def remove_fusion(run_dir: Path) -> None:
     """A run retrained without evidence must not keep an old fusion (its presence means "load a FusedDater")."""
     shutil.rmtree(Path(run_dir) / FUSION_DIR, ignore_errors=True)
     (Path(run_dir) / ABLATION).unlink(missing_ok=True)
+
+
+def has_catalogue_data(rows: list[ExportRow]) -> bool:
+    """Whether any record has a title, description, holder or place (else the picture is all there is)."""
+    return any(row.title or row.description or row.holder or row.place for row in rows)
+
+
+def evaluate_run_evidence(cv, rows: list[ExportRow], config, export) -> tuple[EvidenceCV, FittedSources]:
+    """`train --head-only --cv K`'s evidence step: the picture head's CV outputs (`cv`, a features.cv.CVResult
+    on `rows`) with every other source on the same folds; and the sources refitted on every record."""
+    from modeling.evidence.picture import picture_estimates
+    from modeling.features.cv import fold_indices
+
+    folds = fold_indices(rows, config.cv, config.seed)  # the folds cross_validate used
+    picture = picture_estimates(cv.outputs, config.task, export.edges, export.year_range)
+    evidence = evaluate_evidence(rows, folds, picture, export.edges, export.labels)
+    return evidence, fit_sources(rows, evidence.sources)

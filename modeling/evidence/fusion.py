@@ -56,18 +56,23 @@ class Fusion:
     level: float  # the intervals' intended coverage
     year_range: tuple[int, int]  # intervals are clipped into it (the bins' span)
 
+    def precisions(self, estimates: dict[str, Estimates]) -> dict[str, np.ndarray]:
+        """Per source present, the precision (1 / variance in years^2) it adds to each record (0 where silent)."""
+        out = {}
+        for source in self.sources:
+            est = estimates.get(source)
+            if est is not None:
+                out[source] = np.where(est.present, 1.0 / np.maximum(self.calibration[source].scale * est.var, 1e-6), 0.0)
+        return out
+
     def combine(self, estimates: dict[str, Estimates]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """(fused year, sd, combination) per record from the sources present."""
         n = len(next(iter(estimates.values())).year) if estimates else 0
         precision = np.full(n, 1.0 / self.prior_var)
         weighted = precision * self.prior_mean
         used = [[] for _ in range(n)]
-        for source in self.sources:
-            est = estimates.get(source)
-            if est is None:
-                continue
-            cal = self.calibration[source]
-            p = np.where(est.present, 1.0 / np.maximum(cal.scale * est.var, 1e-6), 0.0)
+        for source, p in self.precisions(estimates).items():
+            est, cal = estimates[source], self.calibration[source]
             precision = precision + p
             weighted = weighted + p * np.where(est.present, cal.intercept + cal.slope * est.year, 0.0)
             for i in np.flatnonzero(est.present):

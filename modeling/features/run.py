@@ -21,6 +21,7 @@ from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
 from modeling.features.cv import CVResult, check_folds, cross_validate, unique_rows
 from modeling.features.embed import Embedding, FeatureCache, FeatureKey, embed_files, weights_id
+from modeling.evidence.fit import evaluate_run_evidence, has_catalogue_data, remove_fusion, write_fusion
 from modeling.features.heads import fit_head
 from modeling.metrics import summarize
 from modeling.models import create_model, model_normalisation
@@ -81,16 +82,22 @@ def train_head_only(config: TrainConfig, show: bool = True):
     train_loss, _ = _score(head, by_file, train_rows, config, export, loss_fn)
     valid_loss, metrics = _score(head, by_file, valid_rows, config, export, loss_fn)
     metrics = with_baselines(metrics, train_rows, valid_rows, export.edges, export.labels)
-    cv = None
+    cv = evidence = fitted = None
     if config.cv:
         rows = unique_rows(export)
         cv = cross_validate(_stack(by_file, rows), rows, config, export)
+        if config.evidence == "all" and has_catalogue_data(rows):
+            evidence, fitted = evaluate_run_evidence(cv, rows, config, export)
     head.load_into(model)
     best = {"epoch": 1, "split": "valid", "valid_loss": valid_loss, "selected_by": "head-only fit (one step)",
             **metrics}
     if cv is not None:
         best["cv"] = {"k": cv.k, "n": len(cv.oof), "summary": cv.summary, "folds": list(cv.folds),
                       "note": "every exported image (all splits) held out once; the final head is fitted on train"}
+    if evidence is not None:
+        best["evidence"] = {"sources": list(evidence.sources), "ablation": list(evidence.ablation),
+                            "note": "each row pooled over the same K held-out folds; the fusion cross-fitted on "
+                                    "the sources' out-of-fold estimates"}
     seconds = time.perf_counter() - start
     history = [{"epoch": 1, "train_loss": round(train_loss, 6), "valid_loss": round(valid_loss, 6),
                 "valid_accuracy": round(metrics["accuracy"], 6),
@@ -108,11 +115,16 @@ def train_head_only(config: TrainConfig, show: bool = True):
                                 "reused": embedding.reused, "embed_seconds": round(embedding.seconds, 2),
                                 "fit_seconds": round(fit_seconds, 3)})
     _write_oof(run_dir / OOF, cv)
+    if evidence is not None:
+        write_fusion(run_dir, evidence, fitted, export.edges, export.labels)
+    else:
+        remove_fusion(run_dir)
     confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
                   title="valid, head-only (rows = actual)")
     curves_png(history, run_dir / "curves.png")
     return TrainResult(run_dir=run_dir, lr=0.0, lr_png=None, history=tuple(history), best=best,
-                       seconds=time.perf_counter() - start, resumed_from=None, embedding=embedding, cv=cv)
+                       seconds=time.perf_counter() - start, resumed_from=None, embedding=embedding, cv=cv,
+                       evidence=evidence)
 
 
 def _stack(by_file: dict, rows: list[ExportRow]) -> np.ndarray:
