@@ -22,7 +22,7 @@ from PIL import Image
 from modeling.answer import Answer, RecordFacts, make_answer
 from modeling.evidence.base import Estimates
 from modeling.evidence.explicit import explicit_estimates, stated_date
-from modeling.evidence.fit import FILES, FUSION_DIR, FUSION_JSON
+from modeling.evidence.fit import FUSION_DIR, FUSION_JSON
 from modeling.evidence.fusion import Fusion
 from modeling.evidence.groups import GroupPrior
 from modeling.evidence.picture import picture_years

@@ -19,9 +19,9 @@ import torch
 from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
+from modeling.evidence.fit import evaluate_run_evidence, has_catalogue_data, remove_fusion, write_fusion
 from modeling.features.cv import CVResult, check_folds, cross_validate, unique_rows
 from modeling.features.embed import Embedding, FeatureCache, FeatureKey, embed_files, weights_id
-from modeling.evidence.fit import evaluate_run_evidence, has_catalogue_data, remove_fusion, write_fusion
 from modeling.features.heads import fit_head
 from modeling.metrics import summarize
 from modeling.models import create_model, model_normalisation
