@@ -116,3 +116,17 @@ def test_picture_years_decode_regressor_outputs_and_mark_missing_pictures():
     assert est.year.tolist() == [1910.0, 1940.0] and est.present.all()
     missing = picture_years([1950.0, None])
     assert missing.present.tolist() == [True, False] and missing.year[0] == 1950.0
+
+
+def test_tf_idf_weights_match_scikit_learns_transformer():
+    """The saved idf and the row weighting are TfidfTransformer(sublinear_tf=True)'s, checked against it."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    from modeling.evidence.text import _counts, _idf, _weigh
+
+    texts = ["la feria de abril", "feria y toros en la plaza", "abril", "toros toros toros"]
+    for counts in _counts(texts):
+        reference = TfidfTransformer(sublinear_tf=True).fit(counts)
+        np.testing.assert_allclose(_idf(counts), reference.idf_, rtol=1e-6)
+        np.testing.assert_allclose(_weigh(counts, _idf(counts)).toarray(), reference.transform(counts).toarray(),
+                                   rtol=1e-5, atol=1e-7)
