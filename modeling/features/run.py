@@ -23,6 +23,7 @@ from modeling.evidence.fit import evaluate_run_evidence, has_catalogue_data, rem
 from modeling.features.cv import CVResult, check_folds, cross_validate, unique_rows
 from modeling.features.embed import Embedding, FeatureCache, FeatureKey, embed_files, weights_id
 from modeling.features.heads import fit_head
+from modeling.features.select import select_head
 from modeling.metrics import summarize
 from modeling.models import create_model, model_normalisation
 from modeling.plots import confusion_png, curves_png
@@ -75,6 +76,11 @@ def train_head_only(config: TrainConfig, show: bool = True):
     if not valid_rows:
         raise BadTrainingSetup(f"Found 0 valid rows in {config.data}/manifest.csv; the run's metrics come from the "
                                f"valid split. Re-run 'cli.py export' with a valid fraction > 0.")
+    selection = None
+    if config.head_select:
+        unique_train = list({row.file: row for row in train_rows}.values())
+        config, selection = select_head(_stack(by_file, unique_train), unique_train, config, export)
+        model.reset_classifier(export.num_bins if config.task == "classify" else 1)
     fit_start = time.perf_counter()
     head = fit_head(_stack(by_file, train_rows), train_rows, config, export)
     fit_seconds = time.perf_counter() - fit_start
@@ -94,6 +100,11 @@ def train_head_only(config: TrainConfig, show: bool = True):
     if cv is not None:
         best["cv"] = {"k": cv.k, "n": len(cv.oof), "summary": cv.summary, "folds": list(cv.folds),
                       "note": "every exported image (all splits) held out once; the final head is fitted on train"}
+    if selection is not None:
+        best["head_selection"] = {"task": config.task, "loss": config.loss_name, "head_l2": config.head_l2,
+                                  "candidates": selection,
+                                  "note": "chosen by the lowest mean MAE of K-fold CV on the train split; the train "
+                                          "split's images are also in the outer CV, a mild optimism"}
     if evidence is not None:
         best["evidence"] = {"sources": list(evidence.sources), "ablation": list(evidence.ablation),
                             "note": "each row pooled over the same K held-out folds; the fusion cross-fitted on "

@@ -60,6 +60,8 @@ def validate(config: TrainConfig) -> None:
     if not config.head_only and (config.loss_name == "ridge" or config.cv):
         raise BadTrainingSetup("--loss ridge and --cv fit heads on frozen features: add --head-only (full "
                                "fine-tuning trains one model on the train split).")
+    if config.head_select and not config.head_only:
+        raise BadTrainingSetup("--head-l2 auto chooses a linear head on frozen features: add --head-only.")
     if config.device == "cuda" and not torch.cuda.is_available():
         raise BadTrainingSetup("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
     if config.epochs < 1 or config.batch_size < 1 or config.img_size < 16:
