@@ -3,7 +3,10 @@
 The run directory is the one full fine-tuning writes (model.safetensors with backbone and head,
 config.json, metrics.json, history.csv, confusion_matrix.png, curves.png), so evaluate, predict,
 compare and serve use it unchanged. With --cv K it adds the cross-validated metrics to metrics.json
-and every image's out-of-fold estimate to oof.csv. Every check runs before anything is written.
+and every image's out-of-fold estimate to oof.csv; when the export carries catalogue text it also fits
+the evidence sources and their fusion on the same folds (modeling/evidence: RUN_DIR/fusion/ and
+ablation.csv). --head-l2 auto chooses the head first (modeling/features/select.py). Every check runs
+before anything is written.
 """
 
 from __future__ import annotations
