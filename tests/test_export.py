@@ -268,6 +268,7 @@ def test_a_record_the_archive_withdrew_is_counted_never_exported(fresh_db, add_p
     assert exported == {"R0", "R1", "R3", "R4", "R5"} and summary.images == 5
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_manifest_carries_the_catalogue_text_and_read_export_reads_it(fresh_db, add_photo, db_url, tmp_path):
     """title, description, holder and place travel from records to the manifest to ExportRow (evidence sources)."""
     from crawler.replica import render_photo
