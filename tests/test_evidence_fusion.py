@@ -30,11 +30,11 @@ def test_fused_year_is_the_precision_weighted_mean_of_the_prior_and_the_calibrat
     estimates = {"picture": Estimates(np.array([1930.0, 1930.0]), np.ones(2), np.array([True, True])),
                  "holder": Estimates(np.array([1920.0, 0.0]), np.array([25.0, 1.0]), np.array([True, False]))}
     fused = fusion.apply(estimates)
-    # by hand: precisions 1/400 (prior), 1/100 (picture, 1930 + 10 = 1940), 1/25 (holder)
-    first = (1950 / 400 + 1940 / 100 + 1920 / 25) / (1 / 400 + 1 / 100 + 1 / 25)
-    second = (1950 / 400 + 1940 / 100) / (1 / 400 + 1 / 100)
-    assert fused.year.tolist() == pytest.approx([first, second])
-    assert fused.sd.tolist() == pytest.approx([(1 / 400 + 1 / 100 + 1 / 25) ** -0.5, (1 / 400 + 1 / 100) ** -0.5])
+    # by hand: each source's calibrated precision with the prior's (1/400) divided out: picture 1/100 (its year
+    # 1930 + 10 = 1940), holder 1/25; a record with one source gets exactly that source's calibrated answer
+    first = (1940 / 100 + 1920 / 25 - 1950 / 400) / (1 / 100 + 1 / 25 - 1 / 400)
+    assert fused.year.tolist() == pytest.approx([first, 1940.0])
+    assert fused.sd.tolist() == pytest.approx([(1 / 100 + 1 / 25 - 1 / 400) ** -0.5, 10.0])
     assert fused.combination == ("picture+holder", "picture")
     # "picture" has its own quantile (2.0); "picture+holder" falls back to the pooled one (1.0)
     assert fused.high[1] - fused.year[1] == pytest.approx(2.0 * fused.sd[1])
@@ -71,6 +71,20 @@ def test_fusion_beats_every_source_and_its_80_percent_intervals_cover_about_80_p
     width = fused.high - fused.low
     dated = estimates["explicit_date"].present
     assert np.median(width[dated]) < np.median(width[~dated]) / 3
+
+
+def test_sources_that_know_nothing_add_nothing():
+    """Three sources that say nothing about the year (catalogue fields unrelated to it) must not drag the
+    picture's answers towards the mean year: the fusion is as good as the picture alone."""
+    years, estimates = _synthetic(2000, seed=4)
+    rng = np.random.default_rng(5)
+    noise = {f"{name}": Estimates(rng.uniform(1880, 2000, 2000), np.ones(2000), np.ones(2000, dtype=bool))
+             for name in ("text", "holder", "place")}
+    folds = np.arange(2000) % 5
+    picture_only = cross_fit(years, estimates, ("picture",), folds, 0.8, (1860, 2020))
+    with_noise = cross_fit(years, {"picture": estimates["picture"], **noise}, ("picture", "text", "holder", "place"),
+                           folds, 0.8, (1860, 2020))
+    assert np.abs(with_noise.year - years).mean() < 1.02 * np.abs(picture_only.year - years).mean()
 
 
 def test_the_recalibration_undoes_a_source_shrunk_towards_the_mean():

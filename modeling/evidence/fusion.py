@@ -26,6 +26,7 @@ MIN_TO_RECALIBRATE = 10  # records a source must speak for before its linear rec
 # Pseudo-records at scale 1 added to a source's variance factor: a source that spoke for 2 records and got
 # both exactly right must not claim to be infallible (the explicit date's relative variance is in years^2).
 SCALE_PRIOR_RECORDS = 2.0
+INNER_FOLDS = 5  # folds of the inner cross-fit that gives the conformal scores
 POOLED = "*"  # the quantile every combination without its own falls back to
 NONE = "none"  # the combination of a record no source speaks for (the prior alone)
 
@@ -57,24 +58,34 @@ class Fusion:
     year_range: tuple[int, int]  # intervals are clipped into it (the bins' span)
 
     def precisions(self, estimates: dict[str, Estimates]) -> dict[str, np.ndarray]:
-        """Per source present, the precision (1 / variance in years^2) it adds to each record (0 where silent)."""
+        """Per source, the precision (1 / years^2) it adds to each record beyond the prior (0 where silent).
+
+        A calibrated source's distribution already holds the archive's prior (a useless source predicts the
+        mean year with the archive's variance), so the prior is divided out of each before they multiply:
+        it adds 1/(c * var) - 1/prior_var, never below 0. Without that, three uninformative sources would
+        count the prior three more times and drag every answer towards the mean year.
+        """
         out = {}
         for source in self.sources:
             est = estimates.get(source)
             if est is not None:
-                out[source] = np.where(est.present, 1.0 / np.maximum(self.calibration[source].scale * est.var, 1e-6), 0.0)
+                own = 1.0 / np.maximum(self.calibration[source].scale * est.var, 1e-6)
+                out[source] = np.where(est.present, np.maximum(own - 1.0 / self.prior_var, 0.0), 0.0)
         return out
 
     def combine(self, estimates: dict[str, Estimates]) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-        """(fused year, sd, combination) per record from the sources present."""
+        """(fused year, sd, combination) per record: the prior times each source's calibrated likelihood."""
         n = len(next(iter(estimates.values())).year) if estimates else 0
-        precision = np.full(n, 1.0 / self.prior_var)
+        prior = 1.0 / self.prior_var
+        precision = np.full(n, prior)
         weighted = precision * self.prior_mean
         used = [[] for _ in range(n)]
-        for source, p in self.precisions(estimates).items():
+        for source, extra in self.precisions(estimates).items():
             est, cal = estimates[source], self.calibration[source]
-            precision = precision + p
-            weighted = weighted + p * np.where(est.present, cal.intercept + cal.slope * est.year, 0.0)
+            year = np.where(est.present, cal.intercept + cal.slope * est.year, 0.0)
+            precision = precision + extra
+            # natural parameters: the source's (year * own precision) minus the prior's, where it adds anything
+            weighted = weighted + np.where(extra > 0, (extra + prior) * year - prior * self.prior_mean, 0.0)
             for i in np.flatnonzero(est.present):
                 used[i].append(source)
         combination = tuple("+".join(u) if u else NONE for u in used)
@@ -135,23 +146,46 @@ def _calibrate(years: np.ndarray, est: Estimates) -> SourceCalibration:
     return SourceCalibration(float(intercept), float(slope), scale)
 
 
+def _calibrated(years: np.ndarray, estimates: dict[str, Estimates], sources: tuple[str, ...], level: float,
+                year_range: tuple[int, int]) -> Fusion:
+    """A fusion with its sources calibrated on `years` and a placeholder quantile."""
+    return Fusion(sources, {s: _calibrate(years, estimates[s]) for s in sources}, float(years.mean()),
+                  max(float(years.var()), 1.0), {POOLED: 1.0}, level, year_range)
+
+
+def _held_out_scores(years: np.ndarray, estimates: dict[str, Estimates], sources: tuple[str, ...], level: float,
+                     year_range: tuple[int, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Each record's conformal score under calibrations fitted without it (INNER_FOLDS folds): scores of the
+    records the calibration was fitted on would be too small, and the intervals too narrow on few records."""
+    n = len(years)
+    inner = np.arange(n) % INNER_FOLDS
+    scores, combination = np.zeros(n), [NONE] * n
+    for fold in range(min(INNER_FOLDS, n)):
+        train, test = np.flatnonzero(inner != fold), np.flatnonzero(inner == fold)
+        if len(train) < 2:
+            train = np.arange(n)
+        part = _calibrated(years[train], {s: e.take(train) for s, e in estimates.items()}, sources, level, year_range)
+        year, sd, combo = part.combine({s: e.take(test) for s, e in estimates.items()})
+        scores[test] = normalised_scores(years[test], year, sd)
+        for i, c in zip(test, combo, strict=True):
+            combination[i] = c
+    return scores, tuple(combination)
+
+
 def fit_fusion(years: np.ndarray, estimates: dict[str, Estimates], sources: tuple[str, ...], level: float,
                year_range: tuple[int, int], min_per_combination: int = MIN_PER_COMBINATION) -> Fusion:
     """Fit the calibrations and the conformal quantiles on out-of-fold `estimates` of records with `years`."""
     years = np.asarray(years, dtype=float)
     sources = tuple(s for s in SOURCES if s in sources and s in estimates and estimates[s].present.any())
-    calibration = {s: _calibrate(years, estimates[s]) for s in sources}
-    fusion = Fusion(sources, calibration, float(years.mean()), max(float(years.var()), 1.0), {POOLED: 1.0},
-                    level, year_range)
-    year, sd, combination = fusion.combine(estimates)
-    scores = normalised_scores(years, year, sd)
+    fusion = _calibrated(years, estimates, sources, level, year_range)
+    scores, combination = _held_out_scores(years, estimates, sources, level, year_range)
     quantiles = {POOLED: conformal_quantile(scores, level)}
     combos = np.array(combination)
     for combo in sorted(set(combination)):
         at = combos == combo
         if at.sum() >= min_per_combination:
             quantiles[combo] = conformal_quantile(scores[at], level)
-    return Fusion(sources, calibration, fusion.prior_mean, fusion.prior_var, quantiles, level, year_range)
+    return Fusion(sources, fusion.calibration, fusion.prior_mean, fusion.prior_var, quantiles, level, year_range)
 
 
 def cross_fit(years: np.ndarray, estimates: dict[str, Estimates], sources: tuple[str, ...], folds: np.ndarray,
