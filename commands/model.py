@@ -43,8 +43,10 @@ def _train_options(command):
                      show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
         click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--head-l2", type=float, default=0.1, show_default=True,
-                     help="--head-only: L2 penalty of the linear head (on standardised features)."),
+        click.option("--head-l2", default="0.1", show_default=True, callback=_parse_head_l2,
+                     help="--head-only: L2 penalty of the linear head (on standardised features), or 'auto': "
+                          "choose the penalty and classify-vs-regress (ce or ridge) by 5-fold CV on the train split "
+                          "(reported in metrics.json and printed)."),
         click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="--head-only: feature cache directory [default: DATA/.features]; keyed by image sha256, "
                           "arch, weights, size and preprocessing."),
@@ -57,7 +59,18 @@ def _train_options(command):
 def _train_config(out: Path, lr: float | None, **options):
     from modeling.training.config import TrainConfig
 
+    if options.get("head_l2") == "auto":
+        options.update(head_l2=TrainConfig.head_l2, head_select=True)
     return TrainConfig(out=out, lr=lr, **options)
+
+
+def _parse_head_l2(_ctx, _param, value: str) -> float | str:
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
 
 
 def _parse_lr(_ctx, _param, value: str) -> float | None:
@@ -84,6 +97,10 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--cv", type=int, default=0, show_default=True,
               help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
                    "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
+@click.option("--evidence", type=click.Choice(["all", "picture"]), default="all", show_default=True,
+              help="--head-only --cv: all = date from the picture and the catalogue (title, description, stated "
+                   "dates, holder, place) when the export has any, writing RUN_DIR/fusion/ and ablation.csv; "
+                   "picture = the picture alone.")
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots).
 
@@ -214,6 +231,14 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
 
     rows = compare_runs(list(runs))
     click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
+    if output != "json":
+        from modeling.evidence.ablation import ABLATION_COLUMNS, read_ablation
+
+        for run in runs:
+            ablation = read_ablation(run)
+            if ablation:
+                click.echo(f"\n{run.name}: evidence ablation (CV, 80% intervals)")
+                click.echo(table(ablation, ABLATION_COLUMNS, output == "markdown"))
 
 
 @click.command()

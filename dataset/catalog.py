@@ -44,6 +44,10 @@ class Candidate:
     height: int | None  # stored pixels
     format: str | None  # PIL format name
     source: str = ""  # records.source: which archive or import the photograph came from
+    title: str = ""  # records.title, "" when none: the text and explicit-date evidence read it
+    description: str = ""  # records.description, "" when none
+    holder: str = ""  # records.holder (photographer, studio or donor), "" when none
+    place: str = ""  # records.place, "" when none
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
         rows = session.execute(
             select(
                 Record.id, Record.source_id, Record.source, Record.year, Record.year_min, Record.year_max,
-                Record.status, Image.id, Image.path, Image.width, Image.height, Image.format,
+                Record.status, Record.title, Record.description, Record.holder, Record.place,
+                Image.id, Image.path, Image.width, Image.height, Image.format,
                 ImageDuplicate.cluster_id, ImageDuplicate.group_id, ImageDuplicate.excluded, ImageDuplicate.role,
             )
             .select_from(Record)
@@ -79,7 +84,7 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
     left_out: Counter[str] = Counter()
     items, not_deduped = [], 0
     for r in rows:
-        (record_id, source_id, source, year, year_min, year_max, status, image_id, path, width, height, fmt,
+        (record_id, source_id, source, year, year_min, year_max, status, title, description, holder, place, image_id, path, width, height, fmt,
          cluster_id, group_id, excluded, role) = r
         if status == "deleted":  # its fields and image are kept in the database, never in a dataset
             left_out["withdrawn"] += 1
@@ -110,5 +115,6 @@ def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
             cluster_id=cluster_id if cluster_id is not None else image_id,
             group_id=group_id if group_id is not None else image_id,
             excluded=bool(excluded), width=width, height=height, format=fmt, source=source,
+            title=title or "", description=description or "", holder=holder or "", place=place or "",
         ))
     return Catalog(bins, items, {k: left_out[k] for k in LEFT_OUT_REASONS if left_out[k]}, not_deduped)

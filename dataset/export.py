@@ -34,7 +34,7 @@ FORMAT_VERSION = 1
 JPEG_QUALITY = 95
 MANIFEST_COLUMNS = (
     "record_id", "source_id", "image_id", "file", "year", "year_min", "year_max", "bin", "bin_index",
-    "split", "cluster_id", "width", "height", "group_id", "source",
+    "split", "cluster_id", "width", "height", "group_id", "source", "title", "description", "holder", "place",
 )
 
 
@@ -246,6 +246,7 @@ def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, 
             writer.writerow([
                 c.record_id, c.source_id, c.image_id, files[c.image_id], c.year, c.year_min, c.year_max,
                 labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height, c.group_id, c.source,
+                c.title, c.description, c.holder, c.place,
             ])
 
 

@@ -310,3 +310,62 @@ def best_date(texts: Iterable[str | None]) -> tuple[str | None, DateEstimate]:
         if best_width is None or width < best_width:
             best_text, best, best_width = text, estimate, width
     return best_text, best
+
+
+@dataclass(frozen=True)
+class FoundDate:
+    start: int  # offset of the phrase in the text searched
+    end: int  # offset just past it
+    phrase: str  # the phrase as written
+    estimate: DateEstimate  # what parse_date reads in it
+
+
+# English phrasings in free text, said the Spanish way parse_date reads ("circa" and "1930s" it reads as they are).
+_ENGLISH = (("about ", "hacia "), ("around ", "hacia "), ("before ", "antes de "), ("after ", "despues de "),
+            ("between ", "entre "), (" and ", " y "), (" to ", " a "))
+_PARTS = "|".join(CENTURY_PARTS)
+_DECADE = r"(?:\d\d|1[89]\d0|20\d0|" + "|".join(DECADE_WORDS) + ")"
+_CIRCA_IN_TEXT = r"(?:hacia(?: el)?|h\.|ca\.?|c\.|circa|aprox\.?|aproximadamente|alrededor de|about|around)"
+# Date phrases inside free text, most specific first: at one position the first alternative that matches wins.
+_IN_TEXT = re.compile("|".join(rf"(?:{p})" for p in (
+    rf"\b\d{{1,2}}(?: de)? {MONTH}(?: de)?,? {YEAR}\b",
+    rf"\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]{YEAR}\b",
+    rf"\b{MONTH}(?: de)?,? {YEAR}\b",
+    rf"\b(?:entre |between )?{YEAR} ?(?:-|/| a | y | al | and | to ) ?{YEAR}\b",
+    rf"\b(?:de )?{YEAR} ?[-/] ?\d\d\b(?![-/]?\d)",
+    rf"\b{_CIRCA_IN_TEXT} ?{YEAR}\b",
+    rf"\b(?:antes de|anterior a|despues de|posterior a|before|after) {YEAR}\b",
+    rf"\b(?:los )?anos (?:de )?(?:los )?{_DECADE}(?: del (?:siglo|s\.?) [xvi]+)?\b",
+    r"\bdecada (?:de )?(?:los )?(?:anos )?(?:\d\d|1[89]\d0|20\d0)\b",
+    r"\b(?:1[89]\d0|20\d0) ?'?s\b",
+    rf"\b(?:(?:{_PARTS}) (?:del? )?)?(?:siglo|s\.) ?(?:xviii|xix|xxi|xx)\b",
+    rf"\b{YEAR}\b",
+)))
+
+
+def _fold_keeping_offsets(text: str) -> str:
+    """Lowercase ASCII of `text`, one character for one, so offsets in it are offsets in `text`."""
+    out = []
+    for ch in text:
+        base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode().lower()
+        out.append(base[:1] if base else (" " if not ch.isascii() else ch.lower()))
+    return "".join(out)
+
+
+def find_dates(text: str | None) -> list[FoundDate]:
+    """Every date phrase parse_date can read inside free text (a title, a description), left to right.
+
+    >>> [(f.phrase, f.estimate.year_min, f.estimate.year_max) for f in find_dates("Feria, hacia 1940; años 50")]
+    [('hacia 1940', 1935, 1945), ('años 50', 1950, 1959)]
+    """
+    if not text:
+        return []
+    found = []
+    for m in _IN_TEXT.finditer(_fold_keeping_offsets(str(text))):
+        phrase = m.group(0)
+        for english, spanish in _ENGLISH:
+            phrase = phrase.replace(english, spanish)
+        estimate = parse_date(phrase)
+        if estimate.precision != "unknown":
+            found.append(FoundDate(m.start(), m.end(), str(text)[m.start():m.end()], estimate))
+    return found

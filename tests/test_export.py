@@ -266,3 +266,34 @@ def test_a_record_the_archive_withdrew_is_counted_never_exported(fresh_db, add_p
     with open(tmp_path / "ds" / "manifest.csv", newline="") as f:
         exported = {row["source_id"] for row in csv.DictReader(f)}
     assert exported == {"R0", "R1", "R3", "R4", "R5"} and summary.images == 5
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_manifest_carries_the_catalogue_text_and_read_export_reads_it(fresh_db, add_photo, db_url, tmp_path):
+    """title, description, holder and place travel from records to the manifest to ExportRow (evidence sources)."""
+    from crawler.replica import render_photo
+    from dataset.dedupe import DedupeConfig, run_dedupe
+    from db.models import Record
+    from db.session import session_scope
+    from modeling.training.data import read_export
+
+    for k, year in enumerate([1900, 1905, 1930, 1935, 1960, 1965]):
+        add_photo(f"R{k}", render_photo(year, k, (64, 48)), str(year))
+    with session_scope(fresh_db) as s:
+        s.execute(Record.__table__.update().where(Record.source_id == "R2").values(
+            title="Fiesta, 1930", description="Plaza mayor en fiestas", holder="Foto Ruiz", place="Toledo"))
+    run_dedupe(fresh_db, DedupeConfig(progress=False))
+    out = export(db_url, tmp_path / "ds")
+    by_id = {r["source_id"]: r for r in manifest(out)}
+    assert {k: by_id["R2"][k] for k in ("title", "description", "holder", "place")} == {
+        "title": "Fiesta, 1930", "description": "Plaza mayor en fiestas", "holder": "Foto Ruiz", "place": "Toledo"}
+    assert by_id["R0"]["holder"] == "" and by_id["R0"]["title"] == "R0"
+    rows = {row.source_id: row for row in read_export(out).rows}
+    assert (rows["R2"].title, rows["R2"].description, rows["R2"].holder, rows["R2"].place) == (
+        "Fiesta, 1930", "Plaza mayor en fiestas", "Foto Ruiz", "Toledo")
+    # a manifest older than the text columns still reads, with empty text
+    lines = (out / "manifest.csv").read_text(encoding="utf-8").splitlines()
+    width = len(MANIFEST_COLUMNS) - 4
+    old = [",".join(next(csv.reader([line]))[:width]) for line in lines]
+    (out / "manifest.csv").write_text("\n".join(old) + "\n", encoding="utf-8")
+    assert {(row.title, row.holder) for row in read_export(out).rows} == {("", "")}

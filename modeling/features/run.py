@@ -3,7 +3,10 @@
 The run directory is the one full fine-tuning writes (model.safetensors with backbone and head,
 config.json, metrics.json, history.csv, confusion_matrix.png, curves.png), so evaluate, predict,
 compare and serve use it unchanged. With --cv K it adds the cross-validated metrics to metrics.json
-and every image's out-of-fold estimate to oof.csv. Every check runs before anything is written.
+and every image's out-of-fold estimate to oof.csv; when the export carries catalogue text it also fits
+the evidence sources and their fusion on the same folds (modeling/evidence: RUN_DIR/fusion/ and
+ablation.csv). --head-l2 auto chooses the head first (modeling/features/select.py). Every check runs
+before anything is written.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from db import csvsafe
 from modeling.baselines import with_baselines
 from modeling.decode import decode_outputs
 from modeling.errors import BadTrainingSetup
+from modeling.evidence.fit import evaluate_run_evidence, has_catalogue_data, remove_fusion, write_fusion
 from modeling.features.cv import CVResult, check_folds, cross_validate, unique_rows
 from modeling.features.embed import Embedding, FeatureCache, FeatureKey, embed_files, weights_id
 from modeling.features.heads import fit_head
+from modeling.features.select import select_head
 from modeling.metrics import summarize
 from modeling.models import create_model, model_normalisation
 from modeling.plots import confusion_png, curves_png
@@ -75,6 +80,11 @@ def train_head_only(config: TrainConfig, show: bool = True):
     if not valid_rows:
         raise BadTrainingSetup(f"Found 0 valid rows in {config.data}/manifest.csv; the run's metrics come from the "
                                f"valid split. Re-run 'cli.py export' with a valid fraction > 0.")
+    selection = None
+    if config.head_select:
+        unique_train = list({row.file: row for row in train_rows}.values())
+        config, selection = select_head(_stack(by_file, unique_train), unique_train, config, export)
+        model.reset_classifier(export.num_bins if config.task == "classify" else 1)
     fit_start = time.perf_counter()
     head = fit_head(_stack(by_file, train_rows), train_rows, config, export)
     fit_seconds = time.perf_counter() - fit_start
@@ -82,16 +92,27 @@ def train_head_only(config: TrainConfig, show: bool = True):
     train_loss, _ = _score(head, by_file, train_rows, config, export, loss_fn)
     valid_loss, metrics = _score(head, by_file, valid_rows, config, export, loss_fn)
     metrics = with_baselines(metrics, train_rows, valid_rows, export.edges, export.labels)
-    cv = None
+    cv = evidence = fitted = None
     if config.cv:
         rows = unique_rows(export)
         cv = cross_validate(_stack(by_file, rows), rows, config, export)
+        if config.evidence == "all" and has_catalogue_data(rows):
+            evidence, fitted = evaluate_run_evidence(cv, rows, config, export)
     head.load_into(model)
     best = {"epoch": 1, "split": "valid", "valid_loss": valid_loss, "selected_by": "head-only fit (one step)",
             **metrics}
     if cv is not None:
         best["cv"] = {"k": cv.k, "n": len(cv.oof), "summary": cv.summary, "folds": list(cv.folds),
                       "note": "every exported image (all splits) held out once; the final head is fitted on train"}
+    if selection is not None:
+        best["head_selection"] = {"task": config.task, "loss": config.loss_name, "head_l2": config.head_l2,
+                                  "candidates": selection,
+                                  "note": "chosen by the lowest mean MAE of K-fold CV on the train split; the train "
+                                          "split's images are also in the outer CV, a mild optimism"}
+    if evidence is not None:
+        best["evidence"] = {"sources": list(evidence.sources), "ablation": list(evidence.ablation),
+                            "note": "each row pooled over the same K held-out folds; the fusion cross-fitted on "
+                                    "the sources' out-of-fold estimates"}
     seconds = time.perf_counter() - start
     history = [{"epoch": 1, "train_loss": round(train_loss, 6), "valid_loss": round(valid_loss, 6),
                 "valid_accuracy": round(metrics["accuracy"], 6),
@@ -109,11 +130,16 @@ def train_head_only(config: TrainConfig, show: bool = True):
                                 "reused": embedding.reused, "embed_seconds": round(embedding.seconds, 2),
                                 "fit_seconds": round(fit_seconds, 3)})
     _write_oof(run_dir / OOF, cv)
+    if evidence is not None:
+        write_fusion(run_dir, evidence, fitted, export.edges, export.labels)
+    else:
+        remove_fusion(run_dir)
     confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
                   title="valid, head-only (rows = actual)")
     curves_png(history, run_dir / "curves.png")
     return TrainResult(run_dir=run_dir, lr=0.0, lr_png=None, history=tuple(history), best=best,
-                       seconds=time.perf_counter() - start, resumed_from=None, embedding=embedding, cv=cv)
+                       seconds=time.perf_counter() - start, resumed_from=None, embedding=embedding, cv=cv,
+                       evidence=evidence)
 
 
 def _stack(by_file: dict, rows: list[ExportRow]) -> np.ndarray:

@@ -46,6 +46,16 @@ def render_train(result) -> str:
 
         lines.append(cv_line(result.cv.summary, result.cv.k, len(result.cv.oof))
                      + f"; out-of-fold estimates: {result.run_dir / 'oof.csv'}")
+    chosen = best.get("head_selection")
+    if chosen:
+        tried = ", ".join(f"{c['task']} L2 {c['head_l2']:g}: {c['mae']:.1f}" for c in chosen["candidates"])
+        lines.append(f"--head-l2 auto chose {chosen['task']} ({chosen['loss']}) with L2 {chosen['head_l2']:g} by "
+                     f"{chosen['candidates'][0]['folds']}-fold CV MAE on the train split ({tried} y)")
+    if getattr(result, "evidence", None) is not None:
+        from modeling.evidence.ablation import ablation_lines
+
+        lines.append(ablation_lines(list(result.evidence.ablation), f"evidence ({result.cv.k}-fold CV, pooled over "
+                                    f"{len(result.cv.oof)} images; 80% intervals): {result.run_dir / 'ablation.csv'}"))
     lr = "" if result.embedding is not None else f"lr {result.lr:.2e}; "
     lines.append(f"{lr}run directory {result.run_dir} ({result.seconds:.0f} s)")
     return "\n".join(lines)

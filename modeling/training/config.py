@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TASKS = ("classify", "regress")
+EVIDENCE = ("all", "picture")  # what a head-only run with --cv dates from (modeling/evidence)
 LOSSES = {"classify": ("ce", "soft"), "regress": ("l1", "huber", "ridge")}  # ridge: --head-only
 # Fields that may differ between a killed run and its --resume (they do not change the result).
 RESUME_FREE_FIELDS = ("resume", "workers", "device", "out", "data")
@@ -43,8 +44,10 @@ class TrainConfig:
     resume: bool = False  # continue from RUN_DIR/checkpoint.pt
     head_only: bool = False  # fit a linear head on frozen, cached backbone features (modeling/features)
     head_l2: float = 0.1  # head-only: L2 penalty on the head (standardised features; ridge: times N)
+    head_select: bool = False  # head-only: choose task and head_l2 by inner CV on the train split (--head-l2 auto)
     cv: int = 0  # head-only: K-fold cross-validation over every exported image (0 = none)
     feature_cache: Path | None = None  # head-only: feature cache directory; None = DATA/.features
+    evidence: str = "all"  # head-only with --cv: all (picture + catalogue text, dates, holder, place) | picture
 
     @property
     def loss_name(self) -> str:

@@ -36,6 +36,10 @@ class ExportRow:
     image_id: int = 0  # images.id in the export's database (0 in manifests without it)
     source_id: str = ""  # the archive's identifier
     group_id: int = 0  # near-duplicate component (cluster_id, or the image, in older manifests): never cut by folds
+    title: str = ""  # the record's catalogued title ("" when none, or in manifests older than the column)
+    description: str = ""  # the record's free-text description ("" when none)
+    holder: str = ""  # holder, photographer or donor ("" when none)
+    place: str = ""  # catalogued place ("" when none)
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,9 @@ def _read_manifest(path: Path, edges: tuple[int, ...], labels: tuple[str, ...]) 
             group = record.get("group_id") or record.get("cluster_id") or image_id or line
             rows.append(ExportRow(file=record["file"], year=year, bin_index=index, split=record["split"],
                                   image_id=image_id, source_id=record.get("source_id") or record["file"],
-                                  group_id=int(group)))
+                                  group_id=int(group), title=record.get("title") or "",
+                                  description=record.get("description") or "", holder=record.get("holder") or "",
+                                  place=record.get("place") or ""))
     return rows
 
 

@@ -15,7 +15,7 @@ from modeling.decode import normalise_year, soft_targets
 from modeling.errors import BadTrainingSetup
 from modeling.models import create_model, model_normalisation, set_head_bias
 from modeling.training.augment import AUGMENT_LEVELS
-from modeling.training.config import LOSSES, TASKS, TrainConfig
+from modeling.training.config import EVIDENCE, LOSSES, TASKS, TrainConfig
 from modeling.training.data import (
     EpochSampler,
     Export,
@@ -52,7 +52,7 @@ def validate(config: TrainConfig) -> None:
               ("sampler", config.sampler, ("natural", "balanced")), ("augment", config.augment, AUGMENT_LEVELS),
               ("schedule", config.schedule, ("cosine", "onecycle")),
               ("precision", config.precision, ("auto", "fp32", "bf16", "fp16")),
-              ("device", config.device, ("auto", "cpu", "cuda"))]
+              ("device", config.device, ("auto", "cpu", "cuda")), ("evidence", config.evidence, EVIDENCE)]
     for name, value, allowed in checks:
         if value not in allowed:
             raise BadTrainingSetup(f"--{name} {value!r} does not fit --task {config.task}; expected one of "
@@ -60,6 +60,8 @@ def validate(config: TrainConfig) -> None:
     if not config.head_only and (config.loss_name == "ridge" or config.cv):
         raise BadTrainingSetup("--loss ridge and --cv fit heads on frozen features: add --head-only (full "
                                "fine-tuning trains one model on the train split).")
+    if config.head_select and not config.head_only:
+        raise BadTrainingSetup("--head-l2 auto chooses a linear head on frozen features: add --head-only.")
     if config.device == "cuda" and not torch.cuda.is_available():
         raise BadTrainingSetup("--device cuda was asked for but no CUDA GPU is visible; use --device cpu or auto.")
     if config.epochs < 1 or config.batch_size < 1 or config.img_size < 16:

@@ -56,6 +56,7 @@ class TrainResult:
     main: bool = True  # False on torchrun's other processes: only rank 0 reports
     embedding: object = None  # head-only: the features.embed.Embedding (computed vs reused, seconds)
     cv: object = None  # head-only with --cv: the features.cv.CVResult
+    evidence: object = None  # head-only with --cv and catalogue text: the evidence.fit.EvidenceCV (ablation)
 
 
 def train(config: TrainConfig, *, show: bool = True,

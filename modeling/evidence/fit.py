@@ -1,0 +1,183 @@
+"""Fit every evidence source on an export's folds, fuse them out-of-fold, score the ablation, write RUN_DIR/fusion/.
+
+The folds are modeling.features.cv.fold_indices (the picture head's own): every source is fitted per
+fold on the other folds, so each record's out-of-fold estimate comes from models that never saw it;
+the fusion is then cross-fitted on those estimates (its calibration and quantiles for a fold come
+from the other folds), which gives the honest CV numbers of the ablation table. The models written to
+RUN_DIR/fusion/ are fitted on every record, the fusion on every out-of-fold estimate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from modeling.answer import INTERVAL_LEVEL, UNSURE_WIDTH_YEARS
+from modeling.evidence.ablation import ABLATION, baseline_rows, score, write_ablation
+from modeling.evidence.base import SOURCES, Estimates
+from modeling.evidence.explicit import explicit_estimates
+from modeling.evidence.fusion import MIN_PER_COMBINATION, Fused, Fusion, cross_fit, fit_fusion
+from modeling.evidence.groups import GroupPrior
+from modeling.evidence.text import TextModel, record_text
+from modeling.training.data import ExportRow
+
+FUSION_DIR = "fusion"
+FUSION_JSON = "fusion.json"
+FILES = {"text": "text.npz", "holder": "holder.json", "place": "place.json"}
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    sources: tuple[str, ...] = SOURCES  # the sources to use (those the export has no data for drop out)
+    level: float = INTERVAL_LEVEL  # the intervals' intended coverage
+    min_per_combination: int = MIN_PER_COMBINATION  # records a source combination needs for its own quantile
+
+
+@dataclass(frozen=True)
+class FittedSources:
+    text: TextModel | None  # None when no record has text
+    holder: GroupPrior | None  # None when no record has a holder
+    place: GroupPrior | None  # None when no record has a place
+
+
+@dataclass(frozen=True)
+class EvidenceCV:
+    sources: tuple[str, ...]  # the sources fused (requested and with data)
+    estimates: dict[str, Estimates]  # each source's out-of-fold estimates
+    fused: Fused  # the cross-fitted fusion of every source
+    alone: dict[str, Fused]  # each source alone (with the prior where it is silent), cross-fitted
+    ablation: tuple[dict, ...]  # ABLATION_COLUMNS rows: each source alone, the fusion, both baselines
+    fusion: Fusion  # fitted on every out-of-fold estimate: what FusedDater uses
+    fusion_alone: dict[str, Fusion]  # each source alone, fitted likewise: the intervals its evidence line states
+    seconds: float  # time to fit and score it all
+
+
+def _texts(rows: list[ExportRow]) -> list[str]:
+    return [record_text(row.title, row.description) for row in rows]
+
+
+def fit_sources(rows: list[ExportRow], sources: tuple[str, ...] = SOURCES) -> FittedSources:
+    """The text model and the holder and place priors fitted on `rows` (None for a source without data)."""
+    years = np.array([row.year for row in rows], dtype=float)
+    text = None
+    if "text" in sources:
+        texts = _texts(rows)
+        at = [i for i, t in enumerate(texts) if t.strip()]
+        if len(at) >= 2:
+            text = TextModel.fit([texts[i] for i in at], years[at])
+    holder = GroupPrior.fit([row.holder for row in rows], years) if "holder" in sources and any(
+        row.holder for row in rows) else None
+    place = GroupPrior.fit([row.place for row in rows], years) if "place" in sources and any(
+        row.place for row in rows) else None
+    return FittedSources(text, holder, place)
+
+
+def source_estimates(fitted: FittedSources, rows: list[ExportRow]) -> dict[str, Estimates]:
+    """What the fitted text/holder/place models and the explicit dates say of `rows` (picture aside)."""
+    n = len(rows)
+    return {"text": fitted.text.estimate(_texts(rows)) if fitted.text else Estimates.absent(n),
+            "explicit_date": explicit_estimates([r.title for r in rows], [r.description for r in rows]),
+            "holder": fitted.holder.estimate([r.holder for r in rows]) if fitted.holder else Estimates.absent(n),
+            "place": fitted.place.estimate([r.place for r in rows]) if fitted.place else Estimates.absent(n)}
+
+
+def oof_estimates(rows: list[ExportRow], folds: np.ndarray, picture: Estimates | None,
+                  sources: tuple[str, ...] = SOURCES) -> dict[str, Estimates]:
+    """Every source's out-of-fold estimates (picture: the head's CV outputs, computed by the caller)."""
+    n = len(rows)
+    out = {s: Estimates.absent(n) for s in ("text", "explicit_date", "holder", "place")}
+    for fold in np.unique(folds):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        fitted = fit_sources([rows[i] for i in train], sources)
+        for source, est in source_estimates(fitted, [rows[i] for i in test]).items():
+            out[source].put(test, est)
+    if picture is not None:
+        out["picture"] = picture
+    return {s: e for s, e in out.items() if s in sources and e.present.any()}
+
+
+def evaluate_evidence(rows: list[ExportRow], folds: np.ndarray, picture: Estimates | None, edges, labels,
+                      config: EvidenceConfig = EvidenceConfig()) -> EvidenceCV:
+    """Out-of-fold estimates, the cross-fitted fusion, each source alone and the baselines, on `folds`."""
+    start = time.perf_counter()
+    years = np.array([row.year for row in rows], dtype=float)
+    estimates = oof_estimates(rows, folds, picture, config.sources)
+    sources = tuple(s for s in SOURCES if s in estimates)
+    year_range = (int(edges[0]), int(edges[-1]))
+
+    def fuse(chosen: tuple[str, ...]) -> tuple[Fused, Fusion]:
+        crossed = cross_fit(years, estimates, chosen, folds, config.level, year_range, config.min_per_combination)
+        return crossed, fit_fusion(years, estimates, chosen, config.level, year_range, config.min_per_combination)
+
+    fused, fusion = fuse(sources)
+    alone, fusion_alone, table = {}, {}, []
+    for source in sources:
+        alone[source], fusion_alone[source] = fuse((source,))
+        table.append(score(source, int(estimates[source].present.sum()), years, alone[source].year,
+                           alone[source].low, alone[source].high, edges, labels))
+    table.append(score("fusion: " + "+".join(sources), len(rows), years, fused.year, fused.low, fused.high, edges,
+                       labels))
+    table += baseline_rows(years, folds, edges, labels, config.level)
+    return EvidenceCV(sources, estimates, fused, alone, tuple(table), fusion, fusion_alone,
+                      time.perf_counter() - start)
+
+
+def write_fusion(run_dir: Path, cv: EvidenceCV, fitted: FittedSources, edges, labels) -> Path:
+    """RUN_DIR/fusion/ (fusion.json and the fitted source models) and RUN_DIR/ablation.csv; returns the folder.
+
+    The folder is built aside and swapped in, so a reader never sees half of it.
+    """
+    run_dir = Path(run_dir)
+    final = run_dir / FUSION_DIR
+    building = run_dir / f".{FUSION_DIR}.building"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    files = {}
+    if fitted.text is not None and "text" in cv.sources:
+        fitted.text.save(building / FILES["text"])
+        files["text"] = FILES["text"]
+    for name, prior in (("holder", fitted.holder), ("place", fitted.place)):
+        if prior is not None and name in cv.sources:
+            prior.save(building / FILES[name])
+            files[name] = FILES[name]
+    fusion_row = next(row for row in cv.ablation if row["source"].startswith("fusion"))
+    meta = {"format_version": 1, "sources": list(cv.sources), "files": files, "n": fusion_row["n"],
+            "coverage": fusion_row["coverage"], "mean_width": fusion_row["mean_width"],
+            "unsure_width": UNSURE_WIDTH_YEARS, "edges": list(edges), "labels": list(labels),
+            "fusion": cv.fusion.to_json(), "alone": {s: f.to_json() for s, f in cv.fusion_alone.items()},
+            "ablation": list(cv.ablation)}
+    (building / FUSION_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(building, final)
+    write_ablation(run_dir / ABLATION, list(cv.ablation))
+    return final
+
+
+def remove_fusion(run_dir: Path) -> None:
+    """A run retrained without evidence must not keep an old fusion (its presence means "load a FusedDater")."""
+    shutil.rmtree(Path(run_dir) / FUSION_DIR, ignore_errors=True)
+    (Path(run_dir) / ABLATION).unlink(missing_ok=True)
+
+
+def has_catalogue_data(rows: list[ExportRow]) -> bool:
+    """Whether any record has a title, description, holder or place (else the picture is all there is)."""
+    return any(row.title or row.description or row.holder or row.place for row in rows)
+
+
+def evaluate_run_evidence(cv, rows: list[ExportRow], config, export) -> tuple[EvidenceCV, FittedSources]:
+    """`train --head-only --cv K`'s evidence step: the picture head's CV outputs (`cv`, a features.cv.CVResult
+    on `rows`) with every other source on the same folds; and the sources refitted on every record."""
+    from modeling.evidence.picture import picture_estimates
+    from modeling.features.cv import fold_indices
+
+    folds = fold_indices(rows, config.cv, config.seed)  # the folds cross_validate used
+    picture = picture_estimates(cv.outputs, config.task, export.edges, export.year_range)
+    evidence = evaluate_evidence(rows, folds, picture, export.edges, export.labels)
+    return evidence, fit_sources(rows, evidence.sources)

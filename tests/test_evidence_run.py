@@ -1,0 +1,134 @@
+"""train --head-only --cv with catalogue text: RUN_DIR/fusion/, ablation.csv, the printed ablation, FusedDater."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import cli
+from modeling.answer import RecordFacts, period_of
+from modeling.evidence.ablation import ABLATION_COLUMNS, read_ablation
+from modeling.evidence.dater import FusedDater
+
+torch.set_num_threads(1)
+ERA_WORDS = {1860: "daguerrotipo carruaje", 1900: "tranvía corsé", 1940: "racionamiento vespa", 1980: "movida walkman"}
+
+
+def _catalogue(row: dict, k: int) -> dict:
+    """Holders active over 40-year spans, era words in most titles, the year stated in one title of four."""
+    year = int(row["year"])
+    era = max(e for e in ERA_WORDS if e <= year)
+    title = f"Fiesta, {year}" if k % 4 == 0 else (f"{ERA_WORDS[era]} en la plaza" if k % 4 != 3 else "Vista")
+    return {"title": title, "description": "", "holder": f"Estudio {era}" if k % 3 else "", "place": ""}
+
+
+def _train(args: list[str]):
+    return CliRunner().invoke(cli.main, ["train", "--arch", "test_efficientnet", "--no-pretrained", "--img-size", "32",
+                                         "--workers", "0", "--head-only", *args])
+
+
+@pytest.fixture(scope="module")
+def evidence_run(tiny_export, tmp_path_factory) -> tuple[Path, Path, object]:
+    data = tmp_path_factory.mktemp("evidence") / "export"
+    shutil.copytree(tiny_export, data)
+    with (data / "manifest.csv").open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = list(rows[0])
+    with (data / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, **_catalogue(row, k)} for k, row in enumerate(rows))
+    run = data.parent / "run"
+    return data, run, _train(["--data", str(data), "--out", str(run), "--cv", "3", "--task", "regress", "--loss",
+                              "ridge"])
+
+
+def test_train_writes_the_fusion_and_prints_the_ablation(evidence_run):
+    data, run, result = evidence_run
+    assert result.exit_code == 0, result.output
+    assert (run / "fusion" / "fusion.json").is_file() and (run / "fusion" / "text.npz").is_file()
+    assert (run / "fusion" / "holder.json").is_file()
+    assert "evidence (3-fold CV, pooled over 71 images; 80% intervals)" in result.output
+    ablation = read_ablation(run)
+    assert [row["source"] for row in ablation] == ["picture", "text", "explicit_date", "holder",
+                                                   "fusion: picture+text+explicit_date+holder",
+                                                   "baseline: median year", "baseline: majority bin"]
+    assert all(set(row) == set(ABLATION_COLUMNS) for row in ablation)
+    by = {row["source"]: row for row in ablation}
+    fused = by["fusion: picture+text+explicit_date+holder"]
+    assert fused["n"] == 71 and by["explicit_date"]["n"] == 18 and by["holder"]["n"] == 47
+    assert fused["mae"] < min(by[s]["mae"] for s in ("picture", "text", "explicit_date", "holder"))
+    assert 0.6 <= fused["coverage"] <= 0.95  # 71 records: loose around 0.8
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["evidence"]["sources"] == ["picture", "text", "explicit_date", "holder"]
+
+
+def test_the_fused_dater_answers_from_what_each_record_has(evidence_run):
+    _, run, _ = evidence_run
+    dater = FusedDater.from_run_dir(run)
+    assert dater.img_size == 32
+    picture = Image.new("RGB", (48, 40), (120, 100, 80))
+    answers = dater.date([RecordFacts(title="Fiesta, 1932", holder="Estudio 1900"), RecordFacts(),
+                          RecordFacts(holder="Estudio 1940"), RecordFacts()], [None, picture, None, None])
+    stated, upload, holder_only, nothing = answers
+    assert stated.sources[0] == "explicit_date" and set(stated.sources) == {"explicit_date", "text", "holder"}
+    assert abs(stated.year - 1932) <= 3 and stated.low <= 1932 <= stated.high
+    assert stated.evidence[0].en == 'the title says "1932"'
+    assert stated.evidence[0].es == "el título dice «1932»"
+    holder_line = next(e for e in stated.evidence if e.source == "holder")
+    assert holder_line.en.startswith("holder Estudio 1900: ") and "dated photographs, 19" in holder_line.en
+    assert upload.sources == ("picture",) and upload.evidence[0].en.startswith("the picture: ")
+    assert holder_only.sources == ("holder",) and 1925 <= holder_only.year <= 1995
+    assert nothing.sources == () and nothing.evidence == ()
+    for answer in answers:  # one story: the period shown holds the year shown
+        assert answer.low <= answer.year <= answer.high
+        assert answer.period == period_of(answer.year, dater.edges, dater.labels)
+        assert json.loads(json.dumps(answer.to_dict()))["sources"] == list(answer.sources)
+    with pytest.raises(ValueError, match="2 facts for 1 images"):
+        dater.date([RecordFacts(), RecordFacts()], [None])
+    assert [a.sources for a in dater.date([], [None, picture])] == [(), ("picture",)]
+
+
+def test_describe_says_what_the_fusion_rests_on(evidence_run):
+    _, run, _ = evidence_run
+    described = FusedDater.from_run_dir(run).describe()
+    assert described["sources"] == ["picture", "text", "explicit_date", "holder"] and described["n"] == 71
+    assert described["unsure_width"] == 40 and 0.0 < described["coverage"] <= 1.0 and described["mean_width"] > 0
+    assert {row["source"] for row in described["ablation"]} >= {"baseline: median year", "baseline: majority bin"}
+    assert described["labels"] and described["img_size"] == 32  # the picture model's own description too
+
+
+def test_compare_prints_the_ablation_and_evidence_picture_removes_the_fusion(evidence_run, tmp_path):
+    data, run, _ = evidence_run
+    compared = CliRunner().invoke(cli.main, ["compare", str(run)])
+    assert compared.exit_code == 0, compared.output
+    assert "run: evidence ablation (CV, 80% intervals)" in compared.output and "baseline: majority bin" in compared.output
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    again = _train(["--data", str(data), "--out", str(copy), "--cv", "3", "--evidence", "picture"])
+    assert again.exit_code == 0, again.output
+    assert not (copy / "fusion").exists() and not (copy / "ablation.csv").exists()
+    assert "evidence (" not in again.output
+    assert "evidence" not in json.loads((copy / "metrics.json").read_text())
+
+
+def test_out_of_fold_sources_never_see_the_record_they_estimate():
+    """A holder with one record has nothing to say out-of-fold (fitted on every record, it would echo the year);
+    the same text seen in another fold does speak."""
+    from modeling.evidence.fit import oof_estimates
+    from modeling.training.data import ExportRow
+
+    rows = [ExportRow(file=f"{k}.jpg", year=1900 + 3 * k, bin_index=0, split="train", title="Retrato de estudio",
+                      holder=f"Solo {k}") for k in range(30)]
+    folds = np.arange(30) % 3
+    estimates = oof_estimates(rows, folds, picture=None)
+    assert "holder" not in estimates  # never present out-of-fold
+    assert estimates["text"].present.all()
