@@ -175,25 +175,27 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @click.command()
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
+@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Periods to list per image, with "
+              "their probability.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @max_pixels_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
-    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
+    """Date photographs (files or folders): estimated year, its 80% interval, the period holding the year,
+    whether the answer is unsure (interval wider than 40 years) and the evidence it rests on.
 
     \b
     A file that cannot be read gets a row with its error and the rest go on; the exit status is
     then 1 (after every row is printed), so scripts notice.
-    Example:  cli.py predict --model runs/demo scans/ --format csv
+    Example:  cli.py predict --model runs/demo/lite0-head-20y scans/ --format csv
     """
     from tqdm import tqdm
 
-    from modeling.inference.predict import Predictor, predict_paths
+    from modeling.inference.dater import load_dater
+    from modeling.inference.predict import predict_paths
     from modeling.inference.report import render_predictions
 
-    rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
-                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False),
-                         max_pixels=max_pixels)
+    rows = predict_paths(load_dater(model), list(paths), top_k, progress=lambda files: tqdm(files, desc="predict", unit="image",
+                                                                         leave=False), max_pixels=max_pixels)
     click.echo(render_predictions(rows, output))
     failed = sum("error" in row for row in rows)
     if failed:

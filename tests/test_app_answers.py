@@ -10,7 +10,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -18,7 +17,6 @@ from safetensors.torch import load_file, save_file
 
 from crawler.replica.photos import render_photo
 from modeling.app.server import AppConfig, create_app
-from modeling.inference.predict import flatness
 
 torch.set_num_threads(1)
 
@@ -57,12 +55,6 @@ def test_flat_probabilities_say_unsure_and_lead_with_the_interval(run_copy):
     assert page.index('id="result-interval"') < page.index('id="result-year"')
     # The stable top bin of a flat answer is the first one, so the page explains the year's own bin.
     assert "falls in 1920-1939; the single most probable period is 1860-1879" in page
-
-
-def test_flatness_by_hand():
-    assert flatness(np.full(7, 1 / 7)) == pytest.approx(1.0)
-    p = np.array([0.5, 0.5, 0.0, 0.0])
-    assert flatness(p) == pytest.approx(np.log(2) / np.log(4))
 
 
 def test_model_card_shows_baselines_and_what_it_was_validated_on(run_copy):
