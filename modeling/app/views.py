@@ -1,4 +1,4 @@
-"""Turn the Predictor's dicts into what the templates show (percentages, rounded years, a preview)."""
+"""Turn Answers and the dater's description into what the templates show (percentages, evidence, a preview)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image
+
+from modeling.answer import Answer, Evidence
 
 PREVIEW_MAX_SIDE = 720  # the photograph shown back to the person, in pixels on its long side
 PREVIEW_QUALITY = 82  # JPEG quality of that preview
@@ -21,14 +23,15 @@ class PeriodView:
 @dataclass(frozen=True)
 class ResultView:
     filename: str  # as uploaded
-    periods: list[PeriodView]  # top bins, most probable first
-    year: int | None  # the estimated year
-    low: int | None  # interval lower end
-    high: int | None  # interval upper end
-    level_percent: int | None  # the interval's coverage, e.g. 80
+    periods: list[PeriodView]  # the most probable periods with their probability, most probable first
+    year: int  # the estimated year
+    low: int  # interval lower end
+    high: int  # interval upper end
+    level_percent: int  # the interval's intended coverage, e.g. 80
+    period: str  # the period holding the year: the only period shown large
     preview: str | None  # data: URI of the photograph as the model saw it (EXIF applied)
-    unsure: bool = False  # nearly flat probabilities: the page leads with the interval, not the year
-    year_bin: str | None = None  # the period holding the year (may differ from the most probable one)
+    unsure: bool = False  # the interval is too wide to lead with a year: the page leads with the interval
+    evidence: tuple[Evidence, ...] = ()  # what the answer rests on, in both languages
 
 
 @dataclass(frozen=True)
@@ -62,22 +65,19 @@ def preview_data_uri(picture: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def result_view(filename: str, result: dict, preview: str | None) -> ResultView:
-    """The template's view of one prediction (`Predictor.predict`'s dict)."""
-    interval = result.get("interval") or {}
-    level = interval.get("level")
+def result_view(filename: str, answer: Answer, preview: str | None, top_k: int = 3) -> ResultView:
+    """The template's view of one Answer, listing its `top_k` most probable periods."""
     return ResultView(
         filename=filename,
-        periods=[
-            PeriodView(p["bin"], round(100 * float(p["probability"]), 1)) for p in result.get("top", [])
-        ],
-        year=result.get("year"),
-        low=interval.get("low"),
-        high=interval.get("high"),
-        level_percent=round(100 * level) if level is not None else None,
+        periods=[PeriodView(label, round(100 * p, 1)) for label, p in answer.top[:top_k]],
+        year=answer.year,
+        low=answer.low,
+        high=answer.high,
+        level_percent=round(100 * answer.level),
+        period=answer.period,
         preview=preview,
-        unsure=bool(result.get("unsure")),
-        year_bin=result.get("year_bin"),
+        unsure=answer.unsure,
+        evidence=answer.evidence,
     )
 
 
