@@ -203,7 +203,7 @@ def test_language_switch(client, dater):
     assert 'href="http://testserver/?lang=es"' in english
     assert '<html lang="es">' in client.get("/?lang=fr").text
     metrics = dater.describe()["metrics"]
-    assert f'id="model-accuracy" class="metric">{100 * metrics["accuracy"]:.1f} %<' in spanish
+    assert f'id="model-accuracy" class="metric">{100 * metrics["accuracy"]:.1f}\u00a0%<' in spanish
     assert f'id="model-mae" class="metric">{metrics["mae"]:.1f} años<' in spanish
     assert "Exactitud (validación)" in spanish and "Accuracy (validation)" in english
     assert "no-referrer" not in spanish and "https://" not in spanish  # no CDN assets

@@ -42,7 +42,7 @@ from db.session import NoArchive, make_engine, masked
 from modeling.answer import Answer, RecordFacts
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key, out_of_fold_for
 from modeling.app.i18n import LANGUAGES, pick_language, strings
-from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
+from modeling.app.records import KINDS, SORTS, image_path, list_records, records_query
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
 from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
 from modeling.errors import ImageTooLarge, UnreadableImage
@@ -236,15 +236,15 @@ def create_app(config: AppConfig) -> FastAPI:
         return {"status": "ok", "arch": model.arch, "run": model.run}
 
     @app.get("/records", response_class=HTMLResponse, include_in_schema=False)
-    async def records(request: Request, page: int = 1, sort: str = "disagreement") -> HTMLResponse:
-        sort = sort if sort in SORTS else "disagreement"
+    async def records(request: Request) -> HTMLResponse:
+        query = records_query(request.query_params, config.records_per_page)
         listing = None
         if engine is not None:
-            query = RecordsQuery(page=page, sort=sort, per_page=config.records_per_page)
             listing = await run_in_threadpool(list_records, engine, key, query)
             if not listing.dating_complete:
                 archive.start()  # under --lazy the first visit starts it; later, it dates newly crawled images
-        context = page_context(request, listing=listing, sort=sort, sorts=SORTS, archive_url=archive_url)
+        context = page_context(request, listing=listing, query=query, sort=query.sort, sorts=SORTS, kinds=KINDS,
+                               archive_url=archive_url)
         return templates.TemplateResponse(request, "records.html", context)
 
     @app.get("/records/image/{image_id}", include_in_schema=False)
