@@ -268,4 +268,40 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels:
     serve_app(config, host=host, port=port)
 
 
-COMMANDS = (train, lr_find, learning_curve, evaluate, predict, compare, serve)  # what cli.py adds to its group
+@click.command("date-undated")
+@click.option("--model", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@db_option
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the suggestions for the cataloguing system to this CSV (source_id, catalogued date, "
+                   "estimate, interval, period, evidence).")
+@click.option("--with-suspect", is_flag=True,
+              help="The CSV also lists dated records whose catalogued date lies outside the estimated interval "
+                   "(those the model has estimated, e.g. by 'serve').")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pictures per forward pass.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def date_undated(run_dir: Path, db_url: str, csv_path: Path | None, with_suspect: bool, batch_size: int,
+                 quiet: bool) -> None:
+    """Estimate every record without a catalogued year, and keep the estimates (never the catalogue's fields).
+
+    \b
+    Each estimate is stored with its evidence and the model's version; run it again to resume, or with a
+    new model to estimate everything again. /records shows them (filter "undated records only").
+    Example:  cli.py date-undated --model runs/demo/lite0-head-20y --csv suggestions.csv
+    """
+    from db.session import make_engine
+    from modeling.inference.undated import UndatedConfig
+    from modeling.inference.undated import date_undated as run_undated
+
+    engine = make_engine(db_url, must_exist=True)
+    config = UndatedConfig(run_dir=run_dir, csv=csv_path, with_suspect=with_suspect, batch_size=batch_size,
+                           progress=not quiet)
+    result = run_undated(engine, config)
+    engine.dispose()
+    click.echo(f"{result.undated_records} record(s) without a catalogued year ({result.without_image} with no stored "
+               f"photograph). Estimated {result.dated} photograph(s) now, {result.resumed} already "
+               f"estimated by {result.model_key}; {result.failed} could not be read.")
+    if result.suggestions is not None:
+        click.echo(f"{result.suggestions} suggestion(s) written to {csv_path}")
+
+
+COMMANDS = (train, lr_find, learning_curve, evaluate, predict, compare, serve, date_undated)  # what cli.py adds to its group
