@@ -44,7 +44,7 @@ from modeling.app.dating import ArchiveDater, UploadsFirst, model_key, out_of_fo
 from modeling.app.i18n import LANGUAGES, pick_language, strings
 from modeling.app.records import KINDS, SORTS, image_path, list_records, records_query
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
-from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
+from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view, source_name
 from modeling.errors import ImageTooLarge, UnreadableImage
 from modeling.inference.dater import load_dater, run_description
 
@@ -117,6 +117,7 @@ def create_app(config: AppConfig) -> FastAPI:
                                   description["labels"])
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
+    templates.env.filters["source_name"] = source_name
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
