@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
@@ -114,11 +115,16 @@ class RecordsPage:
         return self.dated >= self.datable
 
 
-def _shown_images():
-    """Each record's image to show: its first stored ('ok') image, else its first image of any status."""
-    first_ok = func.min(case((Image.status == "ok", Image.id)))
-    return (select(Image.record_id, func.coalesce(first_ok, func.min(Image.id)).label("image_id"))
-            .group_by(Image.record_id).subquery("shown"))
+def _shown_image_id():
+    """Each record's image to show: its first stored ('ok') image, else its first image of any status.
+
+    A correlated subquery over images.record_id's index, so a page filtered by an indexed record column
+    (holder, year) reads only its own records' images, not every image of the archive.
+    """
+    mine = aliased(Image)
+    first_ok = select(func.min(mine.id)).where(mine.record_id == Record.id, mine.status == "ok")
+    first_any = select(func.min(mine.id)).where(mine.record_id == Record.id)
+    return func.coalesce(first_ok.scalar_subquery(), first_any.scalar_subquery())
 
 
 def _estimate(row) -> Estimate:
@@ -185,27 +191,34 @@ def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
     return dated, datable
 
 
-def _filtered(stmt, query: RecordsQuery):
+def _filtered(stmt, query: RecordsQuery, model_key: str):
     conditions = []
-    if query.period:
-        conditions.append(ImageEstimate.period == query.period)
+    if query.period or query.kind:
+        # Start from the estimates (index model_key+period), not from every record: the records whose images
+        # this model placed in the period (or estimated this way); the shown image's estimate is checked below.
+        chosen = select(Image.record_id).join(ImageEstimate, ImageEstimate.image_id == Image.id).where(
+            ImageEstimate.model_key == model_key)
+        if query.period:
+            chosen = chosen.where(ImageEstimate.period == query.period)
+            conditions.append(ImageEstimate.period == query.period)
+        if query.kind:
+            chosen = chosen.where(ImageEstimate.kind == query.kind)
+            conditions.append(ImageEstimate.kind == query.kind)
+        conditions.append(Record.id.in_(chosen))
     if query.holder:
         conditions.append(Record.holder == query.holder)
     if query.suspect:
         conditions.append(suspect_clause())
     if query.undated:
         conditions.append(Record.year.is_(None))
-    if query.kind:
-        conditions.append(ImageEstimate.kind == query.kind)
     return stmt.where(*conditions) if conditions else stmt
 
 
 def _joined(stmt, model_key: str):
     """records -> each record's shown image -> its estimate by `model_key` (outer joins: every record stays)."""
-    shown = _shown_images()
     has_estimate = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == model_key)
-    return (stmt.select_from(Record).outerjoin(shown, shown.c.record_id == Record.id)
-            .outerjoin(Image, Image.id == shown.c.image_id).outerjoin(ImageEstimate, has_estimate))
+    return (stmt.select_from(Record).outerjoin(Image, Image.id == _shown_image_id())
+            .outerjoin(ImageEstimate, has_estimate))
 
 
 def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> RecordsPage:
@@ -218,7 +231,7 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
         raise ValueError(f"sort must be one of {SORTS}, got {query.sort!r}")
     with session_scope(engine) as session:
         archive_total = session.scalar(select(func.count(Record.id))) or 0
-        total = (session.scalar(_filtered(_joined(select(func.count(Record.id)), model_key), query)) or 0
+        total = (session.scalar(_filtered(_joined(select(func.count(Record.id)), model_key), query, model_key)) or 0
                  if query.filters() else archive_total)
     pages = max(1, math.ceil(total / query.per_page))
     page = min(max(1, query.page), pages)
@@ -236,7 +249,7 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
                ImageEstimate.status.label("estimate_status"), ImageEstimate.error.label("estimate_error"),
                ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
                ImageEstimate.period, ImageEstimate.probability, ImageEstimate.kind, ImageEstimate.unsure,
-               ImageEstimate.evidence, gap.label("disagreement")), model_key), query)
+               ImageEstimate.evidence, gap.label("disagreement")), model_key), query, model_key)
     stmt = stmt.order_by(*orders[query.sort]).offset((page - 1) * query.per_page).limit(query.per_page)
     with session_scope(engine) as session:
         rows = [_row(row) for row in session.execute(stmt)]
