@@ -181,7 +181,7 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @max_pixels_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
     """Date photographs (files or folders): estimated year, its 80% interval, the period holding the year,
-    whether the answer is unsure (interval wider than 40 years) and the evidence it rests on.
+    "unsure" when the interval is too wide to lead with a year, and the evidence it rests on.
 
     \b
     A file that cannot be read gets a row with its error and the rest go on; the exit status is

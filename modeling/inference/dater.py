@@ -54,11 +54,11 @@ NO_EVIDENCE = Evidence("none", "no hay imagen ni datos de catálogo: solo el per
 def out_of_fold_coverage(oof: Sequence[dict]) -> dict:
     """What the run's out-of-fold answers measure about its intervals: photographs, coverage and mean width.
 
-    >>> out_of_fold_coverage([{"year": "1930", "low": "1920", "high": "1940"},
+    >>> out_of_fold_coverage([{"year": "1930.0", "low": "1920", "high": "1940"},
     ...                       {"year": "1990", "low": "1920", "high": "1960"}])
     {'n': 2, 'coverage': 0.5, 'mean_width': 30.0}
     """
-    rows = [(int(r["year"]), int(r["low"]), int(r["high"])) for r in oof if r.get("year") not in (None, "")]
+    rows = [(float(r["year"]), float(r["low"]), float(r["high"])) for r in oof if r.get("year") not in (None, "")]
     if not rows:
         return {"n": None, "coverage": None, "mean_width": None}
     inside = sum(low <= year <= high for year, low, high in rows)
