@@ -192,25 +192,27 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @click.command()
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
+@click.option("--top", "top_k", type=int, default=3, show_default=True, help="Periods to list per image, with "
+              "their probability.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @max_pixels_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
-    """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
+    """Date photographs (files or folders): estimated year, its 80% interval, the period holding the year,
+    "unsure" when the interval is too wide to lead with a year, and the evidence it rests on.
 
     \b
     A file that cannot be read gets a row with its error and the rest go on; the exit status is
     then 1 (after every row is printed), so scripts notice.
-    Example:  cli.py predict --model runs/demo scans/ --format csv
+    Example:  cli.py predict --model runs/demo/lite0-head-20y scans/ --format csv
     """
     from tqdm import tqdm
 
-    from modeling.inference.predict import Predictor, predict_paths
+    from modeling.inference.dater import load_dater
+    from modeling.inference.predict import predict_paths
     from modeling.inference.report import render_predictions
 
-    rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
-                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False),
-                         max_pixels=max_pixels)
+    rows = predict_paths(load_dater(model), list(paths), top_k, progress=lambda files: tqdm(files, desc="predict", unit="image",
+                                                                         leave=False), max_pixels=max_pixels)
     click.echo(render_predictions(rows, output))
     failed = sum("error" in row for row in rows)
     if failed:
@@ -291,4 +293,40 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels:
     serve_app(config, host=host, port=port)
 
 
-COMMANDS = (train, lr_find, learning_curve, evaluate, predict, compare, serve)  # what cli.py adds to its group
+@click.command("date-undated")
+@click.option("--model", "run_dir", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@db_option
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the suggestions for the cataloguing system to this CSV (source_id, catalogued date, "
+                   "estimate, interval, period, evidence).")
+@click.option("--with-suspect", is_flag=True,
+              help="The CSV also lists dated records whose catalogued date lies outside the estimated interval "
+                   "(those the model has estimated, e.g. by 'serve').")
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pictures per forward pass.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def date_undated(run_dir: Path, db_url: str, csv_path: Path | None, with_suspect: bool, batch_size: int,
+                 quiet: bool) -> None:
+    """Estimate every record without a catalogued year, and keep the estimates (never the catalogue's fields).
+
+    \b
+    Each estimate is stored with its evidence and the model's version; run it again to resume, or with a
+    new model to estimate everything again. /records shows them (filter "undated records only").
+    Example:  cli.py date-undated --model runs/demo/lite0-head-20y --csv suggestions.csv
+    """
+    from db.session import make_engine
+    from modeling.inference.undated import UndatedConfig
+    from modeling.inference.undated import date_undated as run_undated
+
+    engine = make_engine(db_url, must_exist=True)
+    config = UndatedConfig(run_dir=run_dir, csv=csv_path, with_suspect=with_suspect, batch_size=batch_size,
+                           progress=not quiet)
+    result = run_undated(engine, config)
+    engine.dispose()
+    click.echo(f"{result.undated_records} record(s) without a catalogued year ({result.without_image} with no stored "
+               f"photograph). Estimated {result.dated} photograph(s) now, {result.resumed} already "
+               f"estimated by {result.model_key}; {result.failed} could not be read.")
+    if result.suggestions is not None:
+        click.echo(f"{result.suggestions} suggestion(s) written to {csv_path}")
+
+
+COMMANDS = (train, lr_find, learning_curve, evaluate, predict, compare, serve, date_undated)  # what cli.py adds to its group

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Engine, inspect, select, text
+from sqlalchemy import Column, Connection, Engine, Index, inspect, select, text
 
 from db.errors import PipelineError
-from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, SchemaVersion
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, Record, SchemaVersion
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,21 @@ def _v6_estimate_kind(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE estimates ADD COLUMN kind VARCHAR(16) DEFAULT 'model' NOT NULL"))
 
 
+def _create_index(conn: Connection, index: Index) -> None:
+    if index.name not in {i["name"] for i in inspect(conn).get_indexes(index.table.name)}:
+        index.create(conn)
+
+
+def _v7_estimate_evidence(conn: Connection) -> None:
+    # New nullable columns (rows of older models keep NULL: no sentence, unknown) and two indexes for /records'
+    # filters, so a filtered page stays an index lookup on an archive of millions of records.
+    estimates = ImageEstimate.__table__.c
+    _add_columns(conn, [estimates.unsure, estimates.sources, estimates.evidence])
+    for index in (*ImageEstimate.__table__.indexes, *Record.__table__.indexes):
+        if index.name in ("ix_estimates_model_period", "ix_records_holder"):
+            _create_index(conn, index)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
@@ -75,6 +90,8 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "oai_harvests (incremental OAI-PMH state)", _v4_oai_harvests),
     Migration(5, "hashes of 8 orientations, trimmed borders, matched transform (dedupe)", _v5_orientations),
     Migration(6, "estimates.kind (out-of-fold or the served model)", _v6_estimate_kind),
+    Migration(7, "estimates.unsure, sources, evidence; indexes for /records' holder and period filters",
+              _v7_estimate_evidence),
 ]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -38,7 +39,8 @@ class Record(Base):
     source: Mapped[str] = mapped_column(String(64), index=True)
     source_id: Mapped[str] = mapped_column(String(128))
     title: Mapped[str | None] = mapped_column(Text)
-    holder: Mapped[str | None] = mapped_column(Text)
+    # schema v7: indexed for /records' holder filter
+    holder: Mapped[str | None] = mapped_column(Text, index=True)
     place: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     date_raw: Mapped[str | None] = mapped_column(Text)
@@ -168,11 +170,14 @@ class ImageDuplicate(Base):
 
 
 class ImageEstimate(Base):
-    """One model's estimate for one stored image (schema v3); written by the web app's archive worker, once."""
+    """One model's estimate for one stored image (schema v3); written once per model by the web app's archive
+    worker or by `cli.py date-undated`; catalogue fields are never touched."""
 
     __tablename__ = "estimates"
     # (model_key, image_id): one row per image and model; the index also serves "estimates of this model".
-    __table_args__ = (UniqueConstraint("model_key", "image_id", name="uq_estimates_model_image"),)
+    # (model_key, period) (schema v7) serves /records' period filter.
+    __table_args__ = (UniqueConstraint("model_key", "image_id", name="uq_estimates_model_image"),
+                      Index("ix_estimates_model_period", "model_key", "period"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
@@ -182,9 +187,15 @@ class ImageEstimate(Base):
     year: Mapped[int | None] = mapped_column(Integer)
     low: Mapped[int | None] = mapped_column(Integer)
     high: Mapped[int | None] = mapped_column(Integer)
-    # the most probable bin label and its probability
+    # the label of the bin holding `year` (from v7; before, the most probable bin) and its probability
     period: Mapped[str | None] = mapped_column(String(64))
     probability: Mapped[float | None] = mapped_column(Float)
+    # (schema v7) the interval is too wide to lead with a year (modeling.answer.UNSURE_WIDTH_YEARS); None before v7
+    unsure: Mapped[bool | None] = mapped_column(Boolean)
+    # (schema v7) the evidence sources the answer used, comma-separated, e.g. "picture,text"
+    sources: Mapped[str | None] = mapped_column(String(128))
+    # (schema v7) what the answer rests on: a JSON list of {"source", "es", "en"} sentences
+    evidence: Mapped[str | None] = mapped_column(Text)
     # ok | file_missing | unreadable (see error); a failed image is not retried for the same model
     status: Mapped[str] = mapped_column(String(16), default="ok")
     # (schema v6) out_of_fold: from a cross-validation model that never saw this image nor its catalogued year;

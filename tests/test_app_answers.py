@@ -10,7 +10,6 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -18,7 +17,6 @@ from safetensors.torch import load_file, save_file
 
 from crawler.replica.photos import render_photo
 from modeling.app.server import AppConfig, create_app
-from modeling.inference.predict import flatness
 
 torch.set_num_threads(1)
 
@@ -51,18 +49,15 @@ def test_flat_probabilities_say_unsure_and_lead_with_the_interval(run_copy):
         answer = client.post("/api/predict", files={"file": ("a.jpg", _jpeg(), "image/jpeg")}).json()
         page = client.post("/?lang=en", files={"file": ("a.jpg", _jpeg(), "image/jpeg")}).text
     assert answer["unsure"] is True
-    # 7 equal 20-year bins over 1860-2000: the expected year is the middle, 1930, in the 1920-1939 bin.
-    assert answer["year"] == 1930 and answer["year_bin"] == "1920-1939"
-    assert "The model is unsure" in page and 'data-unsure="yes"' in page
+    # 7 equal 20-year bins over 1860-2000: the expected year is the middle, 1930, in the 1920-1939 bin; the 80%
+    # interval 1874-1986 is 112 years wide, far over the 40 that make an answer unsure.
+    assert (answer["year"], answer["low"], answer["high"], answer["period"]) == (1930, 1874, 1986, "1920-1939")
+    assert "Not enough to go on for a year: the 80% interval spans 112 years." in page and 'data-unsure="yes"' in page
     assert page.index('id="result-interval"') < page.index('id="result-year"')
-    # The stable top bin of a flat answer is the first one, so the page explains the year's own bin.
-    assert "falls in 1920-1939; the single most probable period is 1860-1879" in page
-
-
-def test_flatness_by_hand():
-    assert flatness(np.full(7, 1 / 7)) == pytest.approx(1.0)
-    p = np.array([0.5, 0.5, 0.0, 0.0])
-    assert flatness(p) == pytest.approx(np.log(2) / np.log(4))
+    # No period in large type: the period holding the year is named in small type beside it.
+    assert 'class="period"' not in page and '<span id="result-period">1920-1939</span>' in page
+    # The most probable period of a flat answer (the first, by stable order) appears only among the bars.
+    assert "1860-1879" not in page.split('id="result-periods"')[0]
 
 
 def test_model_card_shows_baselines_and_what_it_was_validated_on(run_copy):
@@ -102,4 +97,7 @@ def test_records_page_uses_out_of_fold_estimates_and_says_so(run_copy, app_archi
     kinds = re.findall(r'data-kind="(\w+)"', page)
     assert kinds.count("out_of_fold") == 1 and kinds.count("model") == 5
     assert page.index('data-kind="out_of_fold"') < page.index('data-kind="model"')  # |1999 - year| sorts first
-    assert "<strong>1999</strong>" in page and ">out-of-fold<" in page
+    assert "<strong>1999</strong>" in page and ">estimated by a model that never saw this photograph<" in page
+    assert "out-of-fold" not in page.lower() and "estimated by a model that never saw this photograph: 1990–2005" in page
+    # The oof row named the top bin, 1980-1999; the page names the period holding its year, as everywhere.
+    assert 'data-year="1999" data-low="1990" data-high="2005" data-period="1980-1999"' in page

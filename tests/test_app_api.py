@@ -6,6 +6,7 @@ Most tests use FastAPI's TestClient; the concurrency test runs a real uvicorn on
 from __future__ import annotations
 
 import io
+import json
 import re
 import struct
 import zlib
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
+from answer_checks import check_answer, check_answer_dict
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -24,9 +26,10 @@ from crawler.replica.photos import render_photo
 from dataset.imageio import load_image
 from db.models import Image, Record
 from db.session import make_engine, session_scope
+from modeling.answer import RecordFacts
 from modeling.app.runner import background_server
 from modeling.app.server import AppConfig, create_app
-from modeling.inference.predict import Predictor
+from modeling.inference.dater import PictureDater
 
 CAP_BYTES = 100 * 1024
 
@@ -51,9 +54,13 @@ def png_bomb(width: int = 12_000, height: int = 12_000) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def predictor(app_run_dir: Path) -> Predictor:
+def dater(app_run_dir: Path) -> PictureDater:
     torch.set_num_threads(1)
-    return Predictor.from_run_dir(app_run_dir)
+    return PictureDater.from_run_dir(app_run_dir)
+
+
+def date_bytes(dater: PictureDater, data: bytes):
+    return dater.date([RecordFacts()], [load_image(data, min_side=dater.img_size)])[0]
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +70,21 @@ def client(app_run_dir: Path):
         yield test_client
 
 
-def expected_json(predictor: Predictor, filename: str, data: bytes) -> dict:
-    return {"file": filename, **predictor.predict(load_image(data, min_side=predictor.img_size), top_k=3)}
+def expected_json(dater: PictureDater, filename: str, data: bytes) -> dict:
+    said = date_bytes(dater, data).to_dict()
+    return {"file": filename, **said, "top": said["top"][:3]}
 
 
-def test_predict_returns_what_cli_predict_json_prints(client, predictor):
+def test_predict_returns_what_cli_predict_json_prints(client, dater):
     data = jpeg_bytes(1925)
     response = client.post("/api/predict", files={"file": ("photo.jpg", data, "image/jpeg")})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body == expected_json(predictor, "photo.jpg", data)
+    assert body == expected_json(dater, "photo.jpg", data)
     assert len(body["top"]) == 3
-    assert body["interval"]["low"] <= body["year"] <= body["interval"]["high"]
+    check_answer_dict(body, dater.predictor.edges, dater.predictor.labels)
+    assert body["evidence"] == [{"source": "picture", "es": f"la imagen: {body['low']}–{body['high']}",
+                                 "en": f"the picture: {body['low']}–{body['high']}"}]
 
 
 @pytest.mark.parametrize(
@@ -161,34 +171,39 @@ def test_missing_or_empty_file_is_400(client, kwargs, message):
     assert message in response.json()["error"]
 
 
-def test_model_and_health(client, predictor):
-    assert client.get("/api/model").json() == predictor.describe()
+def test_model_and_health(client, dater):
+    described = client.get("/api/model").json()
+    assert described == json.loads(json.dumps(dater.describe()))
+    assert described["sources"] == ["picture"] and described["unsure_width"] == 40
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
 
-def test_html_form_post_renders_the_result_without_javascript(client, predictor):
+def test_html_form_post_renders_the_result_without_javascript(client, dater):
     data = jpeg_bytes(1965, seed=3)
     response = client.post("/?lang=en", files={"file": ("street.jpg", data, "image/jpeg")})
     assert response.status_code == 200
-    expected = predictor.predict(load_image(data, min_side=predictor.img_size), top_k=3)
-    assert f'<span id="result-year">{expected["year"]}</span>' in response.text
-    assert f'id="result-period">{expected["top"][0]["bin"]}<' in response.text
+    expected = date_bytes(dater, data)
+    assert f'<span id="result-year">{expected.year}</span>' in response.text
+    assert f'id="result-period">{expected.period}<' in response.text
+    shown = re.search(r'data-year="(\d+)" data-low="(\d+)"\s+data-high="(\d+)" data-period="([^"]+)"', response.text)
+    check_answer(int(shown[1]), int(shown[2]), int(shown[3]), shown[4], dater.predictor.edges, dater.predictor.labels)
+    assert f'<li data-source="picture">the picture: {expected.low}–{expected.high}</li>' in response.text
     assert 'src="data:image/jpeg;base64,' in response.text
     fragment = client.post("/ui/predict?lang=en", files={"file": ("x.txt", b"hello", "text/plain")})
     assert fragment.status_code == 400
     assert "The photograph could not be dated" in fragment.text and "<html" not in fragment.text
 
 
-def test_language_switch(client, predictor):
+def test_language_switch(client, dater):
     spanish = client.get("/").text
     assert '<html lang="es">' in spanish and "Arrastre una fotografía aquí" in spanish
     english = client.get("/?lang=en").text
     assert '<html lang="en">' in english and "Drop a photograph here" in english
     assert 'href="http://testserver/?lang=es"' in english
     assert '<html lang="es">' in client.get("/?lang=fr").text
-    metrics = predictor.describe()["metrics"]
-    assert f'id="model-accuracy" class="metric">{100 * metrics["accuracy"]:.1f} %<' in spanish
+    metrics = dater.describe()["metrics"]
+    assert f'id="model-accuracy" class="metric">{100 * metrics["accuracy"]:.1f}\u00a0%<' in spanish
     assert f'id="model-mae" class="metric">{metrics["mae"]:.1f} años<' in spanish
     assert "Exactitud (validación)" in spanish and "Accuracy (validation)" in english
     assert "no-referrer" not in spanish and "https://" not in spanish  # no CDN assets
@@ -225,7 +240,7 @@ def test_records_page_answers_while_dating_is_incomplete(app_run_dir, app_archiv
 
 
 @pytest.mark.backends("sqlite", "postgresql")
-def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predictor):
+def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, dater):
     config = AppConfig(run_dir=app_run_dir, db_url=app_archive_db, records_per_page=8, precompute_records=True,
                        dating_progress_bar=False)
     app = create_app(config)
@@ -242,10 +257,7 @@ def test_records_page_sorted_by_disagreement(app_run_dir, app_archive_db, predic
         for gap, year, image_id in rows[:6]:
             photo = client.get(f"/records/image/{image_id}")
             assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
-            estimate = predictor.predict(load_image(photo.content, min_side=predictor.img_size), top_k=1)[
-                "year"
-            ]
-            assert int(gap) == abs(int(year) - estimate)
+            assert int(gap) == abs(int(year) - date_bytes(dater, photo.content).year)
         assert "not really a jpeg" not in page.text  # bytes are never echoed, only the decoder's reason
         assert "cannot open: Truncated File Read" in page.text and "file missing:" in page.text
         second = client.get("/records?sort=disagreement&page=2&lang=en").text
@@ -295,9 +307,9 @@ def test_records_page_without_database_says_how_to_get_one(app_run_dir, tmp_path
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
-def test_fifty_concurrent_requests_on_uvicorn(app_run_dir, predictor):
+def test_fifty_concurrent_requests_on_uvicorn(app_run_dir, dater):
     photos = [(f"p{i}.jpg", jpeg_bytes(1860 + 13 * (i % 10), seed=i % 10)) for i in range(50)]
-    expected = {name: expected_json(predictor, name, data) for name, data in photos}
+    expected = {name: expected_json(dater, name, data) for name, data in photos}
     app = create_app(AppConfig(run_dir=app_run_dir, max_upload_bytes=CAP_BYTES))
     with background_server(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from answer_checks import check_answer
 
 from crawler.replica.photos import render_photo
 from dataset.imageio import load_image
+from modeling.answer import RecordFacts
 from modeling.app.runner import background_server
 from modeling.app.server import AppConfig, create_app
-from modeling.inference.predict import Predictor
+from modeling.inference.dater import PictureDater
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,12 +52,20 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
     from playwright.sync_api import expect, sync_playwright
 
     torch.set_num_threads(1)
-    predictor = Predictor.from_run_dir(app_run_dir)
+    dater = PictureDater.from_run_dir(app_run_dir)
+    edges, labels = dater.predictor.edges, dater.predictor.labels
     picked, dropped = photo_file(tmp_path, 1928, 1), photo_file(tmp_path, 1962, 2)
     expected = {
-        path.name: predictor.predict(load_image(path, min_side=predictor.img_size), top_k=3)
+        path.name: dater.date([RecordFacts()], [load_image(path, min_side=dater.img_size)])[0]
         for path in (picked, dropped)
     }
+
+    def shown_answer(page) -> None:
+        """What the page shows is one consistent answer: the year in the interval and in the period named."""
+        year, period = int(page.inner_text("#result-year")), page.inner_text("#result-period")
+        low, high = map(int, page.inner_text("#result-interval strong").split("–"))
+        check_answer(year, low, high, period, edges, labels, page.locator("#result-unsure").count() == 1)
+
     app = create_app(AppConfig(run_dir=app_run_dir, db_url=app_archive_db, precompute_records=True))
     profile = tmp_path / "chromium-profile"
     with background_server(app) as server, sync_playwright() as playwright:
@@ -77,14 +87,16 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
             page.set_input_files("#file-input", str(picked))
             page.wait_for_selector("#result-year")
             want = expected[picked.name]
-            assert page.inner_text("#result-year") == str(want["year"])
-            assert page.inner_text("#result-period") == want["top"][0]["bin"]
+            assert page.inner_text("#result-year") == str(want.year)
+            assert page.inner_text("#result-period") == want.period
+            shown_answer(page)
             assert page.locator("#result-periods li").count() == 3
             assert page.locator("#result-photo").evaluate("img => img.naturalWidth") > 0
             # an unsure answer leads with the interval and names its level above it; a sure one beside it
-            assert f"{want['interval']['low']}–{want['interval']['high']}" in page.inner_text("#result-interval")
-            assert "80 %" in page.inner_text(".verdict")
-            assert page.locator("#result-unsure").count() == (1 if want["unsure"] else 0)
+            assert f"{want.low}–{want.high}" in page.inner_text("#result-interval")
+            assert "80\u00a0%" in page.inner_text(".verdict")
+            assert page.locator("#result-unsure").count() == (1 if want.unsure else 0)
+            assert page.inner_text("#result-evidence") == f"la imagen: {want.low}–{want.high}"
             page.screenshot(path=str(tmp_path / "app-predict-es.png"), full_page=True)
 
             # Switch to English, then drop a second photograph on the drop zone.
@@ -105,10 +117,12 @@ def test_upload_and_read_the_prediction(app_run_dir: Path, app_archive_db: str, 
             expect(page.locator("#result-photo")).to_have_attribute(
                 "alt", re.compile(re.escape(dropped.name))
             )
-            assert page.inner_text("#result-year") == str(want["year"])
-            assert page.inner_text("#result-period") == want["top"][0]["bin"]
-            accuracy = predictor.describe()["metrics"]["accuracy"]
-            expect(page.locator("#model-accuracy")).to_have_text(f"{100 * accuracy:.1f} %")
+            assert page.inner_text("#result-year") == str(want.year)
+            assert page.inner_text("#result-period") == want.period
+            shown_answer(page)
+            assert page.inner_text("#result-evidence") == f"the picture: {want.low}–{want.high}"
+            accuracy = dater.describe()["metrics"]["accuracy"]
+            expect(page.locator("#model-accuracy")).to_have_text(f"{100 * accuracy:.1f}\u00a0%")
             page.screenshot(path=str(tmp_path / "app-predict-en.png"), full_page=True)
 
             # A file that is not a photograph gets a readable error, and the page keeps working.

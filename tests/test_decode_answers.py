@@ -50,6 +50,8 @@ class Answer:
     low: int  # floor of the interval's low end
     high: int  # ceil of the interval's high end
     top: tuple[tuple[str, float], ...]  # the three most probable bins and their probabilities
+    period: str = ""  # the bin holding `year` (the period every output names)
+    unsure: bool = False  # high - low > 40 years (modeling.answer.UNSURE_WIDTH_YEARS)
 
 
 ANSWERS = [
@@ -59,25 +61,27 @@ ANSWERS = [
     # (3.2 - 3) / 3 of its span: 1900 + 20/15 = 1901.33. 90%: 28.8/32 lies in the last bin, which starts at
     # 21/32: 1980 + (28.8 - 21) / 11 * 20 = 1994.18 -> 1995.
     Answer("20y", "classify", (1, 2, 3, 4, 5, 6, 11), None, 1955, 1955.0, 1901, 1995,
-           (("1980-1999", 11 / 32), ("1960-1979", 6 / 32), ("1940-1959", 5 / 32))),
+           (("1980-1999", 11 / 32), ("1960-1979", 6 / 32), ("1940-1959", 5 / 32)),
+           "1940-1959", True),  # 1955 lies in 1940-1959, not in the most probable 1980-1999; 94 years wide
     # 10y bins, w = 5,1,1,1,1,1,1,2,7,6,1,1,3,1 (sum 32): year = sum(w_i * (1865 + 10 i)) / 32 = 61830 / 32
     # = 1932.1875. 10%: 3.2 of 5 in bin 0 -> 1860 + 6.4 = 1866.4. 90%: 28.8 lies in bin 12 (cumulative 28 before
     # it, weight 3): 1980 + 0.8 / 3 * 10 = 1982.67 -> 1983.
     Answer("10y", "classify", (5, 1, 1, 1, 1, 1, 1, 2, 7, 6, 1, 1, 3, 1), None, 1932, 1932.1875, 1866, 1983,
-           (("1940-1949", 7 / 32), ("1950-1959", 6 / 32), ("1860-1869", 5 / 32))),
+           (("1940-1949", 7 / 32), ("1950-1959", 6 / 32), ("1860-1869", 5 / 32)), "1930-1939", True),
     # edges 1860,1900,1925,1960,2000 (centres 1880, 1912.5, 1942.5, 1980), w = 1,2,5,3 (sum 11):
     # year = (1880 + 2*1912.5 + 5*1942.5 + 3*1980) / 11 = 21357.5 / 11 = 1941.59 -> 1942. 10%: 1.1 lies in bin 1
     # (bin 0 holds 1, bin 1 holds 2): 1900 + 0.1 / 2 * 25 = 1901.25. 90%: 9.9 lies in the last bin (8 before it):
     # 1960 + 1.9 / 3 * 40 = 1985.33 -> 1986.
     Answer("1860,1900,1925,1960,2000", "classify", (1, 2, 5, 3), None, 1942, 21357.5 / 11, 1901, 1986,
-           (("1925-1959", 5 / 11), ("1960-1999", 3 / 11), ("1900-1924", 2 / 11))),
+           (("1925-1959", 5 / 11), ("1960-1999", 3 / 11), ("1900-1924", 2 / 11)), "1925-1959", True),
     # regressor on 1860-2000: 0.3 -> 1860 + 0.3 * 140 = 1902; sigma 15: 1902 -+ 15 * Z80 = 1882.78 .. 1921.22.
-    Answer("20y", "regress", (0.3,), 15.0, 1902, 1902.0, 1882, 1922, ()),
+    Answer("20y", "regress", (0.3,), 15.0, 1902, 1902.0, 1882, 1922, (), "1900-1919", False),  # exactly 40: sure
     # 1.25 is past the range: clipped to 2000; sigma 10: low 2000 - 12.82 = 1987.18, high stays at 2000.
-    Answer("10y", "regress", (1.25,), 10.0, 2000, 2000.0, 1987, 2000, ()),
+    Answer("10y", "regress", (1.25,), 10.0, 2000, 2000.0, 1987, 2000, (), "1990-1999", False),  # 2000: the end bin
     # 0.5536 -> 1860 + 77.504 = 1937.504 -> 1938; no residual_sigma: a tenth of the 140-year range, 14:
     # 1937.504 -+ 17.94 = 1919.56 .. 1955.45.
-    Answer("1860,1900,1925,1960,2000", "regress", (0.5536,), None, 1938, 1937.504, 1919, 1956, ()),
+    Answer("1860,1900,1925,1960,2000", "regress", (0.5536,), None, 1938, 1937.504, 1919, 1956, (), "1925-1959",
+           False),
 ]
 
 
@@ -125,12 +129,15 @@ def fixed_run(answer: Answer, export: Path, run_dir: Path) -> Path:
 def hand_prediction(answer: Answer, export: Path) -> dict:
     edges = json.loads((export / "export.json").read_text())["bins"]["edges"]
     top = answer.top if answer.task == "classify" else gaussian_top(answer, edges)
-    return {"year": answer.year, "interval": {"low": answer.low, "high": answer.high, "level": 0.8},
-            "task": answer.task, "top": [{"bin": label, "probability": p} for label, p in top]}
+    return {"year": answer.year, "low": answer.low, "high": answer.high, "level": 0.8, "period": answer.period,
+            "unsure": answer.unsure, "top": [{"bin": label, "probability": p} for label, p in top]}
+
+
+SHOWN = ("year", "low", "high", "level", "period", "unsure")
 
 
 def assert_same_prediction(got: dict, expected: dict) -> None:
-    assert {k: got[k] for k in ("year", "interval", "task")} == {k: expected[k] for k in ("year", "interval", "task")}
+    assert {k: got[k] for k in SHOWN} == {k: expected[k] for k in SHOWN}
     assert [t["bin"] for t in got["top"]] == [t["bin"] for t in expected["top"]]
     for mine, theirs in zip(got["top"], expected["top"], strict=True):
         assert abs(mine["probability"] - theirs["probability"]) <= 6e-5, (mine, theirs)
@@ -169,7 +176,9 @@ def test_predict_cli_and_app_report_the_hand_computed_year(answer, exports, tmp_
     [row] = list(csv.DictReader(io.StringIO(result.stdout)))
     top2 = "; ".join(f"{t['bin']} {t['probability']:.2f}" for t in expected["top"][:2])
     assert row == {"file": str(photo), "year": str(answer.year), "interval": f"{answer.low}-{answer.high}",
-                   "top": top2, "error": ""}
+                   "period": answer.period, "unsure": "unsure" if answer.unsure else "",
+                   "evidence": f"the picture: {answer.low}–{answer.high}",
+                   "evidence_es": f"la imagen: {answer.low}–{answer.high}", "top": top2, "error": ""}
 
     with TestClient(create_app(AppConfig(run_dir=run))) as client:
         response = client.post("/api/predict", files={"file": ("photo.jpg", photo.read_bytes(), "image/jpeg")})

@@ -16,7 +16,7 @@ from crawler.replica import ReplicaServer, build_archive, render_photo
 from db.models import CrawlRun, Image, ImageEstimate, Record
 from db.session import make_engine, session_scope
 from modeling.app.dating import ArchiveDater, model_key
-from modeling.inference.predict import Predictor
+from modeling.inference.dater import PictureDater
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS_PER_SOURCE = 30
@@ -51,7 +51,7 @@ def test_two_crawls_an_import_and_the_dater_write_one_archive_at_once(db_url, tm
         render_photo(1900 + 7 * k, k, (64, 48)).save(scans / f"scan{k:02d}.jpg", quality=85)
     images = tmp_path / "images"
     engine = make_engine(db_url)
-    dater = ArchiveDater(engine, Predictor.from_run_dir(app_run_dir), model_key(app_run_dir), batch_size=4,
+    dater = ArchiveDater(engine, PictureDater.from_run_dir(app_run_dir), model_key(app_run_dir), batch_size=4,
                          progress=False)
     writers_done = threading.Event()
 

@@ -1,20 +1,25 @@
-"""Date the archive's stored images in the background and keep the answers in the database.
+"""Date the archive's stored images (in the background, or all at once for `cli.py date-undated`) and keep
+the answers in the database.
 
-`ArchiveDater` dates, in batches, every stored image (images.status = 'ok') that has no row in
-`estimates` for this model yet, and commits each batch. A restart resumes where it stopped; a file
+`ArchiveDater` dates, in batches, every stored image (images.status = 'ok'; with `undated_only`, only those
+of records without a catalogued year) that has no row in `estimates` for this model yet, and commits each
+batch. The dater reads each record's catalogue facts (title, description, holder, place) with its picture;
+each row keeps the Answer: year, interval, the period holding the year, unsure, sources and evidence.
+Catalogue fields are never written. A restart resumes where it stopped; a file
 that is missing or cannot be decoded gets a row with its reason, so it is not tried again.
 Uploads go first: before each forward pass the worker waits until no upload is being dated.
 A run trained with --cv brings each exported image's out-of-fold estimate (oof.csv); those are stored
 first, with kind 'out_of_fold', so the records page compares a catalogued year with a model that never
 saw it. Every other image is dated by the served model (kind 'model').
 
->>> dater = ArchiveDater(engine, predictor, model_key(run_dir))  # doctest: +SKIP
+>>> dater = ArchiveDater(engine, load_dater(run_dir), model_key(run_dir))  # doctest: +SKIP
 >>> dater.start(); dater.join(timeout=60)                         # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,11 +32,12 @@ from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from dataset.imageio import load_image
-from db.models import Image, ImageEstimate
+from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
+from modeling.answer import INTERVAL_LEVEL, Answer, Dater, Evidence, RecordFacts, make_answer
 from modeling.errors import ImageTooLarge, UnreadableImage
 from modeling.features.run import read_oof
-from modeling.inference.predict import Predictor
+from modeling.inference.dater import FUSION_FILE
 
 WEIGHTS_FILE = "model.safetensors"
 DIGEST_BYTES = 1024 * 1024  # the weights' first MiB (and their size) tell two trainings apart
@@ -41,7 +47,7 @@ BATCH_SIZE = 32  # images per forward pass: one batch is the longest an upload c
 def model_key(run_dir: str | Path) -> str:
     """Which run's estimates these are: the run directory's name and a digest of its weights.
 
-    Retraining into the same directory changes the weights, so the archive is dated again.
+    Retraining into the same directory changes the weights (or the fusion), so the archive is dated again.
 
     >>> model_key("runs/demo/lite0-20y")  # doctest: +SKIP
     'lite0-20y:5f0c3b9e2d1a4c77'
@@ -50,6 +56,9 @@ def model_key(run_dir: str | Path) -> str:
     digest = hashlib.sha256(str(weights.stat().st_size).encode())
     with weights.open("rb") as handle:
         digest.update(handle.read(DIGEST_BYTES))
+    fusion = Path(run_dir) / FUSION_FILE
+    if fusion.is_file():
+        digest.update(fusion.read_bytes())
     return f"{Path(run_dir).resolve().name[:100]}:{digest.hexdigest()[:16]}"
 
 
@@ -83,19 +92,30 @@ class UploadsFirst:
 class PendingImage:
     image_id: int  # images.id
     path: str | None  # the stored file, as the crawler recorded it
+    facts: RecordFacts = RecordFacts()  # what its record's catalogue says besides the date
 
 
 def _failed(image: PendingImage, status: str, error: str) -> dict:
     return {"image_id": image.image_id, "year": None, "low": None, "high": None, "period": None,
-            "probability": None, "status": status, "error": error, "kind": "model"}
+            "probability": None, "unsure": None, "sources": None, "evidence": None, "status": status,
+            "error": error, "kind": "model"}
 
 
-def _estimate_row(image: PendingImage, result: dict) -> dict:
-    top = (result.get("top") or [{}])[0]
-    interval = result.get("interval") or {}
-    return {"image_id": image.image_id, "year": result.get("year"), "low": interval.get("low"),
-            "high": interval.get("high"), "period": top.get("bin"), "probability": top.get("probability"),
-            "status": "ok", "error": None, "kind": "model"}
+def evidence_json(evidence) -> str:
+    return json.dumps([{"source": e.source, "es": e.es, "en": e.en} for e in evidence], ensure_ascii=False)
+
+
+def read_evidence(text: str | None) -> tuple[Evidence, ...]:
+    """The stored evidence column back as Evidence sentences (none for rows written before schema v7)."""
+    return tuple(Evidence(e["source"], e["es"], e["en"]) for e in json.loads(text)) if text else ()
+
+
+def answer_row(image_id: int, said: Answer, kind: str = "model") -> dict:
+    """An estimates row holding one Answer."""
+    return {"image_id": image_id, "year": said.year, "low": said.low, "high": said.high, "period": said.period,
+            "probability": dict(said.top).get(said.period), "unsure": said.unsure,
+            "sources": ",".join(said.sources), "evidence": evidence_json(said.evidence), "status": "ok",
+            "error": None, "kind": kind}
 
 
 def out_of_fold_for(run_dir: str | Path, run_config: dict, db_url: str) -> list[dict]:
@@ -111,21 +131,33 @@ def _render(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def out_of_fold_rows(oof: list[dict]) -> list[dict]:
-    """Estimate rows (kind out_of_fold) from a run's oof.csv rows (modeling.features.run.read_oof)."""
-    return [{"image_id": int(row["image_id"]), "year": int(row["estimate"]), "low": int(row["low"]),
-             "high": int(row["high"]), "period": row["period"], "probability": float(row["probability"]),
-             "status": "ok", "error": None, "kind": "out_of_fold"} for row in oof if int(row["image_id"] or 0) > 0]
+def out_of_fold_rows(oof: list[dict], edges, labels) -> list[dict]:
+    """Estimate rows (kind out_of_fold) from a run's oof.csv rows (modeling.features.run.read_oof), each an
+    Answer through make_answer (so the period is the one holding the year) that says who estimated it."""
+    rows = []
+    for row in oof:
+        if int(row["image_id"] or 0) <= 0:
+            continue
+        low, high = int(row["low"]), int(row["high"])
+        sources = tuple((row.get("sources") or "picture").split(","))
+        said = make_answer(float(row["estimate"]), low, high, INTERVAL_LEVEL, edges=edges, labels=labels,
+                           sources=sources, evidence=(Evidence(
+                               "cross_validation",
+                               f"estimado por un modelo que nunca vio esta fotografía: {low}–{high}",
+                               f"estimated by a model that never saw this photograph: {low}–{high}"),))
+        rows.append(answer_row(int(row["image_id"]), said, kind="out_of_fold"))
+    return rows
 
 
 class ArchiveDater:
     """A background thread that dates the archive's undated images for one model, batch by batch."""
 
-    def __init__(self, engine: Engine, predictor: Predictor, key: str, *, batch_size: int = BATCH_SIZE,
+    def __init__(self, engine: Engine, dater: Dater, key: str, *, batch_size: int = BATCH_SIZE,
                  uploads: UploadsFirst | None = None, progress: bool = True,
-                 decodes: threading.BoundedSemaphore | None = None) -> None:
-        self.engine, self.predictor, self.key = engine, predictor, key
+                 decodes: threading.BoundedSemaphore | None = None, undated_only: bool = False) -> None:
+        self.engine, self.dater, self.key = engine, dater, key  # dater: any Dater with an img_size
         self.batch_size = batch_size
+        self.undated_only = undated_only  # date only images of records without a catalogued year
         self.uploads = uploads or UploadsFirst()
         self.progress = progress  # show a tqdm bar on stderr (the server's terminal)
         self.decodes = decodes or threading.BoundedSemaphore(1)  # shared with uploads: pictures decoded at once
@@ -156,14 +188,17 @@ class ArchiveDater:
 
     def _undated(self, *columns):
         known = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == self.key)
-        return (select(*columns).select_from(Image).outerjoin(ImageEstimate, known)
-                .where(Image.status == "ok", ImageEstimate.id.is_(None)))
+        stmt = (select(*columns).select_from(Image).join(Record, Record.id == Image.record_id)
+                .outerjoin(ImageEstimate, known).where(Image.status == "ok", ImageEstimate.id.is_(None)))
+        return stmt.where(Record.year.is_(None)) if self.undated_only else stmt
 
     def pending(self, after_id: int, limit: int) -> list[PendingImage]:
         """Up to `limit` stored images without an estimate for this model, by id, after `after_id`."""
-        stmt = self._undated(Image.id, Image.path).where(Image.id > after_id).order_by(Image.id).limit(limit)
+        stmt = (self._undated(Image.id, Image.path, Record.title, Record.description, Record.holder, Record.place)
+                .where(Image.id > after_id).order_by(Image.id).limit(limit))
         with session_scope(self.engine) as session:
-            return [PendingImage(image_id, path) for image_id, path in session.execute(stmt)]
+            return [PendingImage(image_id, path, RecordFacts(title, description, holder, place))
+                    for image_id, path, title, description, holder, place in session.execute(stmt)]
 
     def pending_count(self) -> int:
         """How many stored images have no estimate for this model yet."""
@@ -190,16 +225,16 @@ class ArchiveDater:
             bar.close()
         return self.dated
 
-    def store_out_of_fold(self, oof: list[dict]) -> int:
+    def store_out_of_fold(self, oof: list[dict], edges, labels) -> int:
         """Keep a --cv run's out-of-fold estimates for the images this database holds (before any dating),
         so the records page compares each catalogued year with a model that never saw it; returns rows written."""
-        rows = out_of_fold_rows(oof)
+        rows = out_of_fold_rows(oof, edges, labels)
         with session_scope(self.engine) as session:
             known = set(session.scalars(select(Image.id).where(Image.status == "ok")))
         return self._store([row for row in rows if row["image_id"] in known]) if rows else 0
 
     def date_batch(self, batch: list[PendingImage]) -> list[dict]:
-        """One estimate row per image: decoded at the model's size, dated in one forward pass."""
+        """One estimate row per image: decoded at the model's size, dated with its record's facts in one pass."""
         rows, pictures, decoded = [], [], []
         for image in batch:
             if not image.path or not Path(image.path).is_file():
@@ -207,7 +242,7 @@ class ArchiveDater:
                 continue
             try:
                 with self.decodes:
-                    pictures.append(load_image(Path(image.path), min_side=self.predictor.img_size))
+                    pictures.append(load_image(Path(image.path), min_side=self.dater.img_size))
                 decoded.append(image)
             except (UnreadableImage, ImageTooLarge) as exc:
                 rows.append(_failed(image, "unreadable", str(exc)))
@@ -215,8 +250,8 @@ class ArchiveDater:
                 rows.append(_failed(image, "unreadable", f"cannot read {image.path}: {exc}"))
         if pictures:
             self.uploads.wait_idle(self._stop)
-            results = self.predictor.predict_batch(pictures, top_k=1)
-            rows.extend(_estimate_row(image, result) for image, result in zip(decoded, results, strict=True))
+            answers = self.dater.date([image.facts for image in decoded], pictures)
+            rows.extend(answer_row(image.image_id, said) for image, said in zip(decoded, answers, strict=True))
         return rows
 
     def _store(self, rows: list[dict]) -> int:

@@ -9,10 +9,11 @@ Routes:
     GET  /                 the upload page (drop or pick a photograph)
     POST /                 the same page with the result (works without JavaScript)
     POST /ui/predict       the result as an HTML fragment (what the page's script inserts)
-    POST /api/predict      JSON, the object `cli.py predict --format json` prints for one file
-    GET  /api/model        JSON, Predictor.describe()
+    POST /api/predict      JSON, the object `cli.py predict --format json` prints for one file (an Answer)
+    GET  /api/model        JSON, the dater's describe() (what the model card shows)
     GET  /healthz          JSON, {"status": "ok", ...}
-    GET  /records          the archive's records beside the model's estimates (?page=N&sort=...&lang=...)
+    GET  /records          the archive's records beside the model's estimates (?page=N&sort=...&lang=... and the
+                           filters period, holder, suspect, undated, kind)
     GET  /records/image/N  the stored file of image N (thumbnails on /records)
 """
 
@@ -38,13 +39,14 @@ from starlette.concurrency import run_in_threadpool
 from dataset.imageio import load_image
 from db.pixels import UPLOAD_MAX_PIXELS
 from db.session import NoArchive, make_engine, masked
+from modeling.answer import Answer, RecordFacts
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key, out_of_fold_for
 from modeling.app.i18n import LANGUAGES, pick_language, strings
-from modeling.app.records import SORTS, RecordsQuery, image_path, list_records
+from modeling.app.records import KINDS, SORTS, image_path, list_records, records_query
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
-from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view
+from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view, source_name
 from modeling.errors import ImageTooLarge, UnreadableImage
-from modeling.inference.predict import Predictor
+from modeling.inference.dater import load_dater, run_description
 
 APP_DIR = Path(__file__).parent
 logger = logging.getLogger(__name__)
@@ -60,7 +62,7 @@ class AppConfig:
         None  # the archive for /records; None (or a missing SQLite file) shows how to get one
     )
     records_per_page: int = 25  # rows on each /records page
-    top_k: int = 3  # how many periods a prediction lists
+    top_k: int = 3  # how many periods an answer lists with their probability
     inference_threads: int = 2  # threads that decode and date uploads, off the event loop
     # date the archive's undated images on a background thread from startup (else from the first /records)
     precompute_records: bool = False
@@ -71,12 +73,14 @@ class AppConfig:
 @dataclass(frozen=True)
 class DatedUpload:
     filename: str  # as uploaded
-    result: dict  # Predictor.predict's answer
+    answer: Answer  # the dater's answer (an upload brings no catalogue facts)
     preview: str | None  # data: URI of the photograph, for pages (None for the JSON API)
+    top_k: int = 3  # periods listed with their probability
 
     def as_json(self) -> dict:
         """The object `cli.py predict --format json` prints for one file."""
-        return {"file": self.filename, **self.result}
+        said = self.answer.to_dict()
+        return {"file": self.filename, **said, "top": said["top"][: self.top_k]}
 
 
 def _open_archive(db_url: str | None) -> tuple[Engine | None, str | None]:
@@ -98,29 +102,31 @@ def create_app(config: AppConfig) -> FastAPI:
 
     >>> app = create_app(AppConfig(run_dir=Path("runs/demo")))  # doctest: +SKIP
     """
-    predictor = Predictor.from_run_dir(config.run_dir)
-    description = predictor.describe()
+    dater = load_dater(config.run_dir)
+    description = {**run_description(config.run_dir), **dater.describe()}
     model = model_view(description, Path(config.run_dir).name)
     engine, archive_url = _open_archive(config.db_url)
     key = model_key(config.run_dir)
     uploads = UploadsFirst()
     decodes = threading.BoundedSemaphore(config.concurrent_decodes)
-    dater = None
+    archive = None
     if engine is not None:
-        dater = ArchiveDater(engine, predictor, key, batch_size=config.dating_batch_size, uploads=uploads,
-                             progress=config.dating_progress_bar, decodes=decodes)
-        dater.store_out_of_fold(out_of_fold_for(config.run_dir, predictor.config, archive_url))
+        archive = ArchiveDater(engine, dater, key, batch_size=config.dating_batch_size, uploads=uploads,
+                               progress=config.dating_progress_bar, decodes=decodes)
+        archive.store_out_of_fold(out_of_fold_for(config.run_dir, description, archive_url), description["edges"],
+                                  description["labels"])
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
+    templates.env.filters["source_name"] = source_name
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if dater is not None and config.precompute_records:
-            dater.start()
+        if archive is not None and config.precompute_records:
+            archive.start()
         yield
-        if dater is not None:
+        if archive is not None:
             # The current batch finishes (and is committed) unless it takes longer than this.
-            await run_in_threadpool(dater.stop, 10.0)
+            await run_in_threadpool(archive.stop, 10.0)
         executor.shutdown(wait=False, cancel_futures=True)
         if engine is not None:
             engine.dispose()
@@ -134,18 +140,18 @@ def create_app(config: AppConfig) -> FastAPI:
     )
     app.mount("/static", StaticFiles(directory=str(APP_DIR / "static")), name="static")
     app.state.config = config
-    app.state.predictor = predictor
+    app.state.answerer = dater  # the run's Dater (PictureDater or FusedDater)
     app.state.model_key = key
-    app.state.dater = dater
+    app.state.dater = archive  # the archive's background ArchiveDater, None without a database
 
     def date_bytes(filename: str, data: bytes, with_preview: bool) -> DatedUpload:
         # Decoded exactly as `cli.py predict` decodes a file, so both give the same answer.
         with decodes:
-            picture = load_image(data, min_side=predictor.img_size, max_pixels=config.max_upload_pixels)
+            picture = load_image(data, min_side=dater.img_size, max_pixels=config.max_upload_pixels)
             shown = load_image(data, min_side=PREVIEW_MAX_SIDE) if with_preview else None
-        result = predictor.predict(picture, top_k=config.top_k)
+        said = dater.date([RecordFacts()], [picture])[0]
         preview = preview_data_uri(shown) if shown is not None else None
-        return DatedUpload(filename, result, preview)
+        return DatedUpload(filename, said, preview, config.top_k)
 
     async def date_upload(request: Request, with_preview: bool) -> DatedUpload:
         """Receive, decode and date the upload; raises UploadRejected (400/413) for anything it cannot date."""
@@ -175,7 +181,7 @@ def create_app(config: AppConfig) -> FastAPI:
         status, result, error = 200, None, None
         try:
             dated = await date_upload(request, with_preview=True)
-            result = result_view(dated.filename, dated.result, dated.preview)
+            result = result_view(dated.filename, dated.answer, dated.preview, config.top_k)
         except UploadRejected as exc:
             status, error = exc.status_code, str(exc)
         return templates.TemplateResponse(
@@ -215,7 +221,7 @@ def create_app(config: AppConfig) -> FastAPI:
         },
     )
     async def api_predict(request: Request) -> JSONResponse:
-        """Multipart field `file` -> {"file", "top", "year", "interval", "task"}; errors -> {"file", "error"}."""
+        """Multipart field `file` -> {"file", **Answer.to_dict()}; errors -> {"file", "error"}."""
         try:
             dated = await date_upload(request, with_preview=False)
         except UploadRejected as exc:
@@ -231,15 +237,15 @@ def create_app(config: AppConfig) -> FastAPI:
         return {"status": "ok", "arch": model.arch, "run": model.run}
 
     @app.get("/records", response_class=HTMLResponse, include_in_schema=False)
-    async def records(request: Request, page: int = 1, sort: str = "disagreement") -> HTMLResponse:
-        sort = sort if sort in SORTS else "disagreement"
+    async def records(request: Request) -> HTMLResponse:
+        query = records_query(request.query_params, config.records_per_page)
         listing = None
         if engine is not None:
-            query = RecordsQuery(page=page, sort=sort, per_page=config.records_per_page)
             listing = await run_in_threadpool(list_records, engine, key, query)
             if not listing.dating_complete:
-                dater.start()  # under --lazy the first visit starts it; later, it dates newly crawled images
-        context = page_context(request, listing=listing, sort=sort, sorts=SORTS, archive_url=archive_url)
+                archive.start()  # under --lazy the first visit starts it; later, it dates newly crawled images
+        context = page_context(request, listing=listing, query=query, sort=query.sort, sorts=SORTS, kinds=KINDS,
+                               archive_url=archive_url)
         return templates.TemplateResponse(request, "records.html", context)
 
     @app.get("/records/image/{image_id}", include_in_schema=False)

@@ -1,12 +1,15 @@
-"""Turn the Predictor's dicts into what the templates show (percentages, rounded years, a preview)."""
+"""Turn Answers and the dater's description into what the templates show (percentages, evidence, a preview)."""
 
 from __future__ import annotations
 
 import base64
 import io
+import statistics
 from dataclasses import dataclass
 
 from PIL import Image
+
+from modeling.answer import Answer, Evidence
 
 PREVIEW_MAX_SIDE = 720  # the photograph shown back to the person, in pixels on its long side
 PREVIEW_QUALITY = 82  # JPEG quality of that preview
@@ -21,14 +24,15 @@ class PeriodView:
 @dataclass(frozen=True)
 class ResultView:
     filename: str  # as uploaded
-    periods: list[PeriodView]  # top bins, most probable first
-    year: int | None  # the estimated year
-    low: int | None  # interval lower end
-    high: int | None  # interval upper end
-    level_percent: int | None  # the interval's coverage, e.g. 80
+    periods: list[PeriodView]  # the most probable periods with their probability, most probable first
+    year: int  # the estimated year
+    low: int  # interval lower end
+    high: int  # interval upper end
+    level_percent: int  # the interval's intended coverage, e.g. 80
+    period: str  # the period holding the year: the only period shown large
     preview: str | None  # data: URI of the photograph as the model saw it (EXIF applied)
-    unsure: bool = False  # nearly flat probabilities: the page leads with the interval, not the year
-    year_bin: str | None = None  # the period holding the year (may differ from the most probable one)
+    unsure: bool = False  # the interval is too wide to lead with a year: the page leads with the interval
+    evidence: tuple[Evidence, ...] = ()  # what the answer rests on, in both languages
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,30 @@ class ModelView:
     cv_folds: int | None = None  # --cv K of a head-only run
     cv_mae: float | None = None  # its mean MAE over folds
     cv_mae_std: float | None = None  # and the spread over folds
+    cv_images: int | None = None  # photographs cross-validation scored (each once, by a model that never saw it)
+    cv_accuracy_percent: float | None = None  # mean accuracy over folds x 100
+    cv_accuracy_std: float | None = None  # its spread over folds x 100
+    cv_median_mae: float | None = None  # the constant median year's MAE over the same folds
+    cv_median_mae_std: float | None = None  # its spread
+    cv_majority_percent: float | None = None  # the majority bin's balanced accuracy x 100 over the same folds
+    cv_balanced_percent: float | None = None  # the model's balanced accuracy x 100
+    cv_verdict: str | None = None  # yes | unclear | no: beats both baselines by more than the folds' spread
+    coverage_percent: float | None = None  # measured share of true years inside the intervals x 100
+    coverage_images: int | None = None  # photographs that coverage rests on
+    mean_width: float | None = None  # the intervals' mean width in years
+    level_percent: int = 80  # the intervals' intended coverage
+    unsure_width: int | None = None  # an interval wider than this many years makes the answer unsure
+    sources: tuple[str, ...] = ()  # the evidence sources the dater uses
+    ablation: tuple[dict, ...] = ()  # each source alone, the fusion and the baselines (from describe())
+
+
+def source_name(source: str, t: dict[str, str]) -> str:
+    """An evidence source's name in the page's words (the `t` table), or the name itself when it has none.
+
+    >>> source_name("picture", {"source_picture": "the picture"}), source_name("exif", {})
+    ('the picture', 'exif')
+    """
+    return t.get(f"source_{source}", source)
 
 
 def preview_data_uri(picture: Image.Image) -> str:
@@ -62,34 +90,75 @@ def preview_data_uri(picture: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def result_view(filename: str, result: dict, preview: str | None) -> ResultView:
-    """The template's view of one prediction (`Predictor.predict`'s dict)."""
-    interval = result.get("interval") or {}
-    level = interval.get("level")
+def result_view(filename: str, answer: Answer, preview: str | None, top_k: int = 3) -> ResultView:
+    """The template's view of one Answer, listing its `top_k` most probable periods."""
     return ResultView(
         filename=filename,
-        periods=[
-            PeriodView(p["bin"], round(100 * float(p["probability"]), 1)) for p in result.get("top", [])
-        ],
-        year=result.get("year"),
-        low=interval.get("low"),
-        high=interval.get("high"),
-        level_percent=round(100 * level) if level is not None else None,
+        periods=[PeriodView(label, round(100 * p, 1)) for label, p in answer.top[:top_k]],
+        year=answer.year,
+        low=answer.low,
+        high=answer.high,
+        level_percent=round(100 * answer.level),
+        period=answer.period,
         preview=preview,
-        unsure=bool(result.get("unsure")),
-        year_bin=result.get("year_bin"),
+        unsure=answer.unsure,
+        evidence=answer.evidence,
     )
 
 
+def beats_by_more_than_spread(gains: list[float]) -> str:
+    """"yes" when the mean gain over folds exceeds its spread (sample std), "no" when it is not positive,
+    "unclear" in between: ahead on average, but by less than the folds disagree.
+
+    >>> beats_by_more_than_spread([3.0, 4.0, 5.0]), beats_by_more_than_spread([3.0, -1.0, 1.0])
+    ('yes', 'unclear')
+    >>> beats_by_more_than_spread([-1.0, 0.5])
+    'no'
+    """
+    mean = statistics.fmean(gains)
+    if mean <= 0:
+        return "no"
+    spread = statistics.stdev(gains) if len(gains) > 1 else 0.0
+    return "yes" if mean > spread else "unclear"
+
+
+def cv_verdict(folds: list[dict]) -> str | None:
+    """Whether the model beats both baselines across folds: MAE below the constant median year's and balanced
+    accuracy above the majority bin's, each by more than its spread over the folds ("yes"), not at all on one
+    of them ("no"), or not clearly ("unclear"). None without per-fold numbers."""
+    needed = ("mae", "median_year_mae", "balanced_accuracy", "majority_bin_balanced_accuracy")
+    if not folds or not all(key in fold for fold in folds for key in needed):
+        return None
+    verdicts = {beats_by_more_than_spread([f["median_year_mae"] - f["mae"] for f in folds]),
+                beats_by_more_than_spread([f["balanced_accuracy"] - f["majority_bin_balanced_accuracy"] for f in folds])}
+    return "no" if "no" in verdicts else "unclear" if "unclear" in verdicts else "yes"
+
+
+def _percent(value) -> float | None:
+    return round(100 * float(value), 1) if value is not None else None
+
+
+def _rounded(value, digits: int = 1) -> float | None:
+    return round(float(value), digits) if value is not None else None
+
+
 def model_view(description: dict, run_name: str) -> ModelView:
-    """The template's view of `Predictor.describe()`; metrics it lacks show as unknown."""
+    """The template's view of the dater's description (run_description + describe()); what it lacks shows as
+    unknown or is left out."""
     metrics = description.get("metrics") or {}
     accuracy = metrics.get("accuracy")
     mae = metrics.get("mae")
     base = metrics.get("baselines") or {}
     median, majority = base.get("median_year") or {}, base.get("majority_bin") or {}
     validated = description.get("validated_on") or {}
-    cv = ((metrics.get("cv") or {}).get("summary") or {}).get("mae") or {}
+    cv_run = metrics.get("cv") or {}
+    summary = cv_run.get("summary") or {}
+    cv = summary.get("mae") or {}
+
+    def cv_stat(key: str, part: str = "mean"):
+        return (summary.get(key) or {}).get(part)
+
+    level = description.get("level")
     return ModelView(
         arch=str(description.get("arch", "?")),
         task=str(description.get("task", "classify")),
@@ -109,4 +178,23 @@ def model_view(description: dict, run_name: str) -> ModelView:
         cv_folds=(metrics.get("cv") or {}).get("k"),
         cv_mae=round(float(cv["mean"]), 1) if cv else None,
         cv_mae_std=round(float(cv["std"]), 1) if cv else None,
+        cv_images=cv_run.get("n"),
+        cv_accuracy_percent=_percent(cv_stat("accuracy")),
+        cv_accuracy_std=_percent(cv_stat("accuracy", "std")),
+        cv_median_mae=_rounded(cv_stat("median_year_mae")),
+        cv_median_mae_std=_rounded(cv_stat("median_year_mae", "std")),
+        cv_majority_percent=_percent(cv_stat("majority_bin_balanced_accuracy")),
+        cv_balanced_percent=_percent(cv_stat("balanced_accuracy")),
+        cv_verdict=cv_verdict(list(cv_run.get("folds") or [])),
+        coverage_percent=_percent(description.get("coverage")),
+        coverage_images=description.get("n"),
+        mean_width=_rounded(description.get("mean_width")),
+        level_percent=round(100 * float(level)) if level is not None else 80,
+        unsure_width=description.get("unsure_width"),
+        sources=tuple(description.get("sources") or ()),
+        ablation=tuple({**row, "accuracy": _percent(row.get("accuracy")),
+                        "balanced_accuracy": _percent(row.get("balanced_accuracy")),
+                        "coverage": _percent(row.get("coverage")), "mae": _rounded(row.get("mae")),
+                        "mean_width": _rounded(row.get("mean_width"))}
+                       for row in description.get("ablation") or ()),
     )

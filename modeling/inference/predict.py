@@ -1,4 +1,7 @@
-"""Date photographs with a trained run: `Predictor` (used by `cli.py predict` and the web app).
+"""A trained run's picture model: `Predictor` (what `PictureDater` wraps), and `predict_paths` for `cli.py predict`.
+
+Every output a person reads is an `Answer` (modeling/answer.py) from a dater (modeling/inference/dater.py);
+`Predictor.predict`'s dict is the same answer in the shape cross-validation's oof.csv is written from.
 
 >>> predictor = Predictor.from_run_dir("runs/lite0")  # doctest: +SKIP
 >>> predictor.predict(load_image("photo.jpg"), top_k=3)["year"]  # doctest: +SKIP
@@ -16,16 +19,13 @@ from PIL import Image
 
 from dataset.imageio import READABLE_EXTENSIONS, load_image, to_mode
 from db.pixels import DEFAULT_MAX_PIXELS
-from modeling.decode import Decoded, decode_outputs, year_interval, year_to_bin
+from modeling.answer import INTERVAL_LEVEL, Answer, RecordFacts, make_answer
+from modeling.decode import Decoded, decode_outputs, year_interval
 from modeling.errors import ImageTooLarge, NoImages, UnreadableImage
 from modeling.runs import load_run_model, read_metrics, read_run_config
 from modeling.tensors import eval_array
 
 __all__ = ["Predictor", "load_image", "predict_paths", "UnreadableImage", "ImageTooLarge"]
-INTERVAL_LEVEL = 0.8
-# Normalised entropy from which an answer counts as unsure: over 7 bins, a top bin at 35% with the rest
-# spread evenly is unsure (0.93), one at 50% is not (0.81).
-UNSURE_ENTROPY = 0.9
 
 
 class Predictor:
@@ -61,46 +61,42 @@ class Predictor:
         return np.stack([eval_array(to_mode(im, "RGB"), self.img_size, self.mean, self.std) for im in images])
 
     def predict_batch(self, images: list[Image.Image], top_k: int = 3) -> list[dict]:
+        return [answer_dict(a, self.config["task"]) for a in self.answers(images, top_k)]
+
+    def decode(self, images: list[Image.Image]) -> Decoded:
+        """One forward pass over `images`, decoded into bin probabilities and years (modeling.decode)."""
         batch = self.inputs(images)
         with self._lock, torch.inference_mode():
             outputs = self.model(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
-        return [self._decode(row, top_k) for row in outputs]
+        return decode_outputs(outputs, self.config["task"], self.edges, self.config["year_range"],
+                              sigma=self.config.get("residual_sigma"))
 
-    def _decode(self, output: np.ndarray, top_k: int) -> dict:
-        decoded = decode_outputs(output[None, :], self.config["task"], self.edges, self.config["year_range"],
-                                 sigma=self.config.get("residual_sigma"))
-        return answer(decoded, 0, self.labels, self.edges, self.config["year_range"], self.config["task"], top_k)
+    def answers(self, images: list[Image.Image], top_k: int | None = None) -> list[Answer]:
+        """The picture's Answer for each image, listing its `top_k` most probable periods (None: all), without
+        evidence sentences (PictureDater adds them)."""
+        decoded = self.decode(images) if images else None
+        return [picture_answer(decoded, row, self.labels, self.edges, self.config["year_range"], top_k)
+                for row in range(len(images))]
+
+
+def picture_answer(decoded: Decoded, row: int, labels, edges, year_range, top_k: int | None = 3) -> Answer:
+    """One decoded row as an Answer: the expected year, its central 80% interval, the period holding the year."""
+    probs = decoded.probs[row]
+    low, high = year_interval(decoded, row, edges, year_range, INTERVAL_LEVEL)
+    order = np.argsort(-probs, kind="stable")[: None if top_k is None else max(1, top_k)]
+    return make_answer(float(decoded.years[row]), low, high, INTERVAL_LEVEL, edges=edges, labels=labels,
+                       sources=("picture",), top=[(labels[i], float(probs[i])) for i in order])
 
 
 def answer(decoded: Decoded, row: int, labels, edges, year_range, task: str, top_k: int = 3) -> dict:
-    """What a user is told about one decoded row (JSON-able): top bins, year, interval, and how sure.
-
-    `unsure` is set when the probabilities are nearly flat (normalised entropy >= UNSURE_ENTROPY): the
-    expected year then sits mid-range while the top bin may sit at an end, so the interval leads.
-    `year_bin` is the bin holding the year, which can differ from the most probable bin.
-    """
-    probs, year = decoded.probs[row], float(decoded.years[row])
-    low, high = year_interval(decoded, row, edges, year_range, INTERVAL_LEVEL)
-    order = np.argsort(-probs, kind="stable")[: max(1, top_k)]
-    return {"top": [{"bin": labels[i], "probability": round(float(probs[i]), 4)} for i in order],
-            "year": int(round(year)),
-            "interval": {"low": int(np.floor(low)), "high": int(np.ceil(high)), "level": INTERVAL_LEVEL},
-            "year_bin": labels[int(year_to_bin([year], edges)[0])],
-            "unsure": bool(flatness(probs) >= UNSURE_ENTROPY),
-            "task": task}
+    """picture_answer as a dict (top bins, year, interval, the period holding the year, unsure, task)."""
+    return answer_dict(picture_answer(decoded, row, labels, edges, year_range, top_k), task)
 
 
-def flatness(probs: np.ndarray) -> float:
-    """Entropy of `probs` over its maximum log(K): 0 for a certain answer, 1 for a uniform one.
-
-    >>> round(flatness(np.array([0.25, 0.25, 0.25, 0.25])), 3), round(flatness(np.array([1.0, 0.0])), 3)
-    (1.0, 0.0)
-    """
-    p = np.asarray(probs, dtype=np.float64)
-    if len(p) < 2:
-        return 0.0
-    nonzero = p[p > 0]
-    return max(0.0, float(-(nonzero * np.log(nonzero)).sum() / np.log(len(p))))  # never -0.0 for a certain answer
+def answer_dict(said: Answer, task: str) -> dict:
+    return {"top": [{"bin": label, "probability": round(p, 4)} for label, p in said.top], "year": said.year,
+            "interval": {"low": said.low, "high": said.high, "level": said.level},
+            "year_bin": said.period, "unsure": said.unsure, "task": task}
 
 
 def collect_images(paths: list[str | Path]) -> list[Path]:
@@ -115,9 +111,14 @@ def collect_images(paths: list[str | Path]) -> list[Path]:
     return found
 
 
-def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3, progress=None,
+def predict_paths(dater, paths: list[str | Path], top_k: int = 3, progress=None,
                   max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict]:
-    """One row per image: {"file", **prediction} or {"file", "error"}; a bad file never stops the rest."""
+    """One row per image: {"file", **Answer.to_dict()} (its `top_k` most probable periods) or {"file", "error"};
+    a bad file never stops the rest.
+
+    `dater` is any modeling.answer.Dater with an `img_size` (modeling.inference.dater.load_dater); a file
+    brings no catalogue facts, so a fused dater answers from the picture and says so.
+    """
     rows = []
     files = collect_images(paths)
     if not files:
@@ -125,9 +126,10 @@ def predict_paths(predictor: Predictor, paths: list[str | Path], top_k: int = 3,
                     f"with {', '.join(sorted(READABLE_EXTENSIONS))}.")
     for path in files if progress is None else progress(files):
         try:
-            image = load_image(path, min_side=predictor.img_size, max_pixels=max_pixels)
+            image = load_image(path, min_side=dater.img_size, max_pixels=max_pixels)
         except (UnreadableImage, ImageTooLarge) as exc:
             rows.append({"file": str(path), "error": str(exc)})
             continue
-        rows.append({"file": str(path), **predictor.predict(image, top_k)})
+        said = dater.date([RecordFacts()], [image])[0].to_dict()
+        rows.append({"file": str(path), **said, "top": said["top"][:top_k]})
     return rows

@@ -87,20 +87,32 @@ def render_evaluate(result: dict, output: str) -> str:
     return "\n\n".join(parts)
 
 
+PREDICTION_COLUMNS = ("file", "year", "interval", "period", "unsure", "evidence", "top", "error")
+
+
 def render_predictions(rows: list[dict], output: str) -> str:
+    """predict's rows ({"file", **Answer.to_dict()} or {"file", "error"}) as JSON, CSV or a text table.
+
+    The table and CSV show, per file, the year, its interval, the period holding the year, "unsure" when the
+    interval is too wide to lead with a year, and the evidence in plain words (CSV: in English and Spanish).
+    """
     if output == "json":
         return json.dumps(rows, indent=2)
     flat = [{"file": r["file"], "year": r.get("year"),
-             "interval": f"{r['interval']['low']}-{r['interval']['high']}" if "interval" in r else "",
+             "interval": f"{r['low']}-{r['high']}" if "low" in r else "",
+             "period": r.get("period", ""), "unsure": ("unsure" if r["unsure"] else "") if "unsure" in r else "",
+             "evidence": "; ".join(e["en"] for e in r.get("evidence", [])),
+             "evidence_es": "; ".join(e["es"] for e in r.get("evidence", [])),
              "top": "; ".join(f"{t['bin']} {t['probability']:.2f}" for t in r.get("top", [])),
              "error": r.get("error", "")} for r in rows]
     if output == "csv":
         buffer = io.StringIO()
-        writer = csvsafe.dict_writer(buffer, fieldnames=["file", "year", "interval", "top", "error"], lineterminator="\n")
+        fields = [*PREDICTION_COLUMNS[:6], "evidence_es", *PREDICTION_COLUMNS[6:]]
+        writer = csvsafe.dict_writer(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(flat)
         return buffer.getvalue().rstrip("\n")
-    return table(flat, ("file", "year", "interval", "top", "error"))
+    return table(flat, PREDICTION_COLUMNS)
 
 
 def _num(value):

@@ -1,0 +1,106 @@
+"""Date the undated: estimate every record without a catalogued year, and export suggestions for cataloguing.
+
+`date_undated` runs the archive worker (modeling/app/dating.py) in the foreground over the images of records
+whose year is empty, with the run's dater (picture, or picture and catalogue facts when the run has a fusion).
+Each estimate is stored in `estimates` under the model's key (run name + weights digest), with its evidence
+and sources: the catalogue's own fields are never written. A second run resumes (what is stored is not
+dated again); a new model (another key) estimates everything again. `write_suggestions` writes the CSV a
+cataloguing system can import: source_id, catalogued date, estimate, interval, period, evidence.
+
+>>> date_undated(engine, UndatedConfig(run_dir=Path("runs/lite0-head-20y"), csv=Path("suggestions.csv")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, func, select
+
+from db.models import Image, ImageEstimate, Record
+from db.session import session_scope
+from modeling.app.dating import ArchiveDater, model_key, read_evidence
+from modeling.app.records import suspect_clause
+from modeling.inference.dater import load_dater
+
+SUGGESTION_COLUMNS = ("source_id", "title", "holder", "catalogued_date", "estimate", "low", "high", "period", "unsure",
+                      "evidence_es", "evidence_en", "estimated_by", "model")
+CHUNK = 1000  # rows fetched at a time while writing suggestions (archives reach millions of records)
+
+
+@dataclass(frozen=True)
+class UndatedConfig:
+    run_dir: Path  # the run that estimates (load_dater picks picture-only or fused)
+    csv: Path | None = None  # write suggestions here after dating; None: none
+    with_suspect: bool = False  # the CSV also lists dated records whose catalogued date lies outside the interval
+    batch_size: int = 32  # pictures per forward pass
+    progress: bool = True  # a progress bar on stderr
+
+
+@dataclass(frozen=True)
+class UndatedResult:
+    model_key: str  # whose estimates these are
+    undated_records: int  # records without a catalogued year
+    without_image: int  # of them, records with no stored image (nothing to estimate from)
+    resumed: int  # undated images this model had estimated before this run
+    dated: int  # estimate rows written by this run
+    failed: int  # of all this model's estimates of undated images, those whose file could not be read
+    suggestions: int | None  # rows written to the CSV (None without --csv)
+
+
+def _undated_counts(engine: Engine, key: str) -> tuple[int, int, int, int]:
+    """(undated records, of them without a stored image, undated images estimated by `key`, of them failed)."""
+    has_image = select(Image.id).where(Image.record_id == Record.id, Image.status == "ok").exists()
+    estimated = (select(func.count(ImageEstimate.id), func.count(ImageEstimate.id).filter(ImageEstimate.status != "ok"))
+                 .select_from(ImageEstimate).join(Image, Image.id == ImageEstimate.image_id)
+                 .join(Record, Record.id == Image.record_id)
+                 .where(ImageEstimate.model_key == key, Record.year.is_(None)))
+    with session_scope(engine) as session:
+        undated = session.scalar(select(func.count(Record.id)).where(Record.year.is_(None))) or 0
+        without = session.scalar(select(func.count(Record.id)).where(Record.year.is_(None), ~has_image)) or 0
+        done, failed = session.execute(estimated).one()
+    return undated, without, done or 0, failed or 0
+
+
+def date_undated(engine: Engine, config: UndatedConfig) -> UndatedResult:
+    """Estimate every undated record's stored image(s) not yet estimated by this run's model; then the CSV."""
+    key = model_key(config.run_dir)
+    _, _, resumed, _ = _undated_counts(engine, key)
+    worker = ArchiveDater(engine, load_dater(config.run_dir), key, batch_size=config.batch_size,
+                          progress=config.progress, undated_only=True)
+    dated = worker.run()
+    undated, without, _, failed = _undated_counts(engine, key)
+    written = write_suggestions(engine, key, config.csv, config.with_suspect) if config.csv else None
+    return UndatedResult(model_key=key, undated_records=undated, without_image=without, resumed=resumed,
+                         dated=dated, failed=failed, suggestions=written)
+
+
+def write_suggestions(engine: Engine, key: str, path: Path, with_suspect: bool = False) -> int:
+    """The CSV for the cataloguing system: each undated record (and, `with_suspect`, each suspect one) that
+    `key` estimated, one row per record (its first stored image), in record order; returns the rows written."""
+    first_image = (select(Image.record_id, func.min(Image.id).label("image_id")).where(Image.status == "ok")
+                   .group_by(Image.record_id).subquery("first_image"))
+    wanted = Record.year.is_(None)
+    if with_suspect:
+        wanted = wanted | suspect_clause()
+    stmt = (select(Record.source_id, Record.title, Record.holder, Record.date_raw, ImageEstimate.year,
+                   ImageEstimate.low, ImageEstimate.high, ImageEstimate.period, ImageEstimate.unsure,
+                   ImageEstimate.evidence, ImageEstimate.kind)
+            .select_from(Record).join(first_image, first_image.c.record_id == Record.id)
+            .join(ImageEstimate, and_(ImageEstimate.image_id == first_image.c.image_id,
+                                      ImageEstimate.model_key == key))
+            .where(ImageEstimate.status == "ok", wanted).order_by(Record.id))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("w", newline="", encoding="utf-8") as handle, session_scope(engine) as session:
+        writer = csv.writer(handle)
+        writer.writerow(SUGGESTION_COLUMNS)
+        for row in session.execute(stmt.execution_options(yield_per=CHUNK)):
+            evidence = read_evidence(row.evidence)
+            writer.writerow([row.source_id, row.title or "", row.holder or "", row.date_raw or "", row.year, row.low,
+                             row.high, row.period, "yes" if row.unsure else "no",
+                             "; ".join(e.es for e in evidence), "; ".join(e.en for e in evidence),
+                             "cross-validation (never saw it)" if row.kind == "out_of_fold" else "model", key])
+            written += 1
+    return written
