@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from db import csvsafe
 from modeling.decode import bin_centres, year_to_bin
 from modeling.metrics import summarize
 
@@ -55,7 +56,7 @@ def baseline_rows(true_years: np.ndarray, folds: np.ndarray, edges, labels, leve
 def write_ablation(path: Path, rows: list[dict]) -> None:
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ABLATION_COLUMNS, lineterminator="\n")
+        writer = csvsafe.dict_writer(handle, fieldnames=ABLATION_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for row in rows)
     os.replace(tmp, path)

@@ -12,12 +12,12 @@ cataloguing system can import: source_id, catalogued date, estimate, interval, p
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, func, select
 
+from db import csvsafe
 from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
 from modeling.app.dating import ArchiveDater, model_key, read_evidence
@@ -94,7 +94,7 @@ def write_suggestions(engine: Engine, key: str, path: Path, with_suspect: bool =
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     with path.open("w", newline="", encoding="utf-8") as handle, session_scope(engine) as session:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(SUGGESTION_COLUMNS)
         for row in session.execute(stmt.execution_options(yield_per=CHUNK)):
             evidence = read_evidence(row.evidence)
