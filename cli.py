@@ -35,7 +35,15 @@ def main() -> None:
     """Date old photographs: harvest an archive, curate a dataset, train and serve models.
 
     \b
-    Pipeline:  replica -> crawl -> dedupe -> balance-report -> export -> train -> evaluate -> serve
+    The stages, in order (each command's --help has an example):
+      harvest:  replica, crawl, probe
+                an archive's records and photographs into the database
+      curate:   import, dedupe, balance-report, export, db info, db copy
+                your own scans in, near-duplicates out, a dataset with no photograph in two splits
+      model:    train, lr-find, learning-curve, evaluate, predict, compare, serve
+                fit, score and compare models; date photographs; the web app
+    \b
+    A first run:  replica -> crawl -> dedupe -> balance-report -> export -> train -> evaluate -> serve
     """
 
 

@@ -153,7 +153,11 @@ def db_group() -> None:
 @db_group.command("info")
 @db_option
 def db_info(db_url: str) -> None:
-    """Show the schema version, rows per table and rows per status."""
+    """Show the schema version, rows per table and rows per status.
+
+    \b
+    Example:  cli.py db info --db sqlite:///data/demo/archive.db
+    """
     from db.info import archive_info, format_info
 
     click.echo(format_info(archive_info(db_url)))
@@ -169,6 +173,7 @@ def db_copy(source_url: str, target_url: str, force: bool) -> None:
     \b
     A copy that fails half way leaves --to as it was. PostgreSQL needs the driver:
     pip install -e '.[postgres]'.
+    Example:  cli.py db copy --from sqlite:///data/archive.db --to postgresql+psycopg://user@localhost/fotos
     """
     from db.copy import CopyConfig, copy_archive, format_copy
 

@@ -9,49 +9,73 @@ import click
 from commands.options import db_option, max_pixels_option
 from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
 
+# Options of `train`, `lr-find` and `learning-curve` (they map onto modeling.training.config.TrainConfig),
+# by name, so each command lists only the ones that change what it does.
+TRAIN_OPTIONS = {
+    "data": click.option("--data", "data", type=click.Path(path_type=Path), required=True,
+                         help="Export directory (made by 'cli.py export')."),
+    "task": click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
+                         help="Answer with periods (classify, the bins of the export) or with the year itself "
+                              "(regress)."),
+    "arch": click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
+                         help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
+                              "weights in a pip package, so training works offline; other archs need timm's hub."),
+    "pretrained": click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+                               help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
+    "weights": click.option("--weights", type=click.Path(path_type=Path), default=None,
+                            help="Local backbone weights (.safetensors/.pth) instead of the hub."),
+    "img_size": click.option("--img-size", type=int, default=224, show_default=True,
+                             help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
+    "batch_size": click.option("--batch-size", type=int, default=32, show_default=True,
+                               help="Photographs per step (with --head-only: per embedding pass). Lower it if memory "
+                                    "runs out; under torchrun it is the total over all processes."),
+    "sampler": click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural",
+                            show_default=True, help="balanced draws every bin equally often (fine-tuning only)."),
+    "loss": click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
+                         help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
+                              "with --head-only)."),
+    "label_smoothing": click.option("--label-smoothing", type=float, default=0.1, show_default=True,
+                                    help="Share of each answer's weight spread over the other periods, so the model "
+                                         "is not pushed to certainty (--loss ce, fine-tuning only)."),
+    "class_weights": click.option("--class-weights/--no-class-weights", default=False, show_default=True,
+                                  help="Weight the loss by inverse bin frequency (fine-tuning only)."),
+    "augment": click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light",
+                            show_default=True,
+                            help="Altered copies shown while training: flips, crops, colour and contrast jitter, "
+                                 "grain (strong: more of each). Fine-tuning only."),
+    "augment_rare": click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
+                                 help="Strong augmentation for bins rarer than the median (fine-tuning only)."),
+    "device": click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                           show_default=True, help="Where the model runs: auto takes the GPU (CUDA) when there is one."),
+    "precision": click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+                              show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
+    "workers": click.option("--workers", type=int, default=2, show_default=True,
+                            help="Processes that read and prepare images while the model trains; about one per core."),
+    "seed": click.option("--seed", type=int, default=0, show_default=True,
+                         help="Seed of every random choice (start weights, order, augmentation): the same seed "
+                              "repeats a run."),
+    "head_l2": click.option("--head-l2", type=float, default=0.1, show_default=True,
+                            help="--head-only: L2 penalty of the linear head (on standardised features)."),
+    "feature_cache": click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                                  help="--head-only: feature cache directory [default: DATA/.features]; keyed by image "
+                                       "sha256, arch, weights, size and preprocessing."),
+}
+# What a head-only fit on frozen features reads (learning-curve): no sampler, augmentation or precision.
+HEAD_ONLY_OPTIONS = ("data", "task", "arch", "pretrained", "weights", "img_size", "batch_size", "loss", "device",
+                     "seed", "head_l2", "feature_cache")
 
-def _train_options(command):
-    """Options shared by `train` and `lr-find` (they map onto modeling.training.config.TrainConfig)."""
-    options = [
-        click.option("--data", "data", type=click.Path(path_type=Path), required=True,
-                     help="Export directory (made by 'cli.py export')."),
-        click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
-                     help="Bins (classify) or the year itself (regress)."),
-        click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
-                     help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
-                          "weights in a pip package, so training works offline; other archs need timm's hub."),
-        click.option("--pretrained/--no-pretrained", default=True, show_default=True,
-                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
-        click.option("--weights", type=click.Path(path_type=Path), default=None,
-                     help="Local backbone weights (.safetensors/.pth) instead of the hub."),
-        click.option("--img-size", type=int, default=224, show_default=True,
-                     help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
-        click.option("--batch-size", type=int, default=32, show_default=True),
-        click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural", show_default=True,
-                     help="balanced draws every bin equally often."),
-        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
-                     help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
-                          "with --head-only)."),
-        click.option("--label-smoothing", type=float, default=0.1, show_default=True),
-        click.option("--class-weights/--no-class-weights", default=False, show_default=True,
-                     help="Weight the loss by inverse bin frequency."),
-        click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light", show_default=True),
-        click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
-                     help="Strong augmentation for bins rarer than the median."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
-        click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--head-l2", type=float, default=0.1, show_default=True,
-                     help="--head-only: L2 penalty of the linear head (on standardised features)."),
-        click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="--head-only: feature cache directory [default: DATA/.features]; keyed by image sha256, "
-                          "arch, weights, size and preprocessing."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+
+def _with_options(*names: str):
+    """Decorate a command with TRAIN_OPTIONS[name] for each name (all of them when none is named), in order."""
+    def decorate(command):
+        for name in reversed(names or tuple(TRAIN_OPTIONS)):
+            command = TRAIN_OPTIONS[name](command)
+        return command
+
+    return decorate
+
+
+_train_options = _with_options()
 
 
 def _train_config(out: Path, lr: float | None, **options):
@@ -71,10 +95,12 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 
 @click.command()
 @_train_options
-@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True,
+              help="Passes over the training photographs (fine-tuning; --head-only fits in one).")
 @click.option("--lr", default="auto", show_default=True, callback=_parse_lr,
               help="Peak learning rate, or 'auto' for an LR range test first (saved as lr_find.png).")
-@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True,
+              help="How the learning rate rises and falls over the epochs: warm-up then cosine, or one-cycle.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True,
               help="Run directory to write.")
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
@@ -111,7 +137,12 @@ def train(out: Path, lr: float | None, **options) -> None:
               show_default=True, help="Where to save the loss-vs-LR curve.")
 @click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
 def lr_find(png: Path, steps: int, **options) -> None:
-    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG."""
+    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG.
+
+    \b
+    'train --lr auto' (the default) runs the same test first; use this to look at the curve.
+    Example:  cli.py lr-find --data data/export --out runs/lr_find.png
+    """
     from modeling.training.lr_find import find_lr
 
     result = find_lr(_train_config(png.parent, None, **options), png, num_iter=steps)
@@ -126,7 +157,7 @@ def _parse_sizes(_ctx, _param, value: str) -> tuple[int, ...]:
 
 
 @click.command("learning-curve")
-@_train_options
+@_with_options(*HEAD_ONLY_OPTIONS)
 @click.option("--cv", type=int, default=5, show_default=True, help="Folds: every point is scored on all images.")
 @click.option("--sizes", default="25,50,100,150", show_default=True, callback=_parse_sizes,
               help="Training photographs per point (capped at what the training folds hold).")
@@ -153,10 +184,12 @@ def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
 @click.command()
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Export directory.")
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True,
+              help="Which of the export's photographs to score; test is the set nobody tuned on.")
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True)
+              show_default=True, help="table to read, markdown to paste into a report, json for a script.")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Processes that read images beside the model; 0 reads them in this one.")
 @click.option("--grayscale", is_flag=True,
               help="Also score grayscale copies of the same images: how much the model leans on colour alone.")
 def evaluate(model: Path, data: Path, split: str, output: str, workers: int, grayscale: bool) -> None:
@@ -164,6 +197,9 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 
     The constant median year and the majority bin are scored on the same images, and flagged when the
     model does not beat them.
+
+    \b
+    Example:  cli.py evaluate --model runs/demo/lite0-head-20y --data data/demo/export-20y --split test
     """
     from modeling.inference.evaluate import EvaluateConfig, evaluate_run
     from modeling.inference.report import render_evaluate
@@ -176,7 +212,8 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", "top_k", type=int, default=3, show_default=True, help="Bins to list per image.")
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table to read, csv for a spreadsheet, json for a script.")
 @max_pixels_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
     """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
@@ -184,7 +221,7 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
     \b
     A file that cannot be read gets a row with its error and the rest go on; the exit status is
     then 1 (after every row is printed), so scripts notice.
-    Example:  cli.py predict --model runs/demo scans/ --format csv
+    Example:  cli.py predict --model runs/demo/lite0-head-20y scans/ --format csv
     """
     from tqdm import tqdm
 
@@ -204,9 +241,13 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True)
+              show_default=True, help="table to read, markdown to paste into a report, json for a script.")
 def compare(runs: tuple[Path, ...], output: str) -> None:
-    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE."""
+    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE.
+
+    \b
+    Example:  cli.py compare runs/demo/lite0-head-20y runs/demo/lite0-20y
+    """
     import json
 
     from modeling.inference.compare import COMPARE_COLUMNS, compare_runs
@@ -250,7 +291,7 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels:
     \b
     Pages:  /  (drop a photograph)   /records  (catalogued date vs. the model's, by disagreement)
     API:    POST /api/predict (multipart field 'file')   GET /api/model   GET /healthz
-    Example:  cli.py serve --model runs/demo --port 8000
+    Example:  cli.py serve --model runs/demo/lite0-head-20y --db sqlite:///data/demo/archive.db
     """
     from modeling.app.server import AppConfig
     from modeling.app.server import serve as serve_app
