@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.options import db_option, max_pixels_option
+from commands.options import db_option, max_pixels_option, quiet_option
 from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
 
 # Options of `train`, `lr-find` and `learning-curve` (they map onto modeling.training.config.TrainConfig),
@@ -110,6 +110,7 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--cv", type=int, default=0, show_default=True,
               help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
                    "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
+@quiet_option
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots).
 
@@ -136,6 +137,7 @@ def train(out: Path, lr: float | None, **options) -> None:
 @click.option("--out", "png", type=click.Path(path_type=Path), default=Path("runs/lr_find.png"),
               show_default=True, help="Where to save the loss-vs-LR curve.")
 @click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
+@quiet_option
 def lr_find(png: Path, steps: int, **options) -> None:
     """Run an LR range test alone: print the suggested learning rate and save the curve as PNG.
 
@@ -163,6 +165,7 @@ def _parse_sizes(_ctx, _param, value: str) -> tuple[int, ...]:
               help="Training photographs per point (capped at what the training folds hold).")
 @click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path), default=Path("runs/learning_curve.png"),
               show_default=True, help="Where to save the PNG.")
+@quiet_option
 def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
     """Would more labelled photographs help? Head-only CV metrics against the number of training photographs.
 
@@ -192,6 +195,7 @@ def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
               help="Processes that read images beside the model; 0 reads them in this one.")
 @click.option("--grayscale", is_flag=True,
               help="Also score grayscale copies of the same images: how much the model leans on colour alone.")
+@quiet_option
 def evaluate(model: Path, data: Path, split: str, output: str, workers: int, grayscale: bool) -> None:
     """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE...
 
@@ -215,6 +219,7 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table to read, csv for a spreadsheet, json for a script.")
 @max_pixels_option
+@quiet_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
     """Date photographs (files or folders): top bins, estimated year and an 80% interval per image.
 
@@ -223,13 +228,12 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
     then 1 (after every row is printed), so scripts notice.
     Example:  cli.py predict --model runs/demo/lite0-head-20y scans/ --format csv
     """
-    from tqdm import tqdm
-
+    from db.progress import progress
     from modeling.inference.predict import Predictor, predict_paths
     from modeling.inference.report import render_predictions
 
     rows = predict_paths(Predictor.from_run_dir(model), list(paths), top_k,
-                         progress=lambda files: tqdm(files, desc="predict", unit="image", leave=False),
+                         progress=lambda files: progress(files, desc="predict", unit="image", leave=False),
                          max_pixels=max_pixels)
     click.echo(render_predictions(rows, output))
     failed = sum("error" in row for row in rows)
@@ -284,6 +288,7 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
 )
 @db_option
+@quiet_option
 def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels: int, precompute: bool,
           db_url: str) -> None:
     """Serve the photo-dating web app and JSON API (the records page reads --db).

@@ -21,7 +21,6 @@ from pathlib import Path
 from PIL import Image as PILImage
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from tqdm import tqdm
 
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
@@ -29,6 +28,7 @@ from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train,
 from dataset.workers import worker_pool
 from db.errors import PipelineError
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress
 
 FORMAT_VERSION = 1
 JPEG_QUALITY = 95
@@ -226,7 +226,7 @@ def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportC
         dest.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((c.image_id, c.path, str(dest), config.image_size, config.max_pixels))
     sizes, failed = {}, []
-    bar = tqdm(total=len(jobs), desc="exporting", unit="img", disable=not config.progress)
+    bar = progress(total=len(jobs), desc="exporting", unit="img", enabled=config.progress)
     for image_id, size, error in _run_jobs(jobs, config.workers):
         bar.update(1)
         if size is None:

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from tqdm import tqdm
 
 from dataset.imageio import IMAGE_EXTENSIONS, SUPPORTED_FORMATS, ImageInfo, UnreadableImage, probe
 from db.dates import DateEstimate, parse_date, says_undated
 from db.errors import PipelineError
 from db.models import Image, Record, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress
 from db.session import session_scope
 
 # CSV header (lower-cased, accents dropped) -> Record field. The first column found for a field wins.
@@ -261,8 +261,8 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
     unreadable_dates: list[tuple[str, str]] = []
     undated: dict[str, int] = {}
     with session_scope(engine) as session:
-        for n, (path, rel) in enumerate(tqdm(list(zip(paths, rels, strict=True)), desc="importing", unit="file",
-                                             disable=not config.progress)):
+        for n, (path, rel) in enumerate(progress(list(zip(paths, rels, strict=True)), desc="importing", unit="file",
+                                                 enabled=config.progress)):
             problem = _link_problem(path, folder_real, config.follow_links)
             if problem is not None and problem[0] == "outside":
                 links_outside.append((rel, problem[1]))
