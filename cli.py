@@ -10,11 +10,15 @@ from __future__ import annotations
 import click
 
 from commands import curate, harvest, model
-from commands.options import DB_URL_KEY
+from commands.options import ARGV_KEY, DB_URL_KEY
 from db.errors import PipelineError
 
 
 class PipelineGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # the command as typed, for messages that repeat it
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         from sqlalchemy.exc import DBAPIError
 

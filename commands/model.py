@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.options import db_option, max_pixels_option, quiet_option
+from commands.options import ARGV_KEY, db_option, max_pixels_option, quiet_option
 from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
 
 # Options of `train`, `lr-find` and `learning-curve` (they map onto modeling.training.config.TrainConfig),
@@ -121,15 +121,44 @@ def train(out: Path, lr: float | None, **options) -> None:
     Both print the model next to the baselines (constant median year, majority bin) on the same images.
     Example:  cli.py train --data data/export --head-only --cv 5 --out runs/head
     """
-    from modeling.inference.report import render_train
+    from modeling.inference.report import epoch_header, epoch_line, render_train
     from modeling.training.train import train as run_training
 
-    result = run_training(_train_config(out, lr, **options))
+    def said_lr(chosen: float, png: Path) -> None:
+        click.echo(f"lr auto: chose {chosen:.2e} (curve: {png})")
+
+    shown: list[dict] = []  # epochs printed as they finished
+
+    def said_epoch(row: dict) -> None:
+        if not shown:
+            click.echo(epoch_header())
+        shown.append(row)
+        click.echo(epoch_line(row))
+
+    try:
+        result = run_training(_train_config(out, lr, **options), on_lr=said_lr, on_epoch=said_epoch)
+    except KeyboardInterrupt:
+        click.echo(interrupted_training(out), err=True)
+        raise SystemExit(130) from None  # the shell's convention for a run stopped by Ctrl-C
     if not result.main:
         return  # torchrun's other processes: rank 0 reports
-    if result.lr_png is not None:
-        click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
-    click.echo(render_train(result))
+    click.echo(render_train(result, epochs_shown=bool(shown)))
+
+
+def interrupted_training(out: Path) -> str:
+    """What Ctrl-C in `train` prints: where the last checkpoint is and the command that continues from it."""
+    import shlex
+
+    from modeling.runs import CHECKPOINT, load_checkpoint
+
+    checkpoint = load_checkpoint(out) if Path(out).is_dir() else None
+    if checkpoint is None:
+        return (f"Interrupted before the first epoch finished: nothing was saved in {out}. "
+                "Run the same command again to start over.")
+    words = [word for word in click.get_current_context().meta.get(ARGV_KEY, ["train"]) if word != "--resume"]
+    command = shlex.join(["python", "cli.py", *words, "--resume"])
+    return (f"Interrupted: {checkpoint['epoch']} epoch(s) done, checkpoint {Path(out) / CHECKPOINT}.\n"
+            f"Continue with:  {command}")
 
 
 @click.command("lr-find")
@@ -246,7 +275,10 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
               show_default=True, help="table to read, markdown to paste into a report, json for a script.")
-def compare(runs: tuple[Path, ...], output: str) -> None:
+@click.option("--mixed-exports", is_flag=True,
+              help="Show runs validated on different exports side by side anyway (their numbers come from "
+                   "different photographs: do not rank them).")
+def compare(runs: tuple[Path, ...], output: str, mixed_exports: bool) -> None:
     """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE.
 
     \b
@@ -257,8 +289,11 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     from modeling.inference.compare import COMPARE_COLUMNS, compare_runs
     from modeling.inference.report import table
 
-    rows = compare_runs(list(runs))
+    rows = compare_runs(list(runs), mixed_exports=mixed_exports)
     click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
+    if len({row["export"] for row in rows}) > 1:
+        click.echo("Note: these runs were validated on different exports (column 'export'): do not rank them.",
+                   err=True)
 
 
 @click.command()

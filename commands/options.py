@@ -9,6 +9,7 @@ from db.progress import QUIET_ENV
 from db.session import DB_URL_ENV, DEFAULT_DB_URL
 
 DB_URL_KEY = "fotofecha.db_url"  # where --db leaves its value in click's shared ctx.meta
+ARGV_KEY = "fotofecha.argv"  # where cli.py leaves the words it was called with (train's --resume hint)
 
 
 def _remember_db_url(ctx: click.Context, _param: click.Parameter, value: str) -> str:
