@@ -12,6 +12,7 @@ disagreement. Rerun it whenever a page changes.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -23,7 +24,9 @@ from scripts.browser import CHROMIUM, chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_MODEL = ROOT / "runs" / "demo" / "lite0-head-20y"
-DEMO_DB = f"sqlite:///{ROOT / 'data' / 'demo' / 'archive.db'}"
+# As make demo wrote it (relative to the project folder): the app then shows the run's out-of-fold estimates,
+# which it uses only for the database the export came from.
+DEMO_DB = "sqlite:///data/demo/archive.db"
 PHOTO_YEAR, PHOTO_SEED = 1928, 1  # the photograph uploaded for app.png (the browser test's first one)
 DATING_TIMEOUT_S = 900  # the archive is dated before /records is shot (about 25 s for the demo's, quiet)
 
@@ -55,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=DEMO_DB, help="archive for /records [default: make demo's]")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images", help="folder for the PNGs")
     args = parser.parse_args(argv)
+    os.chdir(ROOT)  # the default run and archive are make demo's, named from the project folder
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is absent: apt-get install chromium.", file=sys.stderr)
         return 2
