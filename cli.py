@@ -10,11 +10,15 @@ from __future__ import annotations
 import click
 
 from commands import curate, harvest, model
-from commands.options import DB_URL_KEY
+from commands.options import ARGV_KEY, DB_URL_KEY
 from db.errors import PipelineError
 
 
 class PipelineGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = list(args)  # the command as typed, for messages that repeat it
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         from sqlalchemy.exc import DBAPIError
 
@@ -35,7 +39,15 @@ def main() -> None:
     """Date old photographs: harvest an archive, curate a dataset, train and serve models.
 
     \b
-    Pipeline:  replica -> crawl -> dedupe -> balance-report -> export -> train -> evaluate -> serve
+    The stages, in order (each command's --help has an example):
+      harvest:  replica, crawl, probe
+                an archive's records and photographs into the database
+      curate:   import, dedupe, balance-report, export, db info, db copy
+                your own scans in, near-duplicates out, a dataset with no photograph in two splits
+      model:    train, lr-find, learning-curve, evaluate, predict, compare, serve
+                fit, score and compare models; date photographs; the web app
+    \b
+    A first run:  replica -> crawl -> dedupe -> balance-report -> export -> train -> evaluate -> serve
     """
 
 

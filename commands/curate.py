@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.options import db_option, max_pixels_option
+from commands.options import db_option, max_pixels_option, quiet_option
 
 
 def _default_workers() -> int:
@@ -28,6 +28,7 @@ def _default_workers() -> int:
 @click.option("--follow-links", is_flag=True, help="Import links whose target lies outside FOLDER (else skipped and listed).")
 @max_pixels_option
 @db_option
+@quiet_option
 def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, encoding: str | None,
             follow_links: bool, max_pixels: int, db_url: str) -> None:
     """Import photographs from a local folder (recursively) with metadata from a CSV.
@@ -59,6 +60,7 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
               help="Also match copies scanned mirrored, upside down or turned a quarter (8 orientations).")
 @max_pixels_option
 @db_option
+@quiet_option
 def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, transforms: bool, max_pixels: int,
            db_url: str) -> None:
     """Hash new images and mark near-duplicates (keeps the best of each cluster; deletes nothing).
@@ -123,6 +125,7 @@ def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
 @max_pixels_option
 @db_option
+@quiet_option
 def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, min_per_class: int | None,
            max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, max_pixels: int,
            db_url: str) -> None:
@@ -154,7 +157,11 @@ def db_group() -> None:
 @db_group.command("info")
 @db_option
 def db_info(db_url: str) -> None:
-    """Show the schema version, rows per table and rows per status."""
+    """Show the schema version, rows per table and rows per status.
+
+    \b
+    Example:  cli.py db info --db sqlite:///data/demo/archive.db
+    """
     from db.info import archive_info, format_info
 
     click.echo(format_info(archive_info(db_url)))
@@ -170,6 +177,7 @@ def db_copy(source_url: str, target_url: str, force: bool) -> None:
     \b
     A copy that fails half way leaves --to as it was. PostgreSQL needs the driver:
     pip install -e '.[postgres]'.
+    Example:  cli.py db copy --from sqlite:///data/archive.db --to postgresql+psycopg://user@localhost/fotos
     """
     from db.copy import CopyConfig, copy_archive, format_copy
 

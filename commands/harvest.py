@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.options import db_option, max_pixels_option
+from commands.options import db_option, max_pixels_option, quiet_option
 
 
 @click.command()
@@ -64,6 +64,7 @@ def replica(port: int, records: int, seed: int, host: str, url_file: Path | None
               help="IIIF pictures: 'max' or the long side in pixels (e.g. 2048); other images are stored as served.")
 @click.option("--verbose", is_flag=True, help="Show Scrapy's own log on stderr.")
 @max_pixels_option
+@quiet_option
 def crawl(start_url: str | None, profile: str, db_url: str, images_dir: str, limit: int | None,
           concurrency: int | None, delay: float | None, autothrottle: bool, refresh: bool, oai_url: str | None,
           oai_set: str | None, image_size: str, verbose: bool, max_pixels: int) -> None:

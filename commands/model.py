@@ -6,62 +6,8 @@ from pathlib import Path
 
 import click
 
-from commands.options import db_option, max_pixels_option
+from commands.options import ARGV_KEY, db_option, max_pixels_option, quiet_option
 from db.pixels import DEFAULT_MAX_PIXELS, UPLOAD_MAX_PIXELS
-
-
-def _train_options(command):
-    """Options shared by `train` and `lr-find` (they map onto modeling.training.config.TrainConfig)."""
-    options = [
-        click.option("--data", "data", type=click.Path(path_type=Path), required=True,
-                     help="Export directory (made by 'cli.py export')."),
-        click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
-                     help="Bins (classify) or the year itself (regress)."),
-        click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
-                     help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
-                          "weights in a pip package, so training works offline; other archs need timm's hub."),
-        click.option("--pretrained/--no-pretrained", default=True, show_default=True,
-                     help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
-        click.option("--weights", type=click.Path(path_type=Path), default=None,
-                     help="Local backbone weights (.safetensors/.pth) instead of the hub."),
-        click.option("--img-size", type=int, default=224, show_default=True,
-                     help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
-        click.option("--batch-size", type=int, default=32, show_default=True),
-        click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural", show_default=True,
-                     help="balanced draws every bin equally often."),
-        click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
-                     help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
-                          "with --head-only)."),
-        click.option("--label-smoothing", type=float, default=0.1, show_default=True),
-        click.option("--class-weights/--no-class-weights", default=False, show_default=True,
-                     help="Weight the loss by inverse bin frequency."),
-        click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light", show_default=True),
-        click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
-                     help="Strong augmentation for bins rarer than the median."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
-                     show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
-        click.option("--workers", type=int, default=2, show_default=True, help="DataLoader worker processes."),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option("--head-l2", default="0.1", show_default=True, callback=_parse_head_l2,
-                     help="--head-only: L2 penalty of the linear head (on standardised features), or 'auto': "
-                          "choose the penalty and classify-vs-regress (ce or ridge) by 5-fold CV on the train split "
-                          "(reported in metrics.json and printed)."),
-        click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="--head-only: feature cache directory [default: DATA/.features]; keyed by image sha256, "
-                          "arch, weights, size and preprocessing."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _train_config(out: Path, lr: float | None, **options):
-    from modeling.training.config import TrainConfig
-
-    if options.get("head_l2") == "auto":
-        options.update(head_l2=TrainConfig.head_l2, head_select=True)
-    return TrainConfig(out=out, lr=lr, **options)
 
 
 def _parse_head_l2(_ctx, _param, value: str) -> float | str:
@@ -71,6 +17,85 @@ def _parse_head_l2(_ctx, _param, value: str) -> float | str:
         return float(value)
     except ValueError:
         raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
+
+
+# Options of `train`, `lr-find` and `learning-curve` (they map onto modeling.training.config.TrainConfig),
+# by name, so each command lists only the ones that change what it does.
+TRAIN_OPTIONS = {
+    "data": click.option("--data", "data", type=click.Path(path_type=Path), required=True,
+                         help="Export directory (made by 'cli.py export')."),
+    "task": click.option("--task", type=click.Choice(["classify", "regress"]), default="classify", show_default=True,
+                         help="Answer with periods (classify, the bins of the export) or with the year itself "
+                              "(regress)."),
+    "arch": click.option("--arch", default="tf_efficientnet_lite0", show_default=True,
+                         help="Any timm model name. The default, like tf_efficientnet_lite1/lite2, ships its ImageNet "
+                              "weights in a pip package, so training works offline; other archs need timm's hub."),
+    "pretrained": click.option("--pretrained/--no-pretrained", default=True, show_default=True,
+                               help="Start from ImageNet weights (timm hub; tf_efficientnet_lite0/1/2 work offline)."),
+    "weights": click.option("--weights", type=click.Path(path_type=Path), default=None,
+                            help="Local backbone weights (.safetensors/.pth) instead of the hub."),
+    "img_size": click.option("--img-size", type=int, default=224, show_default=True,
+                             help="Input side in pixels (lite0 224, lite1 240, lite2 260 are their native sizes)."),
+    "batch_size": click.option("--batch-size", type=int, default=32, show_default=True,
+                               help="Photographs per step (with --head-only: per embedding pass). Lower it if memory "
+                                    "runs out; under torchrun it is the total over all processes."),
+    "sampler": click.option("--sampler", type=click.Choice(["natural", "balanced"]), default="natural",
+                            show_default=True, help="balanced draws every bin equally often (fine-tuning only)."),
+    "loss": click.option("--loss", type=click.Choice(["ce", "soft", "l1", "huber", "ridge"]), default=None,
+                         help="ce|soft for classify (default ce), l1|huber|ridge for regress (default l1; ridge "
+                              "with --head-only)."),
+    "label_smoothing": click.option("--label-smoothing", type=float, default=0.1, show_default=True,
+                                    help="Share of each answer's weight spread over the other periods, so the model "
+                                         "is not pushed to certainty (--loss ce, fine-tuning only)."),
+    "class_weights": click.option("--class-weights/--no-class-weights", default=False, show_default=True,
+                                  help="Weight the loss by inverse bin frequency (fine-tuning only)."),
+    "augment": click.option("--augment", type=click.Choice(["none", "light", "strong"]), default="light",
+                            show_default=True,
+                            help="Altered copies shown while training: flips, crops, colour and contrast jitter, "
+                                 "grain (strong: more of each). Fine-tuning only."),
+    "augment_rare": click.option("--augment-rare/--no-augment-rare", default=False, show_default=True,
+                                 help="Strong augmentation for bins rarer than the median (fine-tuning only)."),
+    "device": click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                           show_default=True, help="Where the model runs: auto takes the GPU (CUDA) when there is one."),
+    "precision": click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+                              show_default=True, help="Autocast: auto = bf16 on CUDA and for resnets on AMX CPUs."),
+    "workers": click.option("--workers", type=int, default=2, show_default=True,
+                            help="Processes that read and prepare images while the model trains; about one per core."),
+    "seed": click.option("--seed", type=int, default=0, show_default=True,
+                         help="Seed of every random choice (start weights, order, augmentation): the same seed "
+                              "repeats a run."),
+    "head_l2": click.option("--head-l2", default="0.1", show_default=True, callback=_parse_head_l2,
+                            help="--head-only: L2 penalty of the linear head (on standardised features), or 'auto': "
+                                 "choose the penalty and classify-vs-regress (ce or ridge) by 5-fold CV on the train "
+                                 "split (reported in metrics.json and printed)."),
+    "feature_cache": click.option("--feature-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+                                  help="--head-only: feature cache directory [default: DATA/.features]; keyed by image "
+                                       "sha256, arch, weights, size and preprocessing."),
+}
+# What a head-only fit on frozen features reads (learning-curve): no sampler, augmentation or precision.
+HEAD_ONLY_OPTIONS = ("data", "task", "arch", "pretrained", "weights", "img_size", "batch_size", "loss", "device",
+                     "seed", "head_l2", "feature_cache")
+
+
+def _with_options(*names: str):
+    """Decorate a command with TRAIN_OPTIONS[name] for each name (all of them when none is named), in order."""
+    def decorate(command):
+        for name in reversed(names or tuple(TRAIN_OPTIONS)):
+            command = TRAIN_OPTIONS[name](command)
+        return command
+
+    return decorate
+
+
+_train_options = _with_options()
+
+
+def _train_config(out: Path, lr: float | None, **options):
+    from modeling.training.config import TrainConfig
+
+    if options.get("head_l2") == "auto":
+        options.update(head_l2=TrainConfig.head_l2, head_select=True)
+    return TrainConfig(out=out, lr=lr, **options)
 
 
 def _parse_lr(_ctx, _param, value: str) -> float | None:
@@ -84,10 +109,12 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 
 @click.command()
 @_train_options
-@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True,
+              help="Passes over the training photographs (fine-tuning; --head-only fits in one).")
 @click.option("--lr", default="auto", show_default=True, callback=_parse_lr,
               help="Peak learning rate, or 'auto' for an LR range test first (saved as lr_find.png).")
-@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True)
+@click.option("--schedule", type=click.Choice(["cosine", "onecycle"]), default="cosine", show_default=True,
+              help="How the learning rate rises and falls over the epochs: warm-up then cosine, or one-cycle.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/latest"), show_default=True,
               help="Run directory to write.")
 @click.option("--resume", is_flag=True, help="Continue a killed run in --out from its last checkpoint.")
@@ -101,6 +128,7 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
               help="--head-only --cv: all = date from the picture and the catalogue (title, description, stated "
                    "dates, holder, place) when the export has any, writing RUN_DIR/fusion/ and ablation.csv; "
                    "picture = the picture alone.")
+@quiet_option
 def train(out: Path, lr: float | None, **options) -> None:
     """Train a timm model on an export and write a run directory (weights, config, history, plots).
 
@@ -111,15 +139,44 @@ def train(out: Path, lr: float | None, **options) -> None:
     Both print the model next to the baselines (constant median year, majority bin) on the same images.
     Example:  cli.py train --data data/export --head-only --cv 5 --out runs/head
     """
-    from modeling.inference.report import render_train
+    from modeling.inference.report import epoch_header, epoch_line, render_train
     from modeling.training.train import train as run_training
 
-    result = run_training(_train_config(out, lr, **options))
+    def said_lr(chosen: float, png: Path) -> None:
+        click.echo(f"lr auto: chose {chosen:.2e} (curve: {png})")
+
+    shown: list[dict] = []  # epochs printed as they finished
+
+    def said_epoch(row: dict) -> None:
+        if not shown:
+            click.echo(epoch_header())
+        shown.append(row)
+        click.echo(epoch_line(row))
+
+    try:
+        result = run_training(_train_config(out, lr, **options), on_lr=said_lr, on_epoch=said_epoch)
+    except KeyboardInterrupt:
+        click.echo(interrupted_training(out), err=True)
+        raise SystemExit(130) from None  # the shell's convention for a run stopped by Ctrl-C
     if not result.main:
         return  # torchrun's other processes: rank 0 reports
-    if result.lr_png is not None:
-        click.echo(f"lr auto: chose {result.lr:.2e} (curve: {result.lr_png})")
-    click.echo(render_train(result))
+    click.echo(render_train(result, epochs_shown=bool(shown)))
+
+
+def interrupted_training(out: Path) -> str:
+    """What Ctrl-C in `train` prints: where the last checkpoint is and the command that continues from it."""
+    import shlex
+
+    from modeling.runs import CHECKPOINT, load_checkpoint
+
+    checkpoint = load_checkpoint(out) if Path(out).is_dir() else None
+    if checkpoint is None:
+        return (f"Interrupted before the first epoch finished: nothing was saved in {out}. "
+                "Run the same command again to start over.")
+    words = [word for word in click.get_current_context().meta.get(ARGV_KEY, ["train"]) if word != "--resume"]
+    command = shlex.join(["python", "cli.py", *words, "--resume"])
+    return (f"Interrupted: {checkpoint['epoch']} epoch(s) done, checkpoint {Path(out) / CHECKPOINT}.\n"
+            f"Continue with:  {command}")
 
 
 @click.command("lr-find")
@@ -127,8 +184,14 @@ def train(out: Path, lr: float | None, **options) -> None:
 @click.option("--out", "png", type=click.Path(path_type=Path), default=Path("runs/lr_find.png"),
               show_default=True, help="Where to save the loss-vs-LR curve.")
 @click.option("--steps", type=int, default=60, show_default=True, help="Steps of the range test.")
+@quiet_option
 def lr_find(png: Path, steps: int, **options) -> None:
-    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG."""
+    """Run an LR range test alone: print the suggested learning rate and save the curve as PNG.
+
+    \b
+    'train --lr auto' (the default) runs the same test first; use this to look at the curve.
+    Example:  cli.py lr-find --data data/export --out runs/lr_find.png
+    """
     from modeling.training.lr_find import find_lr
 
     result = find_lr(_train_config(png.parent, None, **options), png, num_iter=steps)
@@ -143,12 +206,13 @@ def _parse_sizes(_ctx, _param, value: str) -> tuple[int, ...]:
 
 
 @click.command("learning-curve")
-@_train_options
+@_with_options(*HEAD_ONLY_OPTIONS)
 @click.option("--cv", type=int, default=5, show_default=True, help="Folds: every point is scored on all images.")
 @click.option("--sizes", default="25,50,100,150", show_default=True, callback=_parse_sizes,
               help="Training photographs per point (capped at what the training folds hold).")
 @click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path), default=Path("runs/learning_curve.png"),
               show_default=True, help="Where to save the PNG.")
+@quiet_option
 def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
     """Would more labelled photographs help? Head-only CV metrics against the number of training photographs.
 
@@ -170,17 +234,23 @@ def learning_curve(png: Path, sizes: tuple[int, ...], **options) -> None:
 @click.command()
 @click.option("--model", "model", type=click.Path(path_type=Path), required=True, help="Run directory.")
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Export directory.")
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True,
+              help="Which of the export's photographs to score; test is the set nobody tuned on.")
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True)
+              show_default=True, help="table to read, markdown to paste into a report, json for a script.")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Processes that read images beside the model; 0 reads them in this one.")
 @click.option("--grayscale", is_flag=True,
               help="Also score grayscale copies of the same images: how much the model leans on colour alone.")
+@quiet_option
 def evaluate(model: Path, data: Path, split: str, output: str, workers: int, grayscale: bool) -> None:
     """Score a run on an export split: accuracy, balanced accuracy, F1, per-bin P/R, confusion, MAE...
 
     The constant median year and the majority bin are scored on the same images, and flagged when the
     model does not beat them.
+
+    \b
+    Example:  cli.py evaluate --model runs/demo/lite0-head-20y --data data/demo/export-20y --split test
     """
     from modeling.inference.evaluate import EvaluateConfig, evaluate_run
     from modeling.inference.report import render_evaluate
@@ -194,8 +264,10 @@ def evaluate(model: Path, data: Path, split: str, output: str, workers: int, gra
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--top", "top_k", type=int, default=3, show_default=True, help="Periods to list per image, with "
               "their probability.")
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="table to read, csv for a spreadsheet, json for a script.")
 @max_pixels_option
+@quiet_option
 def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_pixels: int) -> None:
     """Date photographs (files or folders): estimated year, its 80% interval, the period holding the year,
     "unsure" when the interval is too wide to lead with a year, and the evidence it rests on.
@@ -205,14 +277,14 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
     then 1 (after every row is printed), so scripts notice.
     Example:  cli.py predict --model runs/demo/lite0-head-20y scans/ --format csv
     """
-    from tqdm import tqdm
-
+    from db.progress import progress
     from modeling.inference.dater import load_dater
     from modeling.inference.predict import predict_paths
     from modeling.inference.report import render_predictions
 
-    rows = predict_paths(load_dater(model), list(paths), top_k, progress=lambda files: tqdm(files, desc="predict", unit="image",
-                                                                         leave=False), max_pixels=max_pixels)
+    rows = predict_paths(load_dater(model), list(paths), top_k,
+                         progress=lambda files: progress(files, desc="predict", unit="image", leave=False),
+                         max_pixels=max_pixels)
     click.echo(render_predictions(rows, output))
     failed = sum("error" in row for row in rows)
     if failed:
@@ -223,15 +295,22 @@ def predict(model: Path, paths: tuple[Path, ...], top_k: int, output: str, max_p
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "output", type=click.Choice(["table", "markdown", "json"]), default="table",
-              show_default=True)
-def compare(runs: tuple[Path, ...], output: str) -> None:
-    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE."""
+              show_default=True, help="table to read, markdown to paste into a report, json for a script.")
+@click.option("--mixed-exports", is_flag=True,
+              help="Show runs validated on different exports side by side anyway (their numbers come from "
+                   "different photographs: do not rank them).")
+def compare(runs: tuple[Path, ...], output: str, mixed_exports: bool) -> None:
+    """Compare runs side by side: arch, task, size, epochs, time, accuracy, balanced accuracy, MAE.
+
+    \b
+    Example:  cli.py compare runs/demo/lite0-head-20y runs/demo/lite0-20y
+    """
     import json
 
     from modeling.inference.compare import COMPARE_COLUMNS, compare_runs
     from modeling.inference.report import table
 
-    rows = compare_runs(list(runs))
+    rows = compare_runs(list(runs), mixed_exports=mixed_exports)
     click.echo(json.dumps(rows, indent=2) if output == "json" else table(rows, COMPARE_COLUMNS, output == "markdown"))
     if output != "json":
         from modeling.evidence.ablation import ABLATION_COLUMNS, read_ablation
@@ -241,6 +320,9 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
             if ablation:
                 click.echo(f"\n{run.name}: evidence ablation (CV, 80% intervals)")
                 click.echo(table(ablation, ABLATION_COLUMNS, output == "markdown"))
+    if len({row["export"] for row in rows}) > 1:
+        click.echo("Note: these runs were validated on different exports (column 'export'): do not rank them.",
+                   err=True)
 
 
 @click.command()
@@ -270,6 +352,7 @@ def compare(runs: tuple[Path, ...], output: str) -> None:
     help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
 )
 @db_option
+@quiet_option
 def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels: int, precompute: bool,
           db_url: str) -> None:
     """Serve the photo-dating web app and JSON API (the records page reads --db).
@@ -277,7 +360,7 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels:
     \b
     Pages:  /  (drop a photograph)   /records  (catalogued date vs. the model's, by disagreement)
     API:    POST /api/predict (multipart field 'file')   GET /api/model   GET /healthz
-    Example:  cli.py serve --model runs/demo --port 8000
+    Example:  cli.py serve --model runs/demo/lite0-head-20y --db sqlite:///data/demo/archive.db
     """
     from modeling.app.server import AppConfig
     from modeling.app.server import serve as serve_app

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from scrapy.crawler import CrawlerRunner
 from scrapy.settings import Settings
 from sqlalchemy import select, update
-from tqdm import tqdm
 from twisted.python.failure import Failure
 
 from crawler.imagefile import remove_partial_files
@@ -33,6 +32,7 @@ from crawler.spiders.oai import FATAL_STAT, UNFINISHED_STAT, OaiSpider
 from db.errors import PipelineError
 from db.models import CrawlRun, Page, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress
 from db.session import make_engine, resolve_url, session_scope
 
 PROGRESS_INTERVAL_S = 0.5
@@ -175,7 +175,7 @@ class _Progress:
     """records/s, images/s and errors so far, redrawn on stderr from the crawler's stats."""
 
     def __init__(self, enabled: bool) -> None:
-        self.bar = tqdm(desc="crawl", unit=" rec", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+        self.bar = progress(desc="crawl", unit=" rec", file=sys.stderr, enabled=enabled, dynamic_ncols=True)
         self.started = time.monotonic()
         self.shown = 0
 

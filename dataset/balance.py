@@ -80,7 +80,7 @@ def balance_report(engine: Engine, config: BalanceConfig) -> BalanceReport:
         empty_bins=[r.label for r in rows if not r.after],
         imbalance_ratio=round(max(filled) / min(filled), 2) if filled else None,
         left_out=catalog.left_out, not_deduped=catalog.not_deduped,
-        suggestion=_suggestion(rows, catalog.bins, config.min_count),
+        suggestion=_suggestion(rows, catalog.bins, config.min_count, catalog.left_out),
     )
 
 
@@ -99,9 +99,15 @@ def merged_edges(rows: list[BinCount], min_count: int) -> list[int]:
     return edges
 
 
-def _suggestion(rows: list[BinCount], bins: Bins, min_count: int) -> str:
+def _suggestion(rows: list[BinCount], bins: Bins, min_count: int, left_out: dict[str, int]) -> str:
     if not any(r.after for r in rows):
-        return "No dated images yet: run 'cli.py crawl' or 'cli.py import' first."
+        if not left_out:
+            return "No images yet: run 'cli.py crawl' or 'cli.py import' first."
+        held = sum(left_out.values())
+        why = "; ".join(f"{LEFT_OUT_REASONS[k]}: {n}" for k, n in left_out.items())
+        return (f"None of the {held} records has an image dated within the bins ({why}). Give the pictures dates "
+                "(import them again with --metadata CSV, a 'file' and a 'date' or 'year' column) or choose "
+                "bins that cover their years (--bins, --origin).")
     small = [r for r in rows if r.after < min_count]
     if small:
         names = ", ".join(f"{r.label} ({r.after})" for r in small)

@@ -20,7 +20,6 @@ from pathlib import Path
 from PIL import Image as PILImage
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from tqdm import tqdm
 
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
@@ -29,6 +28,7 @@ from dataset.workers import worker_pool
 from db import csvsafe
 from db.errors import PipelineError
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress
 
 FORMAT_VERSION = 1
 JPEG_QUALITY = 95
@@ -226,7 +226,7 @@ def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportC
         dest.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((c.image_id, c.path, str(dest), config.image_size, config.max_pixels))
     sizes, failed = {}, []
-    bar = tqdm(total=len(jobs), desc="exporting", unit="img", disable=not config.progress)
+    bar = progress(total=len(jobs), desc="exporting", unit="img", enabled=config.progress)
     for image_id, size, error in _run_jobs(jobs, config.workers):
         bar.update(1)
         if size is None:
@@ -262,12 +262,46 @@ def _move_into_place(building: Path, out: Path) -> None:
     shutil.rmtree(old)
 
 
+# A split with fewer photographs than this gives numbers that one photograph moves by several points.
+SMALL_SPLIT_IMAGES = 30
+
+
+def export_warnings(counts: dict[str, dict[str, int]], small: int = SMALL_SPLIT_IMAGES) -> list[str]:
+    """Warnings about a split too small to trust, and about bins that hold no photograph.
+
+    >>> export_warnings({"train": {"1930-1939": 40, "1950-1959": 0}, "valid": {"1930-1939": 5, "1950-1959": 0}})
+    ['warning: the valid split holds only 5 photographs: one photograph moves its accuracy by 20 points. Trust cross-validation (train --head-only --cv 5) over it, or export more photographs.', "warning: bin 1950-1959 holds no photograph in any split: a model cannot learn it, and its scores there read '-'. Choose bins that cover your photographs' years (--bins, --origin)."]
+    """
+    warnings = []
+    for split, per_bin in counts.items():
+        n = sum(per_bin.values())
+        if 0 < n < small:
+            warnings.append(f"warning: the {split} split holds only {n} photographs: one photograph moves its "
+                            f"accuracy by {100 / n:.0f} points. Trust cross-validation (train --head-only --cv 5) "
+                            "over it, or export more photographs.")
+    labels = next(iter(counts.values()), {})
+    nowhere = [label for label in labels if not any(per_bin.get(label) for per_bin in counts.values())]
+    if nowhere:
+        warnings.append(f"warning: bin{'s' if len(nowhere) > 1 else ''} {', '.join(nowhere)} hold"
+                        f"{'' if len(nowhere) > 1 else 's'} no photograph in any split: a model cannot learn "
+                        f"{'them' if len(nowhere) > 1 else 'it'}, and its scores there read '-'. Choose bins that "
+                        "cover your photographs' years (--bins, --origin).")
+    for split, per_bin in counts.items():
+        empty = [label for label, n in per_bin.items() if not n and label not in nowhere]
+        if empty:
+            warnings.append(f"warning: the {split} split has no photograph in {', '.join(empty)}"
+                            + (": the model never sees that period while training." if split == "train"
+                               else ": scores there cannot be measured."))
+    return warnings
+
+
 def format_summary(summary: ExportSummary) -> str:
-    """The lines `cli.py export` prints: images per split and bin, what was left out, failures."""
+    """The lines `cli.py export` prints: images per split and bin, what was left out, failures, warnings."""
     lines = [f"Exported {summary.images} images ({summary.rows} manifest rows) to {summary.out}"]
     lines += [f"  {split:5}  " + "  ".join(f"{label}: {n}" for label, n in per_bin.items())
               for split, per_bin in summary.counts.items()]
     if summary.left_out:
         lines.append("  left out: " + ", ".join(f"{k} {n}" for k, n in summary.left_out.items()))
     lines += [f"  failed image {failure['image_id']}: {failure['error']}" for failure in summary.failed]
+    lines += export_warnings(summary.counts)
     return "\n".join(lines)

@@ -25,7 +25,6 @@ import numpy as np
 import scipy.fftpack
 from PIL import Image as PILImage
 from sqlalchemy import Engine, select
-from tqdm import tqdm
 
 from dataset.imageio import RESAMPLE, UnreadableImage, load_image
 from dataset.orientations import ORIENTATIONS, STEPS, apply, dct_signs
@@ -33,6 +32,7 @@ from dataset.trim import content_box, has_flat_edge
 from dataset.workers import worker_pool
 from db.models import Image, ImageHash, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress as progress_bar
 from db.session import session_scope
 
 ALGORITHMS = ("phash", "dhash")
@@ -274,7 +274,7 @@ def compute_missing_hashes(
     todo_of = {image_id: todo for image_id, _, todo in jobs}
     hashed = failed = 0
     pending: list[tuple[int, PictureHashes | None, str | None]] = []
-    bar = tqdm(total=len(jobs), desc="hashing", unit="img", disable=not progress or not jobs)
+    bar = progress_bar(total=len(jobs), desc="hashing", unit="img", enabled=progress and bool(jobs))
     for batch in hash_paths(jobs, workers, max_pixels, orientations):
         pending.extend(batch)
         bar.update(len(batch))

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, select
-from tqdm import tqdm
 
 from dataset.imageio import IMAGE_EXTENSIONS, SUPPORTED_FORMATS, ImageInfo, UnreadableImage, probe
 from db.dates import DateEstimate, parse_date, says_undated
 from db.errors import PipelineError
 from db.models import Image, Record, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
+from db.progress import progress
 from db.session import session_scope
 
 # CSV header (lower-cased, accents dropped) -> Record field. The first column found for a field wins.
@@ -68,6 +68,16 @@ class ImportConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures become failed rows (db.pixels)
 
 
+# Why a stored picture has no year, in the order the summary lists them.
+UNDATED_REASONS = {
+    "no_metadata": "imported without --metadata",
+    "no_row": "with no row in the CSV",
+    "empty_date": "with an empty date in the CSV",
+    "marked_undated": "catalogued as undated (e.g. 's.f.')",
+    "unreadable_date": "with a date that could not be read (listed below)",
+}
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     files: int  # files looked at
@@ -80,6 +90,8 @@ class ImportSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (relative path, reason)
     links_outside: list[tuple[str, str]] = field(default_factory=list)  # (relative path, target) skipped links
     unreadable_dates: list[tuple[str, str]] = field(default_factory=list)  # (relative path, date text) stored undated
+    # pictures stored without a year, by why: one of UNDATED_REASONS' keys -> count
+    undated: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # things the user should know (e.g. the CSV's guessed encoding)
 
 
@@ -144,12 +156,19 @@ def read_metadata(path: Path, encoding: str | None = None) -> tuple[list[dict[st
 def _match_metadata(rows: list[dict[str, str]], files: list[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
     """relative path -> metadata row, matching the CSV's file by relative path, else by base name.
 
-    A base name matches only when one file in the folder has it and the CSV's path has no parent
-    reference ("..") and is not absolute: "../../etc/good.jpg" names no file here.
+    Each step is tried in turn and only taken when exactly one file fits: the relative path, the base
+    name, then both again ignoring case (a row `photo-011.jpg` names `PHOTO-011.JPG`, as Windows and
+    macOS folders do). A base name matches only when the CSV's path has no parent reference ("..")
+    and is not absolute: "../../etc/good.jpg" names no file here.
     """
-    by_name: dict[str, list[str]] = {}
+    exact_names: dict[str, list[str]] = {}
+    folded_paths: dict[str, list[str]] = {}
+    folded_names: dict[str, list[str]] = {}
     for rel in files:
-        by_name.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
+        base = rel.rsplit("/", 1)[-1]
+        exact_names.setdefault(base, []).append(rel)
+        folded_paths.setdefault(rel.casefold(), []).append(rel)
+        folded_names.setdefault(base.casefold(), []).append(rel)
     known = set(files)
     matched: dict[str, dict[str, str]] = {}
     by_base_name: list[tuple[str, dict[str, str]]] = []
@@ -157,11 +176,16 @@ def _match_metadata(rows: list[dict[str, str]], files: list[str]) -> tuple[dict[
     for row in rows:
         raw = row["file"].replace("\\", "/")
         name = posixpath.normpath(raw)
-        candidates = by_name.get(name.rsplit("/", 1)[-1], [])
+        base = name.rsplit("/", 1)[-1]
+        local = ".." not in name.split("/") and not raw.startswith("/")
         if name in known:
             matched[name] = row
-        elif ".." not in name.split("/") and not raw.startswith("/") and len(candidates) == 1:
-            by_base_name.append((candidates[0], row))
+            continue
+        for candidates in (exact_names.get(base, []) if local else [], folded_paths.get(name.casefold(), []),
+                           folded_names.get(base.casefold(), []) if local else []):
+            if len(candidates) == 1:
+                by_base_name.append((candidates[0], row))
+                break
         else:
             unmatched.append(row["file"])
     for rel, row in by_base_name:
@@ -241,9 +265,10 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
     failures: list[tuple[str, str]] = []
     links_outside: list[tuple[str, str]] = []
     unreadable_dates: list[tuple[str, str]] = []
+    undated: dict[str, int] = {}
     with session_scope(engine) as session:
-        for n, (path, rel) in enumerate(tqdm(list(zip(paths, rels, strict=True)), desc="importing", unit="file",
-                                             disable=not config.progress)):
+        for n, (path, rel) in enumerate(progress(list(zip(paths, rels, strict=True)), desc="importing", unit="file",
+                                                 enabled=config.progress)):
             problem = _link_problem(path, folder_real, config.follow_links)
             if problem is not None and problem[0] == "outside":
                 links_outside.append((rel, problem[1]))
@@ -259,6 +284,9 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
             fields, estimate = _record_fields(row)
             if fields["date_raw"] and estimate.precision == "unknown" and not says_undated(fields["date_raw"]):
                 unreadable_dates.append((rel, fields["date_raw"]))
+            if info is not None and estimate.year is None:
+                reason = _undated_reason(config.metadata is not None, rel in meta, fields["date_raw"])
+                undated[reason] = undated.get(reason, 0) + 1
             source_id = row.get("source_id") or rel
             outcome = _upsert(session, config, source_id, path, fields, size, sha, info, error)
             if info is not None:
@@ -267,7 +295,19 @@ def run_import(engine: Engine, config: ImportConfig) -> ImportSummary:
                 session.commit()
     return ImportSummary(files=len(paths), unmatched_metadata=unmatched, failures=failures,
                          links_outside=links_outside, unreadable_dates=unreadable_dates,
+                         undated={key: undated[key] for key in UNDATED_REASONS if key in undated},
                          notes=[note] if note else [], **counts)
+
+
+def _undated_reason(has_metadata: bool, has_row: bool, date_text: str | None) -> str:
+    """Why a picture got no year: a key of UNDATED_REASONS."""
+    if not has_metadata:
+        return "no_metadata"
+    if not has_row:
+        return "no_row"
+    if not (date_text or "").strip():
+        return "empty_date"
+    return "marked_undated" if says_undated(date_text) else "unreadable_date"
 
 
 def _read(path: Path, max_pixels: int) -> tuple[ImageInfo | None, str | None, str | None, int | None]:
@@ -339,6 +379,11 @@ def format_summary(summary: ImportSummary, folder: Path) -> str:
     lines += [f"  unreadable: {rel}: {reason}" for rel, reason in summary.failures]
     lines += [f"  link leaves the folder (--follow-links imports it): {rel} -> {target}"
               for rel, target in summary.links_outside]
+    if summary.undated:
+        n = sum(summary.undated.values())
+        why = "; ".join(f"{count} {UNDATED_REASONS[key]}" for key, count in summary.undated.items())
+        lines.append(f"  {n} picture{' went' if n == 1 else 's went'} in undated (no year, so export and training "
+                     f"leave {'it' if n == 1 else 'them'} out): {why}.")
     if summary.unreadable_dates:
         n = len(summary.unreadable_dates)
         lines.append(f"  {n} date{' was' if n == 1 else 's were'} not readable (stored without a year): "

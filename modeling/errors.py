@@ -24,3 +24,7 @@ class BadTrainingSetup(PipelineError):
 
 class NoImages(PipelineError):
     """The paths given to predict hold no image files."""
+
+
+class MixedExports(PipelineError):
+    """`compare` was given runs validated on different exports: their numbers are not comparable."""

@@ -302,7 +302,8 @@ def test_records_page_without_database_says_how_to_get_one(app_run_dir, tmp_path
     app = create_app(AppConfig(run_dir=app_run_dir, db_url=missing))
     with TestClient(app) as client:
         page = client.get("/records?lang=en")
-    assert page.status_code == 200 and "No database at" in page.text
+    assert page.status_code == 200 and "This server has no archive to show yet" in page.text
+    assert "--db" not in page.text
     assert not (tmp_path / "nothing.db").exists()
 
 

@@ -114,3 +114,17 @@ def test_cli_bad_bins_is_one_error_line(archive, db_url):
     assert result.exit_code == 1
     assert result.output.strip() == ("Error: Cannot read bins 'fortnight': expected decade, 10y, 20y, any Ny, or edges "
                                       "such as 1860,1900,1991.")
+
+
+def test_no_dated_images_says_so_not_run_crawl_first(fresh_db):
+    empty = balance_report(fresh_db, BalanceConfig("20y", 1860, 50))
+    assert empty.suggestion == "No images yet: run 'cli.py crawl' or 'cli.py import' first."
+    with session_scope(fresh_db) as s:
+        for name in ("a.jpg", "b.jpg"):
+            s.add(Record(source="t", source_id=name, date_raw=None, date_precision="unknown",
+                         images=[Image(url=name, path=f"/x/{name}", status="ok", width=10, height=10)]))
+    undated = balance_report(fresh_db, BalanceConfig("20y", 1860, 50))
+    assert undated.suggestion == (
+        "None of the 2 records has an image dated within the bins (no usable date: 2). Give the pictures dates "
+        "(import them again with --metadata CSV, a 'file' and a 'date' or 'year' column) or choose bins that "
+        "cover their years (--bins, --origin).")

@@ -70,7 +70,7 @@ def test_serve_without_an_archive_says_so_and_creates_nothing(app_run_dir, tmp_p
     url = f"sqlite:///{tmp_path / 'typo' / 'archive.db'}"
     with TestClient(create_app(AppConfig(run_dir=app_run_dir, db_url=url))) as client:
         page = client.get("/records?lang=en").text
-    assert f"No database at {url}." in page
+    assert f"This server has no archive to show yet (it looks for one at {url})." in page
     assert f"No archive at {url}" in caplog.text and not (tmp_path / "typo").exists()
 
 

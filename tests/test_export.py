@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,6 +146,11 @@ def test_refuses_non_empty_dir_without_force_then_replaces_it(tiny_archive, tmp_
     result = CliRunner().invoke(main, [*args, "--force"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == f"Exported 71 images (71 manifest rows) to {out}"
+    warned = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+    valid = sum(int(n) for n in re.findall(r": (\d+)", result.stdout.splitlines()[2]))
+    assert warned[0] == (f"warning: the valid split holds only {valid} photographs: one photograph moves its accuracy "
+                         f"by {100 / valid:.0f} points. Trust cross-validation (train --head-only --cv 5) over it, or "
+                         "export more photographs.")
     assert not (out / "notes.txt").exists() and (out / "manifest.csv").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 

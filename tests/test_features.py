@@ -164,3 +164,10 @@ def test_learning_curve_writes_points_and_a_png(head_run, tmp_path):
     assert png.is_file() and png.stat().st_size > 1000
     sizes = [line.split()[0] for line in result.output.splitlines()[2:5]]
     assert sizes == ["10", "30", "47"]  # 999 is capped at the training folds' size: 71 - ceil(71 / 3)
+
+
+def test_head_only_prints_no_epoch_table(head_run):
+    _, _, result = head_run
+    text = result.stdout
+    assert "images_per_s" not in text and "train_loss" not in text and "lr " not in text
+    assert text.splitlines()[0].startswith("head-only on frozen features: ")

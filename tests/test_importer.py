@@ -251,3 +251,38 @@ def test_the_real_photographs_labels_bring_title_and_photographer(fresh_db, tmp_
         record = records[row["file"]]
         assert (record.title, record.holder, record.year) == (row["title"], row["holder"], int(row["year"]))
         assert record.title and record.holder and record.description is None
+
+
+def test_csv_rows_match_files_ignoring_case_only_when_one_file_fits(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    _photo(root / "PHOTO-011.JPG")
+    _photo(root / "Sub" / "Boda.jpg")
+    _photo(root / "twin.jpg")
+    _photo(root / "TWIN.jpg")
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("file,date\nphoto-011.jpg,1931\nsub/boda.JPG,1932\nTwin.JPG,1933\n", encoding="utf-8")
+    summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert summary.unmatched_metadata == ["Twin.JPG"]  # two files fold to twin.jpg: ambiguous, so neither
+    with session_scope(fresh_db) as s:
+        years = dict(s.execute(select(Record.source_id, Record.year)).all())
+    assert years == {"PHOTO-011.JPG": 1931, "Sub/Boda.jpg": 1932, "twin.jpg": None, "TWIN.jpg": None}
+
+
+def test_the_summary_says_how_many_pictures_went_in_undated_and_why(fresh_db, tmp_path):
+    root = tmp_path / "scans"
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg"):
+        _photo(root / name)
+    (root / "rota.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")  # unreadable: counted there, not as undated
+    csv_path = tmp_path / "meta.csv"
+    csv_path.write_text("file,date,title\na.jpg,1950,x\nb.jpg,,sin fecha\nc.jpg,s.f.,x\nd.jpg,abc,x\nrota.jpg,,x\n",
+                        encoding="utf-8")
+    summary = run_import(fresh_db, ImportConfig(root, csv_path, images_dir=tmp_path / "store", progress=False))
+    assert summary.undated == {"no_row": 2, "empty_date": 1, "marked_undated": 1, "unreadable_date": 1}
+    assert ("  5 pictures went in undated (no year, so export and training leave them out): 2 with no row in the "
+            "CSV; 1 with an empty date in the CSV; 1 catalogued as undated (e.g. 's.f.'); 1 with a date that could "
+            "not be read (listed below).") in format_summary(summary, root).splitlines()
+    without = run_import(fresh_db, ImportConfig(root, None, source="bare", images_dir=tmp_path / "store",
+                                                progress=False))
+    assert without.undated == {"no_metadata": 6}
+    assert "  6 pictures went in undated (no year, so export and training leave them out): 6 imported without --metadata." \
+        in format_summary(without, root)

@@ -158,3 +158,46 @@ def test_training_refuses_an_export_with_a_single_class(tiny_archive, tmp_path):
         f"Error: {tmp_path / 'one'} has a single class (every train row is in bin 1860-1999): there is nothing "
         "to tell apart, and accuracy would read 1.000. Re-export with narrower --bins (e.g. 20y) or more dated images.")
     assert not (tmp_path / "run").exists()
+
+
+def test_train_prints_the_lr_and_each_epoch_as_it_goes_and_ctrl_c_says_how_to_resume(tiny_export, tmp_path,
+                                                                                        monkeypatch):
+    import shlex
+
+    import modeling.training.train as training
+
+    real_epoch, printed_before = training.train_epoch, []
+
+    def interrupted_third_epoch(*args, **kwargs):
+        # What a person sees when Ctrl-C lands in the third epoch: everything printed so far.
+        if kwargs["desc"].startswith("epoch 3/"):
+            printed_before.append(run_output())
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", interrupted_third_epoch)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(tiny_export), "--arch", "test_efficientnet", "--no-pretrained", "--img-size",
+            "32", "--batch-size", "16", "--workers", "0", "--epochs", "4", "--out", str(out), "--quiet"]
+    runner = CliRunner()
+    with runner.isolation() as (stdout, stderr, _):
+        def run_output() -> str:
+            return stdout.getvalue().decode()
+
+        with pytest.raises(SystemExit) as stopped:
+            main.main(args, standalone_mode=False)
+        stderr_text = stderr.getvalue().decode()
+    assert stopped.value.code == 130
+    lines = printed_before[0].splitlines()
+    assert lines[0].startswith("lr auto: chose ") and f"(curve: {out / 'lr_find.png'})" in lines[0]
+    assert lines[1].split() == ["epoch", "train_loss", "valid_loss", "valid_accuracy", "valid_balanced_accuracy",
+                                "valid_mae", "lr", "images_per_s", "seconds"]
+    assert [line.split()[0] for line in lines[3:]] == ["1", "2"]  # both finished epochs, before the third ended
+    message = stderr_text.strip().splitlines()
+    assert message[0] == f"Interrupted: 2 epoch(s) done, checkpoint {out / 'checkpoint.pt'}."
+    assert message[1] == "Continue with:  " + shlex.join(["python", "cli.py", *args, "--resume"])
+    monkeypatch.setattr(training, "train_epoch", real_epoch)
+    resumed = CliRunner().invoke(main, shlex.split(message[1].split("  ", 1)[1])[2:])
+    assert resumed.exit_code == 0, resumed.output
+    assert [line.split()[0] for line in resumed.stdout.splitlines()[2:4]] == ["3", "4"]
+

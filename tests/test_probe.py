@@ -90,7 +90,7 @@ def test_crawl_start_page_404_is_one_line(tmp_path, replica):
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["--limt", "3"], "Error: No such option '--limt'. Did you mean '--limit'?"),
+        (["--limt", "3"], "Error: No such option '--limt'. (Did you mean one of: '--limit', '--quiet'?)"),
         (["--concurrency", "0"], "Error: Invalid value for '--concurrency': 0 is not in the range 1<=x<=64."),
         (["--profile", "nope", "--start-url", "http://127.0.0.1:9/"], None),
         (["--profile", "replica"], "Error: Profile 'replica' gives relative start URLs ['/fotos']: pass --start-url "

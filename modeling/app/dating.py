@@ -29,10 +29,10 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from tqdm import tqdm
 
 from dataset.imageio import load_image
 from db.models import Image, ImageEstimate, Record
+from db.progress import progress
 from db.session import session_scope
 from modeling.answer import INTERVAL_LEVEL, Answer, Dater, Evidence, RecordFacts, make_answer
 from modeling.errors import ImageTooLarge, UnreadableImage
@@ -208,7 +208,8 @@ class ArchiveDater:
     def run(self) -> int:
         """Date every pending image (what the thread runs); returns how many rows it wrote."""
         undated = self.pending_count()
-        bar = tqdm(total=undated, desc="dating the archive", unit="image", disable=not self.progress or not undated)
+        bar = progress(total=undated, desc="dating the archive", unit="image",
+                       enabled=self.progress and bool(undated))
         after_id = 0
         try:
             while not self._stop.is_set():

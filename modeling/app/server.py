@@ -162,7 +162,7 @@ def create_app(config: AppConfig) -> FastAPI:
             with uploads.upload():
                 return await loop.run_in_executor(executor, work)
         except (UnreadableImage, ImageTooLarge) as exc:
-            raise not_a_photograph(upload.filename, exc) from exc
+            raise not_a_photograph(upload.filename, exc, config.max_upload_pixels) from exc
 
     def page_context(request: Request, **extra) -> dict:
         lang = pick_language(request.query_params.get("lang"))
@@ -183,7 +183,9 @@ def create_app(config: AppConfig) -> FastAPI:
             dated = await date_upload(request, with_preview=True)
             result = result_view(dated.filename, dated.answer, dated.preview, config.top_k)
         except UploadRejected as exc:
-            status, error = exc.status_code, str(exc)
+            # The page speaks the person's language and words; the API's `error` stays the developer's.
+            status, error = exc.status_code, strings(pick_language(request.query_params.get("lang")))[
+                exc.page_key].format(**exc.page_params)
         return templates.TemplateResponse(
             request, template, page_context(request, result=result, error=error), status_code=status
         )

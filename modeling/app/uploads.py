@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from db.errors import PipelineError
+from modeling.errors import ImageTooLarge
 
 UPLOAD_FIELD = "file"
 # Room for the multipart boundaries and part headers around the file itself.
@@ -23,13 +24,20 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class UploadRejected(PipelineError):
-    """An upload the server will not look at; `status_code` is the HTTP answer."""
+    """An upload the server will not look at; `status_code` is the HTTP answer.
+
+    `str(exc)` is the developer's message (the JSON API's `error`); a page shows the person
+    `page_key` from the i18n table instead, formatted with `page_params`, in the page's language.
+    """
 
     status_code = 400
 
-    def __init__(self, message: str, filename: str | None = None) -> None:
+    def __init__(self, message: str, filename: str | None = None, page_key: str = "upload_missing",
+                 **page_params: object) -> None:
         super().__init__(message)
         self.filename = filename  # the uploaded file's name, when the request got that far
+        self.page_key = page_key  # the i18n key of what a page tells the person
+        self.page_params = {"file": filename or "", **page_params}  # the values that message names
 
 
 class BadUpload(UploadRejected):
@@ -44,12 +52,20 @@ class NotAPhotograph(UploadRejected):
     status_code = 400
 
 
-def not_a_photograph(filename: str, exc: Exception) -> NotAPhotograph:
-    """The decoder's reason for rejecting uploaded bytes, named after the uploaded file."""
+def not_a_photograph(filename: str, exc: Exception, max_pixels: int) -> NotAPhotograph:
+    """The decoder's reason for rejecting uploaded bytes, named after the uploaded file.
+
+    Too many pixels (`ImageTooLarge`) asks the person for a smaller copy; anything else for a
+    photograph that opens.
+    """
     # Pillow may quote its BytesIO in a reason; the person knows the file by name.
     reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).rstrip(".")
+    if isinstance(exc, ImageTooLarge):
+        return NotAPhotograph(f"{filename or 'The upload'}: {reason}. Send a smaller copy.", filename,
+                              "upload_too_many_pixels", megapixels=f"{max_pixels / 1e6:g}")
     return NotAPhotograph(
-        f"{filename or 'The upload'}: {reason}. Send a JPEG, PNG, WebP or TIFF photograph.", filename
+        f"{filename or 'The upload'}: {reason}. Send a JPEG, PNG, WebP or TIFF photograph.", filename,
+        "upload_unreadable",
     )
 
 
@@ -79,7 +95,8 @@ def human_size(n_bytes: int) -> str:
 def _too_large(max_file_bytes: int) -> UploadTooLarge:
     return UploadTooLarge(
         f"The upload is larger than the {human_size(max_file_bytes)} limit: send a smaller file "
-        f"(or start the server with a larger --max-upload-mb)."
+        f"(or start the server with a larger --max-upload-mb).",
+        None, "upload_too_large", size=human_size(max_file_bytes),
     )
 
 
@@ -112,17 +129,20 @@ async def receive_upload(request: Request, max_file_bytes: int) -> Upload:
             if not isinstance(upload, UploadFile):
                 raise BadUpload(
                     f"No file in the request: expected a multipart/form-data body with the photograph "
-                    f"in the field {UPLOAD_FIELD!r} (e.g. curl -F {UPLOAD_FIELD}=@photo.jpg)."
+                    f"in the field {UPLOAD_FIELD!r} (e.g. curl -F {UPLOAD_FIELD}=@photo.jpg).",
+                    None, "upload_missing",
                 )
             data = await upload.read(max_file_bytes + 1)
             filename = upload.filename or ""
     except HTTPException as exc:
         # Starlette reports a malformed multipart body (bad boundary, too many parts) this way.
         raise BadUpload(
-            f"Malformed multipart body: {exc.detail}. Send the photograph as form field {UPLOAD_FIELD!r}."
+            f"Malformed multipart body: {exc.detail}. Send the photograph as form field {UPLOAD_FIELD!r}.",
+            None, "upload_missing",
         ) from exc
     if len(data) > max_file_bytes:
         raise _too_large(max_file_bytes)
     if not data:
-        raise BadUpload(f"The file {filename!r} is empty: expected the bytes of a photograph.", filename)
+        raise BadUpload(f"The file {filename!r} is empty: expected the bytes of a photograph.", filename,
+                        "upload_empty")
     return Upload(filename=filename, data=data)

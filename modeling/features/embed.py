@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from dataset.imageio import load_image
 from db.errors import PipelineError
+from db.progress import progress
 from modeling.tensors import eval_array
 
 # Bump when dataset.imageio.load_image or modeling.tensors.eval_array change the pixels a file becomes.
@@ -112,8 +112,8 @@ def embed_files(model: nn.Module, files: list[Path], cache: FeatureCache, img_si
     model = model.eval()
     shas = [file_sha256(path) for path in files]
     todo = sorted({sha: path for sha, path in zip(shas, files, strict=True) if sha not in cache.vectors}.items())
-    bar = tqdm(total=len(todo), desc=f"embedding ({cache.key.arch}, {img_size} px)", unit="image", leave=False,
-               disable=not show or not todo)
+    bar = progress(total=len(todo), desc=f"embedding ({cache.key.arch}, {img_size} px)", unit="image", leave=False,
+                   enabled=show and bool(todo))
     for offset in range(0, len(todo), batch_size):
         chunk = todo[offset: offset + batch_size]
         arrays = [eval_array(load_image(path, min_side=img_size), img_size, mean, std) for _, path in chunk]

@@ -27,12 +27,35 @@ def table(rows: list[dict], columns: list[str] | tuple[str, ...], markdown: bool
     return "\n".join([line, "-" * len(line), *body])
 
 
-def render_train(result) -> str:
-    columns = ("epoch", "train_loss", "valid_loss", "valid_accuracy", "valid_balanced_accuracy", "valid_mae",
-               "lr", "images_per_s", "seconds")
-    rows = [{c: row[c] if c == "lr" else _num(row[c]) for c in columns} for row in result.history]
+EPOCH_COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_accuracy", "valid_balanced_accuracy", "valid_mae",
+                 "lr", "images_per_s", "seconds")
+
+
+def epoch_header() -> str:
+    """The head of the epoch table that `train` prints one line at a time (`epoch_line`)."""
+    line = "  ".join(c.ljust(_epoch_width(c)) for c in EPOCH_COLUMNS)
+    return f"{line}\n{'-' * len(line)}"
+
+
+def epoch_line(row: dict) -> str:
+    """One history row as a line under `epoch_header`, printed as soon as its epoch is done."""
+    return "  ".join(fmt(row[c] if c == "lr" else _num(row[c])).ljust(_epoch_width(c))
+                     for c in EPOCH_COLUMNS).rstrip()
+
+
+def _epoch_width(column: str) -> int:
+    return max(len(column), 9)
+
+
+def render_train(result, epochs_shown: bool = False) -> str:
+    """What `train` prints at the end: the epoch table (unless `epochs_shown` as they came), best epoch,
+    baselines, CV. A head-only fit has no epochs, so no table: it says what it embedded instead."""
     best = result.best
-    lines = [table(rows, columns), ""]
+    lines = []
+    if result.embedding is None and not epochs_shown:
+        lines += [epoch_header(), *(epoch_line(row) for row in result.history), ""]
+    elif result.embedding is None:
+        lines.append("")
     if result.embedding is not None:
         emb = result.embedding
         lines.append(f"head-only on frozen features: {emb.computed} image(s) embedded, {emb.reused} reused from "
@@ -67,8 +90,8 @@ def render_evaluate(result: dict, output: str) -> str:
     md = output == "markdown"
     headline = [{"metric": k, "value": result[k]} for k in ("n", "accuracy", "balanced_accuracy", "macro_f1",
                 "within_one_bin", "mae", "rmse", "median_ae", "within_5", "within_10")]
-    per_bin = [{"bin": label, **values} for label, values in result["per_bin"].items()]
     labels = result["labels"]
+    per_bin = per_bin_rows(result)
     confusion = [{"actual \\ predicted": label, **dict(zip(labels, counts, strict=True))}
                  for label, counts in zip(labels, result["confusion_matrix"], strict=True)]
     title = f"{result['run']} ({result['arch']}, {result['task']}) on {result['split']}"
@@ -78,9 +101,7 @@ def render_evaluate(result: dict, output: str) -> str:
         gray = result["grayscale"]
         colour_rows = [{"images": name, **{k: values[k] for k in BASELINE_KEYS}}
                        for name, values in (("as they are", result), ("grayscale copies", gray))]
-        parts += [table(colour_rows, ("images", *BASELINE_KEYS), md),
-                  f"colour reliance: MAE {gray['mae'] - result['mae']:+.1f} y and balanced accuracy "
-                  f"{gray['balanced_accuracy'] - result['balanced_accuracy']:+.3f} when the colour is taken away"]
+        parts += [table(colour_rows, ("images", *BASELINE_KEYS), md), colour_line(result, gray)]
     parts += [table(per_bin, ("bin", "precision", "recall", "support"), md),
               "confusion matrix (rows = actual)", table(confusion, ("actual \\ predicted", *labels), md),
               f"PNG: {result['confusion_png']}"]
@@ -88,6 +109,28 @@ def render_evaluate(result: dict, output: str) -> str:
 
 
 PREDICTION_COLUMNS = ("file", "year", "interval", "period", "unsure", "evidence", "top", "error")
+
+
+def colour_line(result: dict, gray: dict) -> str:
+    """How the answers change when the colour is taken away, in words.
+
+    >>> colour_line({"n": 19, "mae": 5.28, "balanced_accuracy": 0.633}, {"mae": 13.1, "balanced_accuracy": 0.5})
+    'Without colour (grayscale copies of the same 19 photographs): mean error 5.3 -> 13.1 years, balanced accuracy 0.633 -> 0.500. The larger the change, the more the model dates by colour alone.'
+    """
+    return (f"Without colour (grayscale copies of the same {result['n']} photographs): mean error "
+            f"{result['mae']:.1f} -> {gray['mae']:.1f} years, balanced accuracy {result['balanced_accuracy']:.3f} -> "
+            f"{gray['balanced_accuracy']:.3f}. The larger the change, the more the model dates by colour alone.")
+
+
+def per_bin_rows(result: dict) -> list[dict]:
+    """Per-bin precision and recall, with "-" where there is nothing to measure: no photograph predicted
+    in the bin (precision) or none catalogued in it (recall), rather than a misleading 0.000."""
+    predicted = [sum(column) for column in zip(*result["confusion_matrix"], strict=True)]
+    rows = []
+    for (label, values), n_predicted in zip(result["per_bin"].items(), predicted, strict=True):
+        rows.append({"bin": label, "precision": values["precision"] if n_predicted else "-",
+                     "recall": values["recall"] if values["support"] else "-", "support": values["support"]})
+    return rows
 
 
 def render_predictions(rows: list[dict], output: str) -> str:

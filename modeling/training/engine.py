@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from db.progress import progress
 from modeling.training.augment import finish
 from modeling.training.setup import autocast
 
@@ -46,7 +46,7 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler, loss_fn: Callabl
     """
     model.train()
     total, seen, start = torch.zeros((), dtype=torch.float64, device=device), 0, time.perf_counter()
-    bar = tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show, dynamic_ncols=True)
+    bar = progress(loader, desc=desc, unit="batch", leave=False, enabled=show, dynamic_ncols=True)
     for step, (images, bins, years) in enumerate(bar, start=1):
         images = model_input(images, device, channels_last, normalisation)
         bins, years = bins.to(device, non_blocking=True), years.to(device, non_blocking=True)
@@ -79,7 +79,7 @@ def infer(model: nn.Module, loader, loss_fn: Callable | None, device: torch.devi
     """Raw outputs (N, K), true bins and years, and the mean loss over a loader."""
     model.eval()
     outputs, bins_all, years_all, total_loss = [], [], [], 0.0
-    for images, bins, years in tqdm(loader, desc=desc, unit="batch", leave=False, disable=not show):
+    for images, bins, years in progress(loader, desc=desc, unit="batch", leave=False, enabled=show):
         images = model_input(images, device, channels_last, normalisation)
         with autocast(device, precision):
             out = model(images)

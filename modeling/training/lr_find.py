@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
+from db.progress import progress
 from modeling.plots import lr_find_png
 from modeling.training.config import TrainConfig
 from modeling.training.engine import model_input
@@ -39,7 +39,7 @@ def range_test(setup: Setup, start_lr: float = 1e-6, end_lr: float = 1.0, num_it
     model.train()
     setup.sampler.set_epoch(-1)  # an order of its own; training epochs are untouched
     batches = _cycle(setup.train_loader)
-    for step in tqdm(range(num_iter), desc="lr-find", unit="step", leave=False, disable=not show):
+    for step in progress(range(num_iter), desc="lr-find", unit="step", leave=False, enabled=show):
         lr = start_lr * gamma**step
         for group in optimizer.param_groups:
             group["lr"] = lr

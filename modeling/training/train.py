@@ -60,10 +60,14 @@ class TrainResult:
 
 
 def train(config: TrainConfig, *, show: bool = True,
-          on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int], None] | None = None,
+          on_lr: Callable[[float, Path], None] | None = None,
+          on_epoch: Callable[[dict], None] | None = None) -> TrainResult:
     """Train per `config`; `on_epoch_end(epoch)` runs after each checkpoint (tests use it to kill a run).
 
-    --head-only fits a linear head on frozen, cached features (modeling/features). Started by torchrun,
+    So that a long run says what it does as it goes, `on_lr(lr, png)` hears the learning rate --lr auto
+    chose as soon as it is chosen and `on_epoch(row)` each epoch's history row once its checkpoint is
+    written (rank 0 only). --head-only fits a linear head on frozen, cached features (modeling/features). Started by torchrun,
     full training joins its process group for the run (DistributedDataParallel) and leaves it after.
     """
     if config.head_only:
@@ -72,7 +76,8 @@ def train(config: TrainConfig, *, show: bool = True,
         return train_head_only(config, show=show)
     dist = distributed.start(resolve_device(config.device))
     try:
-        result = _train(config, dist, show=show and dist.is_main, on_epoch_end=on_epoch_end)
+        result = _train(config, dist, show=show and dist.is_main, on_epoch_end=on_epoch_end,
+                        on_lr=on_lr if dist.is_main else None, on_epoch=on_epoch if dist.is_main else None)
     except BaseException:
         distributed.abandon(dist)
         raise
@@ -80,7 +85,8 @@ def train(config: TrainConfig, *, show: bool = True,
     return result
 
 
-def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callable[[int], None] | None) -> TrainResult:
+def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callable[[int], None] | None,
+           on_lr: Callable[[float, Path], None] | None, on_epoch: Callable[[dict], None] | None) -> TrainResult:
     start = time.perf_counter()
     run_dir = Path(config.out)
     checkpoint = _shared_checkpoint(config, run_dir, dist)
@@ -94,6 +100,8 @@ def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callabl
     elif lr is None:
         lr_png = run_dir / "lr_find.png"
         lr = distributed.broadcast(range_test(setup, png=lr_png, show=show).suggestion if writes else None, dist)
+        if on_lr is not None:
+            on_lr(lr, lr_png)
     steps = len(setup.train_loader)
     optimizer, scheduler = make_optimizer(setup.model, config, lr, steps)
     scaler = torch.amp.GradScaler("cuda") if setup.precision == "fp16" and setup.device.type == "cuda" else None
@@ -135,6 +143,8 @@ def _train(config: TrainConfig, dist: Dist, *, show: bool, on_epoch_end: Callabl
                 "model": setup.model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict() if scaler else None,
                 "rng": _get_rng_state()})
+        if on_epoch is not None:
+            on_epoch(history[-1])
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
     if writes:

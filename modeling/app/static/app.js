@@ -16,9 +16,10 @@
     try {
       const response = await fetch(form.dataset.endpoint, { method: "POST", body: body });
       slot.innerHTML = await response.text();
-    } catch (err) {
+    } catch (_err) {
       slot.innerHTML = '<section class="result"><div class="card error-card" role="alert" id="result-error"><p></p></div></section>';
-      slot.querySelector("p").textContent = String(err);
+      // The browser's own reason ("TypeError: Failed to fetch") means nothing to a person.
+      slot.querySelector("p").textContent = form.dataset.networkError;
     } finally {
       working.hidden = true;
       form.removeAttribute("aria-busy");
