@@ -44,7 +44,7 @@ def main() -> None:
                 an archive's records and photographs into the database
       curate:   import, dedupe, balance-report, export, db info, db copy
                 your own scans in, near-duplicates out, a dataset with no photograph in two splits
-      model:    train, lr-find, learning-curve, evaluate, predict, compare, serve
+      model:    train, lr-find, learning-curve, evaluate, predict, date-undated, compare, serve
                 fit, score and compare models; date photographs; the web app
     \b
     A first run:  replica -> crawl -> dedupe -> balance-report -> export -> train -> evaluate -> serve

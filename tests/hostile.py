@@ -52,7 +52,7 @@ def oai_records(records: list[tuple[str, str]]) -> bytes:
             '<oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/">'
             f"<dc:title>Plaza {source_id}</dc:title><dc:date>1940</dc:date><dc:coverage>Logroño</dc:coverage>"
-            "<dc:rights>Archivo</dc:rights><dc:description>Vista</dc:description>"
+            "<dc:creator>Archivo</dc:creator><dc:description>Vista</dc:description>"
             f"<dc:identifier>{image_url.replace('&', '&amp;')}</dc:identifier></oai_dc:dc></metadata></record>")
     return f"{OAI_HEAD}<ListRecords>{''.join(body)}</ListRecords></OAI-PMH>".encode()
 

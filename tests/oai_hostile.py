@@ -30,7 +30,7 @@ def record_xml(n: int) -> str:
     return (f"<record><header><identifier>{PREFIX}{source_id(n)}</identifier><datestamp>{datestamp(n)}</datestamp>"
             '</header><metadata><oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/" '
             f'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Foto {n}</dc:title><dc:date>{1900 + n % 100}'
-            f"</dc:date><dc:rights>Archivo</dc:rights></oai_dc:dc></metadata></record>")
+            f"</dc:date><dc:creator>Archivo</dc:creator></oai_dc:dc></metadata></record>")
 
 
 def _token(token: str | None, complete_list_size: int | None) -> str:

@@ -55,7 +55,7 @@ def test_the_dedupe_report_shows_archive_text_as_text(fresh_db, add_photo, tmp_p
 
 def test_predict_csv_shows_file_names_as_text():
     text = render_predictions([{"file": "=cmd|' /C calc'!A0.jpg", "error": "-not an image"}], "csv")
-    assert text.splitlines()[1] == "'=cmd|' /C calc'!A0.jpg,,,,'-not an image"
+    assert text.splitlines()[1] == "'=cmd|' /C calc'!A0.jpg,,,,,,,,'-not an image"
 
 
 def test_every_csv_the_project_writes_goes_through_csvsafe():

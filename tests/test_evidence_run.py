@@ -132,3 +132,30 @@ def test_out_of_fold_sources_never_see_the_record_they_estimate():
     estimates = oof_estimates(rows, folds, picture=None)
     assert "holder" not in estimates  # never present out-of-fold
     assert estimates["text"].present.all()
+
+
+def test_every_output_loads_the_fusion_when_the_run_has_one(evidence_run, app_archive_db, tmp_path):
+    """load_dater (predict, the app, date-undated) answers with the fusion: an undated record whose title states
+    its year is dated from that title, and the suggestion says so."""
+    from sqlalchemy import select
+
+    from db.models import Image, Record
+    from db.session import make_engine, session_scope
+    from modeling.inference.dater import load_dater
+
+    _, run, _ = evidence_run
+    assert isinstance(load_dater(run), FusedDater)
+    engine = make_engine(app_archive_db)
+    with session_scope(engine) as session:
+        first = session.scalar(select(Image.path).where(Image.status == "ok").order_by(Image.id))
+        session.add(Record(source="replica", source_id="LRM-U1", title="Fiesta, 1932", date_raw="s.f.",
+                           images=[Image(url="http://127.0.0.1/u1.jpg", path=first, status="ok")]))
+    engine.dispose()
+    out = tmp_path / "suggestions.csv"
+    result = CliRunner().invoke(cli.main, ["date-undated", "--model", str(run), "--db", app_archive_db,
+                                           "--csv", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with out.open(newline="", encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["source_id"] == "LRM-U1")
+    assert 'the title says "1932"' in row["evidence_en"] and "«1932»" in row["evidence_es"]
+    assert int(row["low"]) <= int(row["estimate"]) <= int(row["high"]) and int(row["low"]) <= 1932 <= int(row["high"])

@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from cli import main
 from crawler.replica.photos import render_photo
 from modeling.answer import RecordFacts
-from modeling.inference.dater import FUSION_FILE, PictureDater, load_dater, out_of_fold_coverage
+from modeling.inference.dater import PictureDater, load_dater, out_of_fold_coverage
 
 torch.set_num_threads(1)
 
@@ -86,21 +84,8 @@ def test_flat_probabilities_are_unsure_by_the_width_of_the_interval(flat_run, ph
     assert (said.year, said.low, said.high, said.period, said.unsure) == (1930, 1874, 1986, "1920-1939", True)
 
 
-def test_load_dater_picks_the_fusion_when_the_run_has_one(tiny_run, tmp_path, monkeypatch):
-    run = tmp_path / "fused"
-    shutil.copytree(tiny_run, run)
-    (run / FUSION_FILE).parent.mkdir()
-    (run / FUSION_FILE).write_text("{}")
-    loaded = []
-
-    class FusedDater:  # stands in for modeling.evidence.dater (built on another branch) and records the call
-        @classmethod
-        def from_run_dir(cls, run_dir, device="cpu"):
-            loaded.append((Path(run_dir), device))
-            return "fused"
-
-    monkeypatch.setitem(sys.modules, "modeling.evidence.dater", types.SimpleNamespace(FusedDater=FusedDater))
-    assert load_dater(run) == "fused" and loaded == [(run, "cpu")]
+def test_load_dater_gives_a_picture_dater_without_a_fusion(tiny_run):
+    # a run with RUN_DIR/fusion/fusion.json loads the FusedDater: tests/test_evidence_run.py
     assert isinstance(load_dater(tiny_run), PictureDater)
 
 

@@ -75,9 +75,20 @@ class ModelView:
 def source_name(source: str, t: dict[str, str]) -> str:
     """An evidence source's name in the page's words (the `t` table), or the name itself when it has none.
 
+    The ablation's names are read too: "fusion: picture+text" and "baseline: median year".
+
     >>> source_name("picture", {"source_picture": "the picture"}), source_name("exif", {})
     ('the picture', 'exif')
+    >>> source_name("fusion: picture+text", {"source_fusion": "all together", "source_text": "the title"})
+    'all together (picture, the title)'
+    >>> source_name("baseline: median year", {"source_median_year": "constant median year"})
+    'constant median year'
     """
+    if source.startswith("fusion: "):
+        parts = source.removeprefix("fusion: ").split("+")
+        return f"{t.get('source_fusion', 'fusion')} ({', '.join(source_name(part, t) for part in parts)})"
+    if source.startswith("baseline: "):
+        source = source.removeprefix("baseline: ").replace(" ", "_")
     return t.get(f"source_{source}", source)
 
 
