@@ -98,6 +98,6 @@ def test_records_page_uses_out_of_fold_estimates_and_says_so(run_copy, app_archi
     assert kinds.count("out_of_fold") == 1 and kinds.count("model") == 5
     assert page.index('data-kind="out_of_fold"') < page.index('data-kind="model"')  # |1999 - year| sorts first
     assert "<strong>1999</strong>" in page and ">estimated by a model that never saw this photograph<" in page
-    assert "out-of-fold" not in page.lower() and "estimated by a model that never saw this photograph: 1990–2005" in page
+    assert "out-of-fold" not in page.lower() and "the picture: 1990–2005" in page
     # The oof row named the top bin, 1980-1999; the page names the period holding its year, as everywhere.
     assert 'data-year="1999" data-low="1990" data-high="2005" data-period="1980-1999"' in page

@@ -131,6 +131,18 @@ def _render(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _held_out_evidence(sources: tuple[str, ...], low: int, high: int) -> Evidence:
+    """What a cross-validation estimate rests on, in plain words (who estimated it is the row's own label).
+
+    >>> _held_out_evidence(("picture",), 1990, 2005).en
+    'the picture: 1990–2005'
+    """
+    if sources == ("picture",):
+        return Evidence("picture", f"la imagen: {low}–{high}", f"the picture: {low}–{high}")
+    return Evidence("+".join(sources), f"la imagen y el catálogo: {low}–{high}",
+                    f"the picture and the catalogue: {low}–{high}")
+
+
 def out_of_fold_rows(oof: list[dict], edges, labels) -> list[dict]:
     """Estimate rows (kind out_of_fold) from a run's oof.csv rows (modeling.features.run.read_oof), each an
     Answer through make_answer (so the period is the one holding the year) that says who estimated it."""
@@ -141,10 +153,7 @@ def out_of_fold_rows(oof: list[dict], edges, labels) -> list[dict]:
         low, high = int(row["low"]), int(row["high"])
         sources = tuple((row.get("sources") or "picture").split(","))
         said = make_answer(float(row["estimate"]), low, high, INTERVAL_LEVEL, edges=edges, labels=labels,
-                           sources=sources, evidence=(Evidence(
-                               "cross_validation",
-                               f"estimado por un modelo que nunca vio esta fotografía: {low}–{high}",
-                               f"estimated by a model that never saw this photograph: {low}–{high}"),))
+                           sources=sources, evidence=(_held_out_evidence(sources, low, high),))
         rows.append(answer_row(int(row["image_id"]), said, kind="out_of_fold"))
     return rows
 
