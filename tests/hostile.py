@@ -58,28 +58,23 @@ def oai_records(records: list[tuple[str, str]]) -> bytes:
 
 
 class TinyServer:
-    """Serves `routes` (path -> Answer, "/oai" also for OAI verbs) on a free loopback port; counts hits per path."""
+    """Serves `routes` (path -> Answer, "/oai" also for OAI verbs) on a free loopback port, to GET and to POST (a form
+    body read as the query); counts hits per path and logs every request."""
 
     def __init__(self, routes: dict[str, Answer] | None = None) -> None:
         self.routes: dict[str, Answer] = dict(routes or {})
         self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, dict]] = []  # (method, path, query) in arrival order
+        self._lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                parts = urlsplit(self.path)
-                outer.hits[parts.path] += 1
-                answer = outer.routes.get(parts.path, (404, "text/plain", b"not found"))
-                if callable(answer):
-                    answer = answer(parts.path, parse_qs(parts.query))
-                status, content_type, body, *extra = answer
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                for name, value in (extra[0] if extra else {}).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                outer._serve(self, "GET", urlsplit(self.path).query)
+
+            def do_POST(self) -> None:  # noqa: N802 - OAI-PMH allows a form body instead of a query
+                length = int(self.headers.get("Content-Length") or 0)
+                outer._serve(self, "POST", self.rfile.read(length).decode())
 
             def log_message(self, *args) -> None:
                 pass
@@ -87,7 +82,24 @@ class TinyServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str, raw_query: str) -> None:
+        path, query = urlsplit(handler.path).path, parse_qs(raw_query, keep_blank_values=True)
+        with self._lock:
+            self.hits[path] += 1
+            self.requests.append((method, path, query))
+        answer = self.routes.get(path, (404, "text/plain", b"not found"))
+        if callable(answer):
+            answer = answer(path, query)
+        status, content_type, body, *extra = answer
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        for name, value in (extra[0] if extra else {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
     def oai(self, records: list[tuple[str, str]], path: str = "/oai") -> None:
         """Answer OAI-PMH at `path` with one ListRecords page of `records`."""

@@ -4,16 +4,15 @@
 hands every ListRecords / ListSets request, GET or POST (form body), to `lists(verb, args)`,
 which returns the inner XML of the answer (build it with `records_page`/`sets_page`), or a whole
 (status, content type, body) to send as is. Its records carry no picture (nothing else is served).
-`requests` logs (method, verb, args) in arrival order.
+It is a `hostile.TinyServer`: `verbs(verb)` lists (method, args) of each request for a verb.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.hostile import TinyServer
 
 PREFIX = "oai:replica.larioja:"  # the replica profile's identifier_prefix: records key as LRM-00000n
 
@@ -63,55 +62,26 @@ FORMATS = "<ListMetadataFormats><metadataFormat><metadataPrefix>oai_dc</metadata
 Lists = Callable[[str, dict[str, str]], "str | tuple[int, str, bytes]"]
 
 
-class HostileOai:
+class HostileOai(TinyServer):
+    """An OAI-PMH repository at /oai whose lists come from `lists(verb, args)`."""
+
     def __init__(self, lists: Lists) -> None:
+        super().__init__({"/oai": self._oai})
         self.lists = lists
-        self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self._lock = threading.Lock()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer._answer(self, "GET", urlsplit(self.path).query)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                outer._answer(self, "POST", self.rfile.read(length).decode())
-
-            def log_message(self, format: str, *args) -> None:
-                """Quiet."""
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def _answer(self, handler: BaseHTTPRequestHandler, method: str, query: str) -> None:
-        args = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        verb = args.pop("verb", "")
-        with self._lock:
-            self.requests.append((method, verb, args))
-        if urlsplit(handler.path).path != "/oai":
-            status, content_type, body = 404, "text/plain", b"not here"
-        elif verb in ("Identify", "ListMetadataFormats"):
-            status, content_type, body = 200, "text/xml", envelope(IDENTIFY if verb == "Identify" else FORMATS)
-        else:
-            answer = self.lists(verb, args)
-            status, content_type, body = answer if isinstance(answer, tuple) else (200, "text/xml", envelope(answer))
-        handler.send_response(status)
-        handler.send_header("Content-Type", content_type)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+    def _oai(self, _path: str, query: dict) -> tuple[int, str, bytes]:
+        verb = query.get("verb", [""])[0]
+        if verb in ("Identify", "ListMetadataFormats"):
+            return 200, "text/xml", envelope(IDENTIFY if verb == "Identify" else FORMATS)
+        answer = self.lists(verb, _args(query))
+        return answer if isinstance(answer, tuple) else (200, "text/xml", envelope(answer))
 
     def verbs(self, verb: str) -> list[tuple[str, dict[str, str]]]:
         """(method, args) of the requests for `verb`."""
         with self._lock:
-            return [(method, args) for method, v, args in self.requests if v == verb]
+            return [(method, _args(query)) for method, _, query in self.requests if query.get("verb", [""])[0] == verb]
 
-    def __enter__(self) -> HostileOai:
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
 
-    def __exit__(self, *exc_info) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+def _args(query: dict) -> dict[str, str]:
+    """A parsed query's arguments but the verb, one value each."""
+    return {key: values[0] for key, values in query.items() if key != "verb"}
