@@ -42,8 +42,8 @@ def main() -> None:
     The stages, in order (each command's --help has an example):
       harvest:  replica, crawl, probe
                 an archive's records and photographs into the database
-      curate:   import, dedupe, balance-report, export, db info, db copy
-                your own scans in, near-duplicates out, a dataset with no photograph in two splits
+      curate:   import, dedupe, detect, balance-report, export, db info, db copy
+                your own scans in, near-duplicates out, people found, a dataset with no photograph in two splits
       model:    train, lr-find, learning-curve, evaluate, predict, date-undated, compare, serve
                 fit, score and compare models; date photographs; the web app
     \b

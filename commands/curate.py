@@ -1,4 +1,4 @@
-"""The curation stage's commands (dataset/, db/): import, dedupe, balance-report, export, db info|copy."""
+"""The curation stage's commands (dataset/, db/): import, dedupe, detect, balance-report, export, db info|copy."""
 
 from __future__ import annotations
 
@@ -75,6 +75,39 @@ def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, tr
 
     config = DedupeConfig(hash_name, threshold, workers, report, transforms=transforms, max_pixels=max_pixels)
     click.echo(format_summary(run_dedupe(make_engine(db_url, must_exist=True), config), config))
+
+
+@click.command()
+@click.option("--redo", is_flag=True, help="Examine again images already examined by this detector and settings.")
+@click.option("--limit", type=click.IntRange(1), default=None, help="Examine at most N images this run (the rest wait).")
+@click.option("--min-face", type=click.IntRange(8), default=None, show_default="PeopleConfig's",
+              help="Smallest face searched, pixels of the picture shrunk to 640 px.")
+@click.option("--face-neighbours", type=click.IntRange(1), default=None, show_default="PeopleConfig's",
+              help="How many overlapping hits a face needs: higher finds fewer, surer faces.")
+@click.option("--figure-min-score", type=float, default=None, show_default="PeopleConfig's",
+              help="Standing figures scored below this are dropped: higher finds fewer, surer figures.")
+@max_pixels_option
+@db_option
+@quiet_option
+def detect(redo: bool, limit: int | None, min_face: int | None, face_neighbours: int | None,
+           figure_min_score: float | None,
+           max_pixels: int, db_url: str) -> None:
+    """Find the faces and standing figures in every stored image and keep their boxes.
+
+    \b
+    Each image is marked examined, with what it shows: a portrait (one prominent face), a group
+    (two or more people), one small person, or nobody. Resumable: images already examined with the
+    same settings are skipped. Needs OpenCV: pip install -e '.[people]'.
+    Example:  cli.py detect && cli.py balance-report
+    """
+    from dataset.detect import DetectConfig, format_summary, run_detect
+    from dataset.people import PeopleConfig
+    from db.session import make_engine
+
+    given = {"min_face": min_face, "face_neighbours": face_neighbours, "figure_min_score": figure_min_score}
+    people = PeopleConfig(**{name: value for name, value in given.items() if value is not None})
+    config = DetectConfig(people, redo=redo, limit=limit, max_pixels=max_pixels)
+    click.echo(format_summary(run_detect(make_engine(db_url, must_exist=True), config)))
 
 
 @click.command("balance-report")
@@ -185,4 +218,4 @@ def db_copy(source_url: str, target_url: str, force: bool) -> None:
     click.echo(format_copy(copy_archive(config), config))
 
 
-COMMANDS = (import_, dedupe, balance_report, export, db_group)  # what cli.py adds to its group
+COMMANDS = (import_, dedupe, detect, balance_report, export, db_group)  # what cli.py adds to its group

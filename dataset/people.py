@@ -12,7 +12,9 @@ Boxes are in the pixels of the picture given, (x0, y0) top-left inclusive, (x1, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
@@ -20,6 +22,11 @@ from PIL import Image
 from db.errors import PipelineError
 
 FACE, FIGURE = "face", "figure"
+# What a photograph shows, from its boxes (category()): in report order.
+NONE, PORTRAIT, ONE, GROUP = "none", "portrait", "one", "group"
+CATEGORIES = (PORTRAIT, GROUP, ONE, NONE)
+# Bump when the detection code changes what it finds for the same settings: stored results are then redone.
+DETECTOR_REVISION = 1
 
 
 class PeopleUnavailable(PipelineError):
@@ -42,6 +49,7 @@ class PeopleConfig:
     min_face: int = 24  # smallest face side searched, pixels of the shrunk picture
     face_neighbours: int = 5  # Haar minNeighbors: higher finds fewer, surer faces
     figure_min_score: float = 0.5  # HOG SVM score below which a figure is dropped
+    portrait_face_share: float = 0.15  # a lone face at least this share of the picture's short side makes a portrait
 
 
 def _cv2():
@@ -89,3 +97,43 @@ def _figures(cv2, pixels: np.ndarray, config: PeopleConfig) -> list[Person]:
     boxes, weights = hog.detectMultiScale(pixels, winStride=(8, 8), padding=(8, 8), scale=1.05)
     return [Person(FIGURE, int(x), int(y), int(x + w), int(y + h), float(s))
             for (x, y, w, h), s in zip(boxes, np.ravel(weights), strict=True) if s >= config.figure_min_score]
+
+
+def detector_version(config: PeopleConfig = PeopleConfig()) -> str:
+    """Names the detector and its settings, e.g. "opencv4.14-haar-hog-1:3f2a9c0d": stored results of another are redone."""
+    cv2 = _cv2()
+    major_minor = ".".join(cv2.__version__.split(".")[:2])
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:8]
+    return f"opencv{major_minor}-haar-hog-{DETECTOR_REVISION}:{digest}"
+
+
+def count_people(found: list[Person]) -> int:
+    """People in the picture, each once: every figure, plus every face whose centre lies in no figure.
+
+    >>> count_people([Person(FIGURE, 0, 0, 50, 100, 1.0), Person(FACE, 10, 5, 30, 25, 9.0), Person(FACE, 60, 5, 80, 25, 9.0)])
+    2
+    """
+    figures = [p for p in found if p.kind == FIGURE]
+    alone = [f for f in found if f.kind == FACE and not any(_centre_inside(f, g) for g in figures)]
+    return len(figures) + len(alone)
+
+
+def category(found: list[Person], width: int, height: int, config: PeopleConfig = PeopleConfig()) -> str:
+    """NONE, PORTRAIT (one person whose face spans portrait_face_share of the short side), ONE or GROUP.
+
+    `width` and `height` are those of the picture the boxes are in.
+    """
+    people = count_people(found)
+    if people == 0:
+        return NONE
+    if people >= 2:
+        return GROUP
+    short = min(width, height)
+    prominent = any(p.kind == FACE and min(p.x1 - p.x0, p.y1 - p.y0) >= config.portrait_face_share * short
+                    for p in found)
+    return PORTRAIT if prominent else ONE
+
+
+def _centre_inside(inner: Person, outer: Person) -> bool:
+    cx, cy = (inner.x0 + inner.x1) / 2, (inner.y0 + inner.y1) / 2
+    return outer.x0 <= cx < outer.x1 and outer.y0 <= cy < outer.y1

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Connection, Engine, Index, inspect, select, text
 
 from db.errors import PipelineError
-from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, Record, SchemaVersion
+from db.models import (
+    Base,
+    ImageDuplicate,
+    ImageEstimate,
+    ImageHash,
+    OaiHarvest,
+    PeopleScan,
+    PersonBox,
+    Record,
+    SchemaVersion,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,12 @@ def _v7_estimate_evidence(conn: Connection) -> None:
             _create_index(conn, index)
 
 
+def _v8_people(conn: Connection) -> None:
+    # New tables only: the boxes the detection stage found and, per image, that it was examined.
+    PersonBox.__table__.create(conn, checkfirst=True)
+    PeopleScan.__table__.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
@@ -92,6 +108,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "estimates.kind (out-of-fold or the served model)", _v6_estimate_kind),
     Migration(7, "estimates.unsure, sources, evidence; indexes for /records' holder and period filters",
               _v7_estimate_evidence),
+    Migration(8, "people, people_scans (faces and figures found per image)", _v8_people),
 ]
 
 

@@ -228,6 +228,51 @@ class OaiHarvest(Base):
     deleted: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class PersonBox(Base):
+    """One face or figure the detection stage found in one image (schema v8); `cli.py detect` rewrites an image's rows."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # face | figure (dataset.people.FACE, FIGURE)
+    kind: Mapped[str] = mapped_column(String(16))
+    # the box in the pixels of the upright picture at its stored size: (x0, y0) inclusive, (x1, y1) exclusive
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    # the detector's confidence, larger is surer; comparable only within a kind and a detector
+    score: Mapped[float] = mapped_column(Float)
+    # the detector and settings that found it (dataset.people.detector_version), e.g. "opencv4.12-haar-hog-1:3f2a9c0d"
+    detector: Mapped[str] = mapped_column(String(64))
+
+
+class PeopleScan(Base):
+    """That one image was examined for people, by which detector, and what it found (schema v8).
+
+    No row: not examined yet. A row with status ok and people 0: examined, nobody found.
+    """
+
+    __tablename__ = "people_scans"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    # the detector and settings of the examination (dataset.people.detector_version); another one examines again
+    detector: Mapped[str] = mapped_column(String(64))
+    # the Image.sha256 examined: a re-downloaded file is examined again
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    # ok | failed (file missing or unreadable, see error; examined again by the next run)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    # boxes found per kind, and people counted once (a face inside a figure is one person); None when failed
+    faces: Mapped[int | None] = mapped_column(Integer)
+    figures: Mapped[int | None] = mapped_column(Integer)
+    people: Mapped[int | None] = mapped_column(Integer)
+    # none | portrait (one prominent face) | one (one person, small) | group (two or more); None when failed
+    category: Mapped[str | None] = mapped_column(String(16))
+    examined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class SchemaVersion(Base):
     """One row per applied migration; the highest version is the schema's."""
 

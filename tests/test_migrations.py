@@ -2,20 +2,20 @@
 
 v2 added the curation tables (image_hashes, image_duplicates); v3 the web app's estimates;
 v4 the OAI-PMH harvest state (oai_harvests); v5 columns for the hashes of 8 orientations, the
-trimmed borders and the matched transform; v6 estimates.kind.
+trimmed borders and the matched transform; v6 estimates.kind; v8 the people found per image.
 """
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from db.migrations import MIGRATIONS, current_version, latest_version
-from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest
+from db.models import Base, ImageDuplicate, ImageEstimate, ImageHash, OaiHarvest, PeopleScan, PersonBox
 from db.session import make_engine
 from tests.test_migrations_frozen import structure
 
 # The tables each version added; a database of version v has those of versions <= v.
 ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {ImageEstimate.__tablename__},
-                4: {OaiHarvest.__tablename__}}
+                4: {OaiHarvest.__tablename__}, 8: {PersonBox.__tablename__, PeopleScan.__tablename__}}
 # The columns each version added to an existing table: (table, column).
 ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")},
                  6: {("estimates", "kind")}}
