@@ -80,11 +80,12 @@ def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, tr
 @click.command()
 @click.option("--redo", is_flag=True, help="Examine again images already examined by this detector and settings.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Examine at most N images this run (the rest wait).")
-@click.option("--min-face", type=click.IntRange(8), default=None, show_default="PeopleConfig's",
+# Defaults shown in --help; the values come from PeopleConfig (tests/test_detect.py checks that they agree).
+@click.option("--min-face", type=click.IntRange(8), default=None, show_default="24",
               help="Smallest face searched, pixels of the picture shrunk to 640 px.")
-@click.option("--face-neighbours", type=click.IntRange(1), default=None, show_default="PeopleConfig's",
+@click.option("--face-neighbours", type=click.IntRange(1), default=None, show_default="5",
               help="How many overlapping hits a face needs: higher finds fewer, surer faces.")
-@click.option("--figure-min-score", type=float, default=None, show_default="PeopleConfig's",
+@click.option("--figure-min-score", type=float, default=None, show_default="0.5",
               help="Standing figures scored below this are dropped: higher finds fewer, surer figures.")
 @max_pixels_option
 @db_option

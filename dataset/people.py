@@ -1,7 +1,8 @@
 """Find the people in a photograph: faces and whole figures, each a box with a score, offline.
 
 The detectors are the ones opencv-python-headless 4.x ships inside its wheel (no download): Haar
-cascades for frontal and profile faces and the HOG people detector for standing figures. OpenCV is an
+cascades for frontal and profile faces (profiles looked for both ways, on the picture and its mirror;
+a profile overlapping a frontal face is the same face) and the HOG people detector for standing figures. OpenCV is an
 optional extra (`pip install -e '.[people]'`); without it `detect_people` raises `PeopleUnavailable`.
 Boxes are in the pixels of the picture given, (x0, y0) top-left inclusive, (x1, y1) exclusive.
 
@@ -50,6 +51,9 @@ class PeopleConfig:
     face_neighbours: int = 5  # Haar minNeighbors: higher finds fewer, surer faces
     figure_min_score: float = 0.5  # HOG SVM score below which a figure is dropped
     portrait_face_share: float = 0.15  # a lone face at least this share of the picture's short side makes a portrait
+    profile_faces: bool = True  # also look for faces in profile (both ways); a profile overlapping a frontal face is dropped
+    profile_neighbours: int = 5  # Haar minNeighbors for the profile cascade
+    face_overlap: float = 0.3  # two face boxes overlapping this much (intersection over union) are one face
 
 
 def _cv2():
@@ -80,13 +84,39 @@ def detect_people(image: Image.Image, config: PeopleConfig = PeopleConfig()) -> 
 
 
 def _faces(cv2, pixels: np.ndarray, config: PeopleConfig) -> list[Person]:
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    frontal = _cascade(cv2, "haarcascade_frontalface_default.xml", pixels, config.face_neighbours, config)
+    if not config.profile_faces:
+        return frontal
+    width = pixels.shape[1]
+    profile = _cascade(cv2, "haarcascade_profileface.xml", pixels, config.profile_neighbours, config)
+    # The profile cascade finds faces turned one way; the mirrored picture gives the other way.
+    mirrored = _cascade(cv2, "haarcascade_profileface.xml", np.ascontiguousarray(pixels[:, ::-1]),
+                        config.profile_neighbours, config)
+    profile += [Person(FACE, width - p.x1, p.y0, width - p.x0, p.y1, p.score) for p in mirrored]
+    kept = list(frontal)
+    for face in sorted(profile, key=lambda p: -p.score):
+        if all(_overlap(face, other) < config.face_overlap for other in kept):
+            kept.append(face)
+    return kept
+
+
+def _cascade(cv2, name: str, pixels: np.ndarray, neighbours: int, config: PeopleConfig) -> list[Person]:
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
     boxes, _, weights = cascade.detectMultiScale3(
-        pixels, scaleFactor=1.1, minNeighbors=config.face_neighbours,
+        pixels, scaleFactor=1.1, minNeighbors=neighbours,
         minSize=(config.min_face, config.min_face), outputRejectLevels=True,
     )
     return [Person(FACE, int(x), int(y), int(x + w), int(y + h), float(s))
             for (x, y, w, h), s in zip(boxes, np.ravel(weights), strict=True)]
+
+
+def _overlap(a: Person, b: Person) -> float:
+    """Intersection over union of two boxes."""
+    width = max(0, min(a.x1, b.x1) - max(a.x0, b.x0))
+    height = max(0, min(a.y1, b.y1) - max(a.y0, b.y0))
+    inter = width * height
+    union = (a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - inter
+    return inter / union if union else 0.0
 
 
 def _figures(cv2, pixels: np.ndarray, config: PeopleConfig) -> list[Person]:
