@@ -351,10 +351,13 @@ def compare(runs: tuple[Path, ...], output: str, mixed_exports: bool) -> None:
     show_default=True,
     help="Date the archive's images in the background from startup, or from the first visit to /records (estimates are stored, so a restart resumes).",
 )
+@click.option("--people", "find_people", is_flag=True,
+              help="Also find the faces and figures in each uploaded photograph and draw their boxes "
+                   "(needs OpenCV: pip install -e '.[people]').")
 @db_option
 @quiet_option
 def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels: int, precompute: bool,
-          db_url: str) -> None:
+          find_people: bool, db_url: str) -> None:
     """Serve the photo-dating web app and JSON API (the records page reads --db).
 
     \b
@@ -371,6 +374,7 @@ def serve(run_dir: Path, host: str, port: int, max_upload_mb: float, max_pixels:
         max_upload_pixels=max_pixels,
         db_url=db_url,
         precompute_records=precompute,
+        find_people=find_people,
     )
     click.echo(f"Loading {run_dir} ...", err=True)
     serve_app(config, host=host, port=port)

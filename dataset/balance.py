@@ -16,6 +16,8 @@ from sqlalchemy import Engine
 
 from dataset.bins import Bins
 from dataset.catalog import LEFT_OUT_REASONS, load_catalog
+from dataset.people_counts import COLUMNS as PEOPLE_COLUMNS
+from dataset.people_counts import category_of, load_people
 from db import csvsafe
 from db.errors import PipelineError
 
@@ -57,6 +59,14 @@ class BalanceReport:
     left_out: dict[str, int]  # reason -> images (records, for no_image) in no bin
     not_deduped: int  # binned images dedupe has not seen yet
     suggestion: str  # one line: what to do about it
+    # per bin (rows' order), kept images per people category (dataset.people_counts.COLUMNS);
+    # None when `cli.py detect` never ran on this archive (the report then reads as before)
+    people: list[dict[str, int]] | None = None
+
+
+# How the people columns are headed in the table, markdown and CSV.
+PEOPLE_HEADERS = {"portrait": "portraits", "group": "groups", "one": "one person", "none": "nobody",
+                  "not_examined": "not examined"}
 
 
 def balance_report(engine: Engine, config: BalanceConfig) -> BalanceReport:
@@ -75,12 +85,20 @@ def balance_report(engine: Engine, config: BalanceConfig) -> BalanceReport:
             after / total_after if total_after else 0.0,
         ))
     filled = [r.after for r in rows if r.after]
+    examined = load_people(engine)
+    people = None
+    if examined is not None:
+        people = [{column: 0 for column in PEOPLE_COLUMNS} for _ in rows]
+        for c in catalog.items:
+            if not c.excluded:
+                people[c.bin_index][category_of(examined, c.image_id)] += 1
     return BalanceReport(
         bins=catalog.bins, rows=rows, total_before=len(catalog.items), total_after=total_after,
         empty_bins=[r.label for r in rows if not r.after],
         imbalance_ratio=round(max(filled) / min(filled), 2) if filled else None,
         left_out=catalog.left_out, not_deduped=catalog.not_deduped,
         suggestion=_suggestion(rows, catalog.bins, config.min_count, catalog.left_out),
+        people=people,
     )
 
 
@@ -133,6 +151,11 @@ def _summary_lines(report: BalanceReport) -> list[str]:
     ]
     if report.not_deduped:
         lines.append(f"Not deduplicated yet: {report.not_deduped} images (run 'cli.py dedupe').")
+    if report.people is not None:
+        unexamined = sum(counts["not_examined"] for counts in report.people)
+        lines.append("People (cli.py detect): portraits = one prominent face, groups = two or more people, one person "
+                     "= one small figure or face, nobody = none found" + (
+                         f"; {unexamined} kept images not examined yet (run 'cli.py detect')." if unexamined else "."))
     lines.append(f"Suggestion: {report.suggestion}")
     return lines
 
@@ -142,20 +165,30 @@ def render(report: BalanceReport, fmt: str) -> str:
     if fmt == "json":
         data = asdict(report)
         data["bins"] = report.bins.to_json()
+        if report.people is None:
+            del data["people"]  # an archive never examined for people reports exactly as before
         return json.dumps(data, indent=2, ensure_ascii=False)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csvsafe.writer(buffer, lineterminator="\n")
-        writer.writerow(["bin", "start", "end", "before", "excluded", "after", "share"])
-        for r in report.rows:
-            writer.writerow([r.label, r.start, r.end, r.before, r.excluded, r.after, f"{r.share:.4f}"])
+        people = report.people
+        writer.writerow(["bin", "start", "end", "before", "excluded", "after", "share"]
+                        + ([f"people_{column}" for column in PEOPLE_COLUMNS] if people else []))
+        for k, r in enumerate(report.rows):
+            writer.writerow([r.label, r.start, r.end, r.before, r.excluded, r.after, f"{r.share:.4f}"]
+                            + ([people[k][column] for column in PEOPLE_COLUMNS] if people else []))
         return buffer.getvalue().rstrip("\n")
     header = ("bin", "before", "excluded", "after", "share")
     body = [(r.label, str(r.before), str(r.excluded), str(r.after), f"{100 * r.share:.1f}%") for r in report.rows]
     body.append(("total", str(report.total_before), str(report.total_before - report.total_after),
                  str(report.total_after), "100.0%" if report.total_after else "0.0%"))
+    if report.people is not None:  # the kept images of each bin by who is in them
+        header += tuple(PEOPLE_HEADERS[column] for column in PEOPLE_COLUMNS)
+        totals = [sum(counts[column] for counts in report.people) for column in PEOPLE_COLUMNS]
+        body = [row + tuple(str(counts[column]) for column in PEOPLE_COLUMNS)
+                for row, counts in zip(body[:-1], report.people, strict=True)] + [body[-1] + tuple(map(str, totals))]
     if fmt == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|---:|---:|"]
+        lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines + [""] + [f"- {line}" for line in _summary_lines(report)])
     if fmt == "table":
@@ -174,8 +207,9 @@ def plot(report: BalanceReport, path: Path) -> Path:
     labels = [r.label for r in report.rows]
     kept = [r.after for r in report.rows]
     dups = [r.excluded for r in report.rows]
-    fig = Figure(figsize=(max(6.0, 0.8 * len(labels) + 2), 4.5), dpi=120, layout="constrained")
-    ax = fig.add_subplot()
+    width = max(6.0, 0.8 * len(labels) + 2)
+    fig = Figure(figsize=(width, 4.5 if report.people is None else 8.0), dpi=120, layout="constrained")
+    ax = fig.add_subplot(1 if report.people is None else 2, 1, 1)
     xs = range(len(labels))
     ax.bar(xs, kept, color="#4a6fa5", label="images kept")
     ax.bar(xs, dups, bottom=kept, color="#f2c14e", hatch="//", edgecolor="#b08a2e", label="excluded duplicates")
@@ -195,6 +229,30 @@ def plot(report: BalanceReport, path: Path) -> Path:
         ax.set_xlabel(f"left out: {left}", fontsize=8, color="#555555")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    if report.people is not None:
+        _plot_people(fig.add_subplot(2, 1, 2), report, labels)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+# Colours of the people categories in the chart, in PEOPLE_COLUMNS order.
+PEOPLE_COLOURS = {"portrait": "#8e4585", "group": "#d1495b", "one": "#edae49", "none": "#a0a0a0",
+                  "not_examined": "#ffffff"}
+
+
+def _plot_people(ax, report: BalanceReport, labels: list[str]) -> None:
+    """Kept images per bin, stacked by who is in them (cli.py detect)."""
+    xs = list(range(len(labels)))
+    bottom = [0] * len(labels)
+    for column in PEOPLE_COLUMNS:
+        heights = [counts[column] for counts in report.people]
+        ax.bar(xs, heights, bottom=bottom, color=PEOPLE_COLOURS[column], edgecolor="#555555", linewidth=0.5,
+               label=PEOPLE_HEADERS[column])
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_xticks(xs, labels, rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
+    ax.set_ylabel("images kept")
+    ax.set_title("Who is in them (cli.py detect)")
+    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=len(PEOPLE_COLUMNS))
+    ax.set_ylim(0, (max(bottom, default=0) or 1) * 1.25)
+    ax.spines[["top", "right"]].set_visible(False)

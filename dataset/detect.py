@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, and_, delete, insert, or_, select
 
@@ -67,25 +68,31 @@ class DetectSummary:
 
 @dataclass(frozen=True)
 class ImageFindings:
-    boxes: list  # dataset.people.Person, in the pixels of the upright picture at its stored size
+    boxes: list[Person]  # in the pixels of the upright picture at its stored size
     people: int  # people counted once (dataset.people.count_people)
     category: str  # dataset.people.CATEGORIES
+    width: int  # the upright picture's width at its stored size, the boxes' frame
+    height: int  # its height
 
 
-def examine(path: str, width: int | None, height: int | None, config: PeopleConfig,
+def examine(source: str | Path | bytes, width: int | None, height: int | None, config: PeopleConfig,
             max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFindings:
-    """The people in one stored file, boxes scaled to its stored size. Raises UnreadableImage (or PeopleUnavailable)."""
+    """The people in one file (a path, or its bytes), boxes scaled to its stored size.
+
+    `width` and `height` are the stored size as the header gives it (before EXIF orientation; None if unknown:
+    the boxes are then in the decoded picture's pixels). Raises UnreadableImage (or PeopleUnavailable).
+    """
     short_needed = config.max_side
     if width and height:  # the long side must reach max_side: ask the decoder for the matching short side
         short_needed = math.ceil(config.max_side * min(width, height) / max(width, height))
-    picture = load_image(path, "L", min_side=short_needed, max_pixels=max_pixels)
+    picture = load_image(source, "L", min_side=short_needed, max_pixels=max_pixels)
     found = detect_people(picture, config)
     scale = max(width, height) / max(picture.size) if width and height else 1.0
     if scale != 1.0:
         found = [Person(p.kind, int(p.x0 * scale), int(p.y0 * scale), math.ceil(p.x1 * scale),
                         math.ceil(p.y1 * scale), p.score) for p in found]
     size = (round(picture.width * scale), round(picture.height * scale))
-    return ImageFindings(found, count_people(found), category(found, *size, config))
+    return ImageFindings(found, count_people(found), category(found, *size, config), *size)
 
 
 def run_detect(engine: Engine, config: DetectConfig) -> DetectSummary:

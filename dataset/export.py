@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from dataset.catalog import Candidate, load_catalog
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
+from dataset.people_counts import NOT_EXAMINED, ImagePeople, load_people
 from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
 from dataset.workers import worker_pool
 from db import csvsafe
@@ -36,6 +37,10 @@ MANIFEST_COLUMNS = (
     "record_id", "source_id", "image_id", "file", "year", "year_min", "year_max", "bin", "bin_index",
     "split", "cluster_id", "width", "height", "group_id", "source", "title", "description", "holder", "place",
 )
+# Appended to MANIFEST_COLUMNS once `cli.py detect` has examined any image of the archive (dataset/people_counts.py):
+# people counted once, face and figure boxes (empty when the image was not examined), and its category
+# (portrait | group | one | none | not_examined).
+PEOPLE_MANIFEST_COLUMNS = ("people", "faces", "figures", "people_category")
 
 
 class ExportExists(PipelineError):
@@ -132,7 +137,7 @@ def run_export(engine: Engine, config: ExportConfig, database_url: str) -> Expor
         counts = {s: {label: 0 for label in labels} for s in SPLITS}
         for s, c in rows:
             counts[s][labels[c.bin_index]] += 1
-        _write_manifest(building / "manifest.csv", rows, files, sizes, labels)
+        _write_manifest(building / "manifest.csv", rows, files, sizes, labels, load_people(engine))
         meta = {
             "format_version": FORMAT_VERSION,
             "bins": catalog.bins.to_json(),
@@ -237,16 +242,22 @@ def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportC
     return sizes, sorted(failed, key=lambda f: f["image_id"])
 
 
-def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, labels: tuple[str, ...]) -> None:
+def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, labels: tuple[str, ...],
+                    examined: dict[int, ImagePeople] | None) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csvsafe.writer(handle, lineterminator="\n")
-        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerow(MANIFEST_COLUMNS + (PEOPLE_MANIFEST_COLUMNS if examined is not None else ()))
         for split, c in rows:
             width, height = sizes[c.image_id]
+            people = []
+            if examined is not None:
+                found = examined.get(c.image_id)
+                people = ["", "", "", NOT_EXAMINED] if found is None else [
+                    found.people, found.faces, found.figures, found.category]
             writer.writerow([
                 c.record_id, c.source_id, c.image_id, files[c.image_id], c.year, c.year_min, c.year_max,
                 labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height, c.group_id, c.source,
-                c.title, c.description, c.holder, c.place,
+                c.title, c.description, c.holder, c.place, *people,
             ])
 
 

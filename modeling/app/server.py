@@ -9,7 +9,8 @@ Routes:
     GET  /                 the upload page (drop or pick a photograph)
     POST /                 the same page with the result (works without JavaScript)
     POST /ui/predict       the result as an HTML fragment (what the page's script inserts)
-    POST /api/predict      JSON, the object `cli.py predict --format json` prints for one file (an Answer)
+    POST /api/predict      JSON, the object `cli.py predict --format json` prints for one file (an Answer), with
+                           `people` (count, category, boxes) when served with people detection
     GET  /api/model        JSON, the dater's describe() (what the model card shows)
     GET  /healthz          JSON, {"status": "ok", ...}
     GET  /records          the archive's records beside the model's estimates (?page=N&sort=...&lang=... and the
@@ -36,12 +37,15 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from dataset.detect import ImageFindings
 from dataset.imageio import load_image
+from dataset.people import detector_version
 from db.pixels import UPLOAD_MAX_PIXELS
 from db.session import NoArchive, make_engine, masked
 from modeling.answer import Answer, RecordFacts
 from modeling.app.dating import ArchiveDater, UploadsFirst, model_key, out_of_fold_for
 from modeling.app.i18n import LANGUAGES, pick_language, strings
+from modeling.app.people import find_people, people_json, people_sentence, people_view
 from modeling.app.records import KINDS, SORTS, image_path, list_records, records_query
 from modeling.app.uploads import UploadRejected, human_size, not_a_photograph, receive_upload
 from modeling.app.views import PREVIEW_MAX_SIDE, model_view, preview_data_uri, result_view, source_name
@@ -68,6 +72,7 @@ class AppConfig:
     precompute_records: bool = False
     dating_batch_size: int = 32  # archive images per forward pass; an upload waits for at most one batch
     dating_progress_bar: bool = True  # show the archive worker's progress bar on stderr
+    find_people: bool = False  # also find the faces and figures in an upload and draw their boxes (needs OpenCV)
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,13 @@ class DatedUpload:
     answer: Answer  # the dater's answer (an upload brings no catalogue facts)
     preview: str | None  # data: URI of the photograph, for pages (None for the JSON API)
     top_k: int = 3  # periods listed with their probability
+    people: ImageFindings | None = None  # the faces and figures found; None when the app does not look for them
 
     def as_json(self) -> dict:
-        """The object `cli.py predict --format json` prints for one file."""
+        """The object `cli.py predict --format json` prints for one file, plus `people` when the app looks for them."""
         said = self.answer.to_dict()
-        return {"file": self.filename, **said, "top": said["top"][: self.top_k]}
+        extra = {} if self.people is None else {"people": people_json(self.people)}
+        return {"file": self.filename, **said, "top": said["top"][: self.top_k], **extra}
 
 
 def _open_archive(db_url: str | None) -> tuple[Engine | None, str | None]:
@@ -102,6 +109,8 @@ def create_app(config: AppConfig) -> FastAPI:
 
     >>> app = create_app(AppConfig(run_dir=Path("runs/demo")))  # doctest: +SKIP
     """
+    if config.find_people:
+        detector_version()  # OpenCV missing: PeopleUnavailable now, with how to install it, not at the first upload
     dater = load_dater(config.run_dir)
     description = {**run_description(config.run_dir), **dater.describe()}
     model = model_view(description, Path(config.run_dir).name)
@@ -118,6 +127,7 @@ def create_app(config: AppConfig) -> FastAPI:
     executor = ThreadPoolExecutor(max_workers=config.inference_threads, thread_name_prefix="inference")
     templates = Jinja2Templates(directory=str(APP_DIR / "templates"))
     templates.env.filters["source_name"] = source_name
+    templates.env.filters["people_sentence"] = people_sentence
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -151,7 +161,11 @@ def create_app(config: AppConfig) -> FastAPI:
             shown = load_image(data, min_side=PREVIEW_MAX_SIDE) if with_preview else None
         said = dater.date([RecordFacts()], [picture])[0]
         preview = preview_data_uri(shown) if shown is not None else None
-        return DatedUpload(filename, said, preview, config.top_k)
+        people = None
+        if config.find_people:
+            with decodes:
+                people = find_people(data, max_pixels=config.max_upload_pixels)
+        return DatedUpload(filename, said, preview, config.top_k, people)
 
     async def date_upload(request: Request, with_preview: bool) -> DatedUpload:
         """Receive, decode and date the upload; raises UploadRejected (400/413) for anything it cannot date."""
@@ -181,7 +195,8 @@ def create_app(config: AppConfig) -> FastAPI:
         status, result, error = 200, None, None
         try:
             dated = await date_upload(request, with_preview=True)
-            result = result_view(dated.filename, dated.answer, dated.preview, config.top_k)
+            result = result_view(dated.filename, dated.answer, dated.preview, config.top_k,
+                                 None if dated.people is None else people_view(dated.people))
         except UploadRejected as exc:
             # The page speaks the person's language and words; the API's `error` stays the developer's.
             status, error = exc.status_code, strings(pick_language(request.query_params.get("lang")))[

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from modeling.answer import Answer, Evidence
+from modeling.app.people import PeopleView
 
 PREVIEW_MAX_SIDE = 720  # the photograph shown back to the person, in pixels on its long side
 PREVIEW_QUALITY = 82  # JPEG quality of that preview
@@ -33,6 +34,7 @@ class ResultView:
     preview: str | None  # data: URI of the photograph as the model saw it (EXIF applied)
     unsure: bool = False  # the interval is too wide to lead with a year: the page leads with the interval
     evidence: tuple[Evidence, ...] = ()  # what the answer rests on, in both languages
+    people: PeopleView | None = None  # the people found and their boxes; None when the app does not look for them
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def preview_data_uri(picture: Image.Image) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def result_view(filename: str, answer: Answer, preview: str | None, top_k: int = 3) -> ResultView:
+def result_view(filename: str, answer: Answer, preview: str | None, top_k: int = 3,
+                people: PeopleView | None = None) -> ResultView:
     """The template's view of one Answer, listing its `top_k` most probable periods."""
     return ResultView(
         filename=filename,
@@ -114,6 +117,7 @@ def result_view(filename: str, answer: Answer, preview: str | None, top_k: int =
         preview=preview,
         unsure=answer.unsure,
         evidence=answer.evidence,
+        people=people,
     )
 
 

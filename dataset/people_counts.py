@@ -1,0 +1,50 @@
+"""What the detection stage stored, read back for the reports: per image, its people and category.
+
+balance-report counts the categories per period and export writes them into manifest.csv; both read
+them here. An archive nobody ran `cli.py detect` on gives None, so their outputs stay as they were.
+
+>>> examined = load_people(engine)  # doctest: +SKIP
+>>> examined[42]  # doctest: +SKIP
+ImagePeople(people=2, faces=2, figures=0, category='group')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from dataset.people import CATEGORIES
+from db.models import PeopleScan
+from db.session import session_scope
+
+NOT_EXAMINED = "not_examined"  # not examined yet, or its examination failed (people_scans.status 'failed')
+# Report columns: the categories, then the images without an answer.
+COLUMNS = (*CATEGORIES, NOT_EXAMINED)
+
+
+@dataclass(frozen=True)
+class ImagePeople:
+    people: int  # people counted once (dataset.people.count_people)
+    faces: int  # face boxes
+    figures: int  # figure boxes
+    category: str  # dataset.people.CATEGORIES
+
+
+def load_people(engine: Engine) -> dict[int, ImagePeople] | None:
+    """image_id -> what was found, for the images examined successfully; None when no image was ever examined."""
+    with session_scope(engine) as session:
+        if session.execute(select(PeopleScan.image_id).limit(1)).first() is None:
+            return None
+        rows = session.execute(
+            select(PeopleScan.image_id, PeopleScan.people, PeopleScan.faces, PeopleScan.figures, PeopleScan.category)
+            .where(PeopleScan.status == "ok")
+        ).all()
+    return {image_id: ImagePeople(people, faces, figures, category)
+            for image_id, people, faces, figures, category in rows}
+
+
+def category_of(examined: dict[int, ImagePeople], image_id: int) -> str:
+    """The image's category, or NOT_EXAMINED."""
+    found = examined.get(image_id)
+    return NOT_EXAMINED if found is None else found.category
