@@ -13,10 +13,11 @@ decoded becomes a failed row with its reason, examined again by the next run.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select
+from sqlalchemy import Engine, Select, and_, delete, func, insert, or_, select
 
 from dataset.imageio import UnreadableImage, load_image
 from dataset.people import (
@@ -36,6 +37,7 @@ from db.progress import progress as progress_bar
 from db.session import session_scope
 
 COMMIT_EVERY = 50  # images examined between two commits: what an interrupted run keeps
+READ_ROWS = 1000  # pending image rows read from the database at a time
 
 
 @dataclass(frozen=True)
@@ -98,16 +100,17 @@ def examine(source: str | Path | bytes, width: int | None, height: int | None, c
 def run_detect(engine: Engine, config: DetectConfig) -> DetectSummary:
     """Examine every stored image not yet examined by this detector version; store boxes and a scan row each."""
     detector = detector_version(config.people)
-    pending, skipped = _pending(engine, detector, config.redo)
-    left = 0
-    if config.limit is not None and len(pending) > config.limit:
-        pending, left = pending[: config.limit], len(pending) - config.limit
+    query = _pending_query(detector, config.redo)
+    with session_scope(engine) as session:
+        pending = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        stored = session.execute(select(func.count()).select_from(Image).where(Image.status == "ok")).scalar_one()
+    todo = pending if config.limit is None else min(config.limit, pending)
     categories = {name: 0 for name in CATEGORIES}
     failed: list[DetectFailure] = []
-    faces = figures = 0
+    faces = figures = examined = 0
     batch: list[tuple[int, str | None, ImageFindings | None, str | None]] = []
-    bar = progress_bar(total=len(pending), desc="Detecting people", unit="img", enabled=config.progress)
-    for image_id, path, sha256, width, height in pending:
+    bar = progress_bar(total=todo, desc="Detecting people", unit="img", enabled=config.progress)
+    for image_id, path, sha256, width, height in _rows(engine, query, todo):
         try:
             if path is None:
                 raise UnreadableImage("no stored file")
@@ -116,6 +119,7 @@ def run_detect(engine: Engine, config: DetectConfig) -> DetectSummary:
             failed.append(DetectFailure(image_id, path, str(exc)))
             batch.append((image_id, sha256, None, str(exc)))
         else:
+            examined += 1
             categories[findings.category] += 1
             faces += sum(p.kind == FACE for p in findings.boxes)
             figures += sum(p.kind == FIGURE for p in findings.boxes)
@@ -126,25 +130,29 @@ def run_detect(engine: Engine, config: DetectConfig) -> DetectSummary:
             batch = []
     _store(engine, detector, batch)
     bar.close()
-    examined = len(pending) - len(failed)
-    return DetectSummary(detector, examined, skipped, failed, categories, faces, figures, left)
+    return DetectSummary(detector, examined, stored - pending, failed, categories, faces, figures, pending - todo)
 
 
-def _pending(engine: Engine, detector: str, redo: bool) -> tuple[list[tuple], int]:
-    """(image_id, path, sha256, width, height) of the stored images to examine, by id; and how many are skipped."""
-    with session_scope(engine) as session:
-        stored = (Image.status == "ok")
-        done = and_(PeopleScan.status == "ok", PeopleScan.detector == detector,
-                    or_(PeopleScan.image_sha256 == Image.sha256,
-                        and_(PeopleScan.image_sha256.is_(None), Image.sha256.is_(None))))
-        query = (select(Image.id, Image.path, Image.sha256, Image.width, Image.height)
-                 .outerjoin(PeopleScan, PeopleScan.image_id == Image.id).where(stored).order_by(Image.id))
-        if redo:
-            rows = session.execute(query).all()
-            return [tuple(r) for r in rows], 0
-        rows = session.execute(query.where(or_(PeopleScan.image_id.is_(None), ~done))).all()
-        total = session.execute(select(Image.id).where(stored)).all()
-        return [tuple(r) for r in rows], len(total) - len(rows)
+def _pending_query(detector: str, redo: bool) -> Select:
+    """(image_id, path, sha256, width, height) of the stored images to examine, by id."""
+    done = and_(PeopleScan.status == "ok", PeopleScan.detector == detector,
+                or_(PeopleScan.image_sha256 == Image.sha256,
+                    and_(PeopleScan.image_sha256.is_(None), Image.sha256.is_(None))))
+    query = (select(Image.id, Image.path, Image.sha256, Image.width, Image.height)
+             .outerjoin(PeopleScan, PeopleScan.image_id == Image.id).where(Image.status == "ok").order_by(Image.id))
+    return query if redo else query.where(or_(PeopleScan.image_id.is_(None), ~done))
+
+
+def _rows(engine: Engine, query: Select, todo: int) -> Iterator[tuple]:
+    """The first `todo` rows of `query`, READ_ROWS at a time (by id), so an archive of millions never sits in memory."""
+    last, given = 0, 0
+    while given < todo:
+        with session_scope(engine) as session:
+            rows = session.execute(query.where(Image.id > last).limit(min(READ_ROWS, todo - given))).all()
+        if not rows:
+            return
+        yield from (tuple(row) for row in rows)
+        given, last = given + len(rows), rows[-1][0]
 
 
 def _store(engine: Engine, detector: str, batch: list[tuple[int, str | None, ImageFindings | None, str | None]]) -> None:

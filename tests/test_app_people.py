@@ -87,3 +87,31 @@ def test_serve_people_without_opencv_is_one_clear_line(app_run_dir, monkeypatch)
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == ("Error: Detecting people needs OpenCV. Install it with: "
                                               "pip install -e '.[people]'")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+def test_a_real_browser_draws_the_boxes_on_the_faces(app_run_dir: Path, tmp_path: Path):
+    """Chromium lays the page out: each hand-located face centre falls inside a drawn face box on screen."""
+    pytest.importorskip("cv2")
+    from scripts.browser import CHROMIUM, chromium
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: apt-get install chromium (.ci/run does)")
+    from modeling.app.runner import background_server
+
+    torch.set_num_threads(1)
+    app = create_app(AppConfig(run_dir=app_run_dir, find_people=True))
+    with background_server(app) as server, chromium(tmp_path / "chromium-profile") as context:
+        page = context.new_page()
+        page.goto(server.base_url + "/?lang=en")
+        page.set_input_files("#file-input", str(REAL_PHOTOS / "images" / TWO_FACES))
+        page.wait_for_selector("#result-people")
+        assert page.inner_text("#result-people") == "2 people found"
+        photo = page.locator("#result-photo").bounding_box()
+        boxes = [box.bounding_box() for box in page.locator(".person-box.face").all()]
+        assert len(boxes) == 2
+        for cx, cy in TWO_FACE_CENTRES:  # the photograph is 406 x 600; where its face centres are on screen
+            x, y = photo["x"] + cx * photo["width"] / 406, photo["y"] + cy * photo["height"] / 600
+            assert any(b["x"] <= x <= b["x"] + b["width"] and b["y"] <= y <= b["y"] + b["height"] for b in boxes)
+        page.screenshot(path=str(tmp_path / "app-people-en.png"), full_page=True)

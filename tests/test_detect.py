@@ -80,7 +80,8 @@ def test_a_second_run_skips_what_this_detector_examined(fresh_db, add_photo):
     assert {scan.detector for scan in _scans(fresh_db).values()} == {detector_version(other)}
 
 
-def test_limit_leaves_the_rest_for_the_next_run(fresh_db, add_photo):
+def test_limit_leaves_the_rest_for_the_next_run(fresh_db, add_photo, monkeypatch):
+    monkeypatch.setattr("dataset.detect.READ_ROWS", 1)  # pending rows are read a page at a time: pages of one
     ids = [_store_real(add_photo, name, EMPTY_FIELD if name != "b" else TWO_FACES) for name in "abc"]
     first = run_detect(fresh_db, DetectConfig(limit=2, progress=False))
     assert (first.examined, first.left) == (2, 1)
