@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import platform
 import sys
@@ -36,6 +37,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dataset.detect import examine  # noqa: E402
+from dataset.imageio import load_image  # noqa: E402
 from dataset.people import FACE, PeopleConfig  # noqa: E402
 
 LABELS = Path(__file__).resolve().parent / "people_labels.csv"
@@ -72,6 +74,18 @@ def detect_all(truths: list[Truth], config: PeopleConfig) -> tuple[list[Found], 
         findings = examine(str(path), width, height, config)
         found.append(Found(findings.people, sum(p.kind == FACE for p in findings.boxes), findings.category))
     return found, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def decode_seconds(truths: list[Truth], config: PeopleConfig) -> float:
+    """CPU seconds of the decode alone (the stage's: greyscale, JPEG draft at the detector's size): is a
+    separate stage worth its own decode, or should detection ride on dedupe's (a 128 px decode, too small)?"""
+    cpu = time.process_time()
+    for truth in truths:
+        path = REAL_PHOTOS / "images" / truth.file
+        with Image.open(path) as header:
+            width, height = header.size
+        load_image(str(path), "L", min_side=math.ceil(config.max_side * min(width, height) / max(width, height)))
+    return time.process_time() - cpu
 
 
 def _ratio(a: int, b: int) -> float:
@@ -142,6 +156,9 @@ def main() -> None:
         lines.append(f"speed: {len(truths)} photographs (600-640 px) decoded and examined in {cpu:.1f} CPU s "
                      f"({len(truths) / cpu:.1f} images per CPU second), {wall:.1f} s wall "
                      f"({len(truths) / wall:.1f} images/s, one process), load average {os.getloadavg()[0]:.2f} at end")
+        decode = decode_seconds(truths, config)
+        lines.append(f"of which decoding: {decode:.2f} CPU s ({100 * decode / cpu:.1f}% of the stage's CPU time): "
+                     "sharing dedupe's decode would save at most that, so detect is a stage of its own")
     text = "\n".join(lines)
     print(text)
     if args.out:
