@@ -23,7 +23,7 @@ NOT_EXAMINED = "not_examined"  # not examined yet, or its examination failed (pe
 COLUMNS = (*CATEGORIES, NOT_EXAMINED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per examined image, millions in a large archive
 class ImagePeople:
     people: int  # people counted once (dataset.people.count_people)
     faces: int  # face boxes
