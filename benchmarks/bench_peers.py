@@ -286,10 +286,6 @@ def step_costs(args, lines: list[str]) -> None:
             img.draft("L", (PHASH_SIDE, PHASH_SIDE))
             return np.asarray(img.convert("L").resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))
 
-    def hashes(pictures: list) -> None:
-        thumbnails = np.stack([np.asarray(p.resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE)) for p in pictures])
-        phash_orientations(_low_frequencies(thumbnails))
-
     lines += ["## Where the time goes: CPU ms per image, one process (least of the rounds)", "",
               "| set | decode in colour at the hash's size | grey | trim: reduced copies | trim: border search | "
               "32x32 resize | DCT, medians, 8 orientations | fotofecha total | imagededup's whole decode + 32x32 resize "
@@ -306,9 +302,9 @@ def step_costs(args, lines: list[str]) -> None:
         pairs = list(zip(greys, colours, strict=True))
         reduce, _ = cpu_ms(reductions, pairs)
         trim, trimmed = cpu_ms(lambda pair: trim_picture(pair[0], lambda: pair[1])[0], pairs)
-        resize, _ = cpu_ms(lambda t: t.resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE), trimmed)
-        both, _ = cpu_ms(hashes, [trimmed])
-        dct = both / len(files) - resize
+        resize, thumbnails = cpu_ms(lambda t: np.asarray(t.resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE)), trimmed)
+        dct, _ = cpu_ms(lambda stack: phash_orientations(_low_frequencies(stack)), [np.stack(thumbnails)])
+        dct /= len(files)  # one batched call for the whole set, as hash_batch makes one per batch
         total = decode + grey + trim + resize + dct
         peer, _ = cpu_ms(peer_pixels, files)
         least, pixels = cpu_ms(floor, files)
