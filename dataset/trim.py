@@ -99,6 +99,18 @@ def _median(line: np.ndarray) -> np.ndarray:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / ordered.dtype.type(2)
 
 
+def _near_means(block: np.ndarray, near: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per line of `block`, the mean of its pixels where `near` (`counts` of them): (block * near).sum(axis=1) / counts.
+
+    The sums are one batched product (lines, 1, positions) @ (lines, positions, channels), not a product
+    and a sum over the middle axis of a strided view (a left or right side's lines are columns). Pixels
+    are whole grey levels, so float32 sums are exact in any order: the means are bit for bit the plain form's.
+    """
+    sums = np.matmul(near.astype(np.float32)[:, None, :], block if block.ndim == 3 else block[..., None])[:, 0]
+    means = sums / np.maximum(counts, 1)[:, None]
+    return means if block.ndim == 3 else means[:, 0]
+
+
 def _flat_first_line(lines: np.ndarray) -> np.ndarray | None:
     """The colour of the outermost line when it is flat (its median), else None."""
     if len(lines) < 2 or lines.shape[1] == 0:
@@ -120,10 +132,10 @@ def _peel(pixels: np.ndarray, box: list[int], side: int) -> list[int]:
         # Lines are judged a block at a time: borders are a few lines deep, photographs many.
         block = lines[k : min(limit, k + BLOCK_LINES)]
         near = _distance(block, colour) <= PIXEL_TOLERANCE
-        share = np.count_nonzero(near, axis=1) / near.shape[1]  # near.mean(axis=1), without its wrapper's overhead
+        counts = np.count_nonzero(near, axis=1)
+        share = counts / near.shape[1]  # near.mean(axis=1), without its wrapper's overhead
         # The mean of the pixels near the colour tracks a gradient (a sky) that a flat paper does not have.
-        weights = near[..., None] if block.ndim == 3 else near
-        means = (block * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+        means = _near_means(block, near, counts)
         drift = np.abs(means - colour).max(axis=-1) if block.ndim == 3 else np.abs(means - colour)
         for flat in ((share >= FLAT_SHARE) & (drift <= MEAN_DRIFT)).tolist():
             if flat:

@@ -41,3 +41,18 @@ def test_content_box_skips_only_sides_that_cannot_change():
             boxes.append(trim.content_box(pixels))
             assert boxes[-1] == rounds_until_stable(pixels), k
     assert sum(box[:2] != (0, 0) for box in boxes) > 60  # most mounts were found, so peeling was exercised
+
+
+@pytest.mark.parametrize("channels", [None, 3])
+@pytest.mark.parametrize("side", range(4))
+def test_near_means_are_the_plain_weighted_means(channels, side):
+    shape = (90, 140) if channels is None else (90, 140, channels)
+    pixels = np.random.default_rng(side).integers(0, 256, shape).astype(np.float32)  # whole grey levels, as decoded
+    block = trim._lines(pixels, [3, 5, 131, 80], side)[2:18]  # strided views for the left and right sides
+    colour = trim._median(block[0])
+    near = trim._distance(block, colour) <= 60.0
+    weights = near[..., None] if block.ndim == 3 else near
+    plain = (block * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
+    means = trim._near_means(block, near, np.count_nonzero(near, axis=1))
+    assert means.shape == plain.shape and means.dtype == plain.dtype
+    assert np.array_equal(means, plain)
