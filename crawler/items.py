@@ -53,6 +53,22 @@ class DeletedItem(scrapy.Item):
     datestamp = scrapy.Field()  # when the repository withdrew it
 
 
+class RecordBatch(scrapy.Item):
+    """One OAI-PMH list page's records, withdrawals and listing row, through the pipelines as one item.
+
+    A page lists a hundred records: one item instead of a hundred spares Scrapy's per-item round
+    through the scraper and every pipeline. The pipelines treat each part as they would the item
+    alone; the store writes the parts in order (crawler/pipelines/store.py).
+    """
+
+    items = scrapy.Field()  # RecordItem | DeletedItem | PageItem, in the order the page listed them
+
+
+def batch_parts(item) -> list:
+    """The items `item` stands for: a RecordBatch's parts, or the item itself."""
+    return item["items"] if isinstance(item, RecordBatch) else [item]
+
+
 def _non_empty(value: str) -> str | None:
     cleaned = clean_text(value)
     return cleaned or None

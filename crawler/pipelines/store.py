@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from scrapy import signals
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.items import DeletedItem, PageItem, RecordItem
+from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
 
@@ -201,8 +201,9 @@ class StorePipeline:
         return pipeline
 
     def item_error(self, item, response, spider, failure) -> None:
-        """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one."""
-        self._count_not_stored(item)
+        """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one (nor a batch's parts)."""
+        for part in batch_parts(item):
+            self._count_not_stored(part)
 
     def _count_not_stored(self, item) -> None:
         if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
@@ -223,14 +224,15 @@ class StorePipeline:
             self.engine.dispose()
 
     def process_item(self, item):
-        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+        parts = [part for part in batch_parts(item) if isinstance(part, (RecordItem, PageItem, DeletedItem))]
+        if not parts:
             return item
-        if self.batch_size == 1:
-            self._write_each([item])
+        if self.batch_size == 1 and not isinstance(item, RecordBatch):
+            self._write_each(parts)
             return item
         if not self.held:
             self.held_since = time.monotonic()
-        self.held.append(item)
+        self.held += parts  # a RecordBatch's parts are written as if they had come one by one
         if len(self.held) >= self.batch_size or time.monotonic() - self.held_since >= self.batch_seconds:
             self._flush()
         return item
@@ -274,34 +276,31 @@ class StorePipeline:
                     done.append((first, None))
                 else:
                     done.append((first, mark_deleted(connection, first)))
+        counts: Counter[str] = Counter()  # summed here, then one stats call per counter (not per item)
         for item, outcome in done:
             if isinstance(item, RecordItem):
                 self.failed_pages.discard(item.get("page_url"))
-                self._count_record(item, outcome)
+                _count_record(counts, item, outcome)
             elif isinstance(item, PageItem):
                 if item["kind"] == "record" and item["status"] == "failed":
                     self.failed_pages.add(item["url"])
-                self._count_page(item)
+                counts[f"fotofecha/pages/{item['kind']}" if item["status"] == "ok" else f"fotofecha/failed/{item['reason']}"] += 1
             else:
-                self.crawler.stats.inc_value("fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen")
-
-    def _count_record(self, item: RecordItem, outcome: str) -> None:
+                counts["fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen"] += 1
         stats = self.crawler.stats
-        stats.inc_value(f"fotofecha/records/{outcome}")
-        stats.inc_value("fotofecha/records/done")
-        if item["status"] != "ok":
-            stats.inc_value(f"fotofecha/records/{item['status']}")
-        for reason in item.get("reasons") or ():
-            stats.inc_value(f"fotofecha/failed/{reason}")
-        image = item.get("image")
-        if image is not None:
-            stats.inc_value(f"fotofecha/images/{image['status']}")
-            if image["status"] != "ok":
-                stats.inc_value(f"fotofecha/failed/{image['reason']}")
+        for key, count in counts.items():
+            stats.inc_value(key, count)
 
-    def _count_page(self, item: PageItem) -> None:
-        stats = self.crawler.stats
-        if item["status"] == "ok":
-            stats.inc_value(f"fotofecha/pages/{item['kind']}")
-        else:
-            stats.inc_value(f"fotofecha/failed/{item['reason']}")
+
+def _count_record(counts: Counter[str], item: RecordItem, outcome: str) -> None:
+    counts[f"fotofecha/records/{outcome}"] += 1
+    counts["fotofecha/records/done"] += 1
+    if item["status"] != "ok":
+        counts[f"fotofecha/records/{item['status']}"] += 1
+    for reason in item.get("reasons") or ():
+        counts[f"fotofecha/failed/{reason}"] += 1
+    image = item.get("image")
+    if image is not None:
+        counts[f"fotofecha/images/{image['status']}"] += 1
+        if image["status"] != "ok":
+            counts[f"fotofecha/failed/{image['reason']}"] += 1

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from crawler.items import RecordItem
+from crawler.items import RecordItem, batch_parts
 from crawler.profile import RECORD_FIELDS
 from db.dates import says_undated
 
@@ -50,11 +50,17 @@ class ValidatePipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        if not isinstance(item, RecordItem):
-            return item
-        reasons, messages = check_required(item, self.crawler.spider.profile.required)
-        item["status"] = "incomplete" if reasons else "ok"
-        item["error"] = "; ".join(messages) or None
-        item["reasons"] = reasons
-        item["content_hash"] = content_hash(item)
+        required = self.crawler.spider.profile.required
+        for part in batch_parts(item):
+            if isinstance(part, RecordItem):
+                validate(part, required)
         return item
+
+
+def validate(item: RecordItem, required: tuple[str, ...]) -> None:
+    """Set the item's status, error, reasons and content_hash."""
+    reasons, messages = check_required(item, required)
+    item["status"] = "incomplete" if reasons else "ok"
+    item["error"] = "; ".join(messages) or None
+    item["reasons"] = reasons
+    item["content_hash"] = content_hash(item)
