@@ -51,7 +51,8 @@ def preferred(values: list[tuple[str, str]]) -> list[str]:
 
 
 def _is_http(value: str) -> bool:
-    return urlsplit(value).scheme in ("http", "https") and bool(urlsplit(value).netloc)
+    # The prefix first: most dc:identifier values are not URLs ("LRM-000001"), and urlsplit costs more.
+    return value[:8].lower().startswith(("http://", "https://")) and bool(urlsplit(value).netloc)
 
 
 def image_kind(url: str) -> str | None:

@@ -74,16 +74,24 @@ def _non_empty(value: str) -> str | None:
     return cleaned or None
 
 
-def record_item(values: dict[str, str | None]) -> RecordItem:
+def record_item(values: dict[str, str | None], normalised: bool = False) -> RecordItem:
     """A RecordItem as RecordLoader would load it from single values, without the loader's cost
-    (an OAI-PMH harvest builds hundreds a second): text whitespace-normalised, empty text absent."""
+    (an OAI-PMH harvest builds thousands a second): text whitespace-normalised, empty text absent.
+
+    normalised=True: the text values have single spaces already (Dublin Core read by crawler/oai.py),
+    so they are taken as they are.
+    """
     item = RecordItem()
+    verbatim = RecordLoader.verbatim
     for name, value in values.items():
         if value is None:
             continue
-        cleaned = value if name in RecordLoader.verbatim else _non_empty(value)
-        if cleaned is not None:
-            item[name] = cleaned
+        if name in verbatim:
+            item[name] = value
+        else:
+            cleaned = value if normalised else clean_text(value)
+            if cleaned:
+                item[name] = cleaned
     return item
 
 

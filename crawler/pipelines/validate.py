@@ -15,10 +15,15 @@ from crawler.profile import RECORD_FIELDS
 from db.dates import says_undated
 
 HASHED_FIELDS = (*RECORD_FIELDS, "image_url")
+# The fields in the order json.dumps(sort_keys=True) wrote them, and one encoder (json.dumps with
+# options builds a new one per call): the same hash, computed a few thousand times a second by a harvest.
+_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def content_hash(item: Mapping[str, object]) -> str:
-    payload = json.dumps({name: item.get(name) for name in HASHED_FIELDS}, sort_keys=True, ensure_ascii=False)
+    get = item.get
+    payload = _ENCODER.encode({name: get(name) for name in _SORTED_FIELDS})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

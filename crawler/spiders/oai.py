@@ -320,7 +320,9 @@ class OaiSpider(scrapy.Spider):
 
     def _record_item(self, record):
         fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
-        return record_item({"source": self.profile.source, **fields})
+        # Dublin Core text comes whitespace-normalised from crawler/oai.py; the header's identifier does not.
+        fields["source_id"] = " ".join(fields["source_id"].split())
+        return record_item({"source": self.profile.source, **fields}, normalised=True)
 
     def _list_error(self, response: Response, code: str, message: str) -> Iterator:
         if code == "noRecordsMatch":
