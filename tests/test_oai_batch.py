@@ -116,7 +116,7 @@ def test_a_batch_an_earlier_pipeline_failed_on_counts_every_part_as_not_stored()
     from twisted.python.failure import Failure
 
     spider = spider_for()
-    StorePipeline.from_crawler(spider.crawler)  # connects to item_error
+    store = StorePipeline.from_crawler(spider.crawler)  # connects to item_error (held weakly: keep it)
     try:
         raise OSError(28, "No space left on device")
     except OSError:
@@ -126,7 +126,7 @@ def test_a_batch_an_earlier_pipeline_failed_on_counts_every_part_as_not_stored()
     spider.crawler.signals.send_catch_log(signal=signals.item_error, item=batch, response=None, spider=spider,
                                           failure=failure)
     stats = spider.crawler.stats
-    assert stats.get_value("fotofecha/not_stored") == 2
+    assert store.held == [] and stats.get_value("fotofecha/not_stored") == 2
     assert (stats.get_value("fotofecha/failed/record_not_stored"), stats.get_value("fotofecha/failed/page_not_stored")) == (1, 1)
 
 

@@ -3,7 +3,9 @@
 A record, its image row and the removal of a stale failed-page row commit together or not
 at all, so a crawl killed at any moment leaves either the whole item or none of it: the
 rerun fetches what is missing and the database ends as if never interrupted.
-With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists hundreds of records a
+Items come one by one (the HTML crawl) or a list page at a time (the OAI-PMH spider's
+RecordBatch, whose parts are stored exactly as if they had come one by one, in their order).
+With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists thousands of records a
 second) items are held and written together, in the order they came, in one transaction
 every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end. A run of records
 then costs a few set-based statements (one SELECT of what is stored, one INSERT or UPDATE
@@ -99,8 +101,9 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     new_rows, updated_rows, image_updates, stale_image_ids = [], [], [], []
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
     for key, item in zip(keys, items, strict=True):
-        image = item.get("image")
-        values = {column: item.get(column) for column in RECORD_COLUMNS}
+        present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
+        image = present.get("image")
+        values = {column: present.get(column) for column in RECORD_COLUMNS}
         row, kept = stored.get(key), None
         if row is None:
             new_rows.append({"source": key[0], "source_id": key[1], **values, "first_seen": now, "last_seen": now})
