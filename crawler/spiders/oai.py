@@ -64,9 +64,8 @@ class OaiSpider(scrapy.Spider):
     name = "oai"
     # A list page brings a hundred records at once: they share transactions (see pipelines/store.py).
     custom_settings = {
-        # Ten pages per transaction, or a second's worth: a commit costs about what storing 40 records does.
+        # Up to ten pages per transaction (or FOTOFECHA_STORE_BATCH_S' worth): a commit costs what storing 40 records does.
         "FOTOFECHA_STORE_BATCH": 1000,
-        "FOTOFECHA_STORE_BATCH_S": 1.0,
         # Scrapy's check for `return value` in generator callbacks re-reads the callback's source (ast.parse) for
         # every response whose bound method it no longer holds: 7% of a metadata harvest's CPU. These have none.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
