@@ -161,3 +161,14 @@ def test_the_header_is_read_first_element_first_and_a_bare_header_too():
     headers = parse_list(envelope('<ListIdentifiers><header status="deleted"><identifier>oai:x:2</identifier>'
                                   "<datestamp>2024-01-02</datestamp></header></ListIdentifiers>")).records
     assert [(h.identifier, h.deleted, h.dc) for h in headers] == [("oai:x:2", True, {})]
+
+
+@pytest.mark.parametrize("value", ["http://h/x", "HTTPS://h", "https://h?q", "http://", "http:///x", "http:/h",
+                                   "https:h", "ftp://h/x", "LRM-000001", "http://?q", "http://#f", "httpx://h", ""])
+def test_is_http_agrees_with_urlsplit(value):
+    from urllib.parse import urlsplit
+
+    from crawler.dublincore import _is_http
+
+    parts = urlsplit(value)
+    assert _is_http(value) == (parts.scheme in ("http", "https") and bool(parts.netloc))
