@@ -46,12 +46,17 @@ def preferred(values: list[tuple[str, str]]) -> list[str]:
     """The texts in the best language present (Spanish, untagged, any), in document order."""
     if not values:
         return []
+    if len(values) == 1:  # most elements come once: nothing to choose
+        return [values[0][0]]
     best = min(_language_rank(lang) for _, lang in values)
     return [text for text, lang in values if _language_rank(lang) == best]
 
 
 def _is_http(value: str) -> bool:
-    return urlsplit(value).scheme in ("http", "https") and bool(urlsplit(value).netloc)
+    """An http(s) URL with a host, as urlsplit reads it (a harvest asks this a few times per record)."""
+    head = value[:8].lower()
+    rest = value[7:] if head.startswith("http://") else value[8:] if head.startswith("https://") else ""
+    return bool(rest) and rest[0] not in "/?#"
 
 
 def image_kind(url: str) -> str | None:
@@ -66,15 +71,22 @@ def image_kind(url: str) -> str | None:
     return None
 
 
-def pick_image(dc: dict[str, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
-    """(url, via) of the record's picture: IIIF first (archive quality), then a plain image URL."""
-    urls = [text for element in IMAGE_SOURCES for text, _ in dc.get(element, []) if _is_http(text)]
-    kinds = [(url, image_kind(url)) for url in urls]
+def _links(dc: dict[str, list[tuple[str, str]]]) -> dict[str, str | None]:
+    """http(s) URL -> image_kind, over dc:identifier, dc:relation and dc:source in that order."""
+    return {text: image_kind(text) for element in IMAGE_SOURCES for text, _ in dc.get(element, ()) if _is_http(text)}
+
+
+def _picture(links: dict[str, str | None]) -> tuple[str | None, str | None]:
     for wanted in ("iiif_manifest", "iiif_info", "image"):
-        for url, kind in kinds:
+        for url, kind in links.items():
             if kind == wanted:
                 return url, (None if kind == "image" else kind)
     return None, None
+
+
+def pick_image(dc: dict[str, list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+    """(url, via) of the record's picture: IIIF first (archive quality), then a plain image URL."""
+    return _picture(_links(dc))
 
 
 def _place(dc: dict[str, list[tuple[str, str]]]) -> str | None:
@@ -107,8 +119,9 @@ def dc_fields(record: OaiRecord, holder_element: str | Sequence[str] = "rights",
     descriptions = preferred(dc.get("description", []))
     dates = [text for text, _ in dc.get("date", [])]
     date_raw, _ = best_date([t for t in dates if not _SYSTEM_TIMESTAMP.match(t)] or dates)
-    pages = [t for t, _ in dc.get("identifier", []) if _is_http(t) and image_kind(t) is None]
-    image_url, via = pick_image(dc)
+    links = _links(dc)
+    pages = [t for t, _ in dc.get("identifier", ()) if t in links and links[t] is None]
+    image_url, via = _picture(links)
     return {
         "source_id": strip_prefix(record.identifier, identifier_prefix),
         "title": first("title"),

@@ -53,21 +53,45 @@ class DeletedItem(scrapy.Item):
     datestamp = scrapy.Field()  # when the repository withdrew it
 
 
+class RecordBatch(scrapy.Item):
+    """One OAI-PMH list page's records, withdrawals and listing row, through the pipelines as one item.
+
+    A page lists a hundred records: one item instead of a hundred spares Scrapy's per-item round
+    through the scraper and every pipeline. The pipelines treat each part as they would the item
+    alone; the store writes the parts in order (crawler/pipelines/store.py).
+    """
+
+    items = scrapy.Field()  # RecordItem | DeletedItem | PageItem, in the order the page listed them
+
+
+def batch_parts(item) -> list:
+    """The items `item` stands for: a RecordBatch's parts, or the item itself."""
+    return item["items"] if isinstance(item, RecordBatch) else [item]
+
+
 def _non_empty(value: str) -> str | None:
     cleaned = clean_text(value)
     return cleaned or None
 
 
-def record_item(values: dict[str, str | None]) -> RecordItem:
+def record_item(values: dict[str, str | None], normalised: bool = False) -> RecordItem:
     """A RecordItem as RecordLoader would load it from single values, without the loader's cost
-    (an OAI-PMH harvest builds hundreds a second): text whitespace-normalised, empty text absent."""
+    (an OAI-PMH harvest builds thousands a second): text whitespace-normalised, empty text absent.
+
+    normalised=True: the text values have single spaces already (Dublin Core read by crawler/oai.py),
+    so they are taken as they are.
+    """
     item = RecordItem()
+    verbatim = RecordLoader.verbatim
     for name, value in values.items():
         if value is None:
             continue
-        cleaned = value if name in RecordLoader.verbatim else _non_empty(value)
-        if cleaned is not None:
-            item[name] = cleaned
+        if name in verbatim:
+            item[name] = value
+        else:
+            cleaned = value if normalised else clean_text(value)
+            if cleaned:
+                item[name] = cleaned
     return item
 
 

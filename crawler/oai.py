@@ -149,28 +149,59 @@ def parse_formats(body: bytes) -> tuple[tuple[str, str] | None, list[str]]:
     return _error(root), prefixes
 
 
+_HEADER, _METADATA = f"{{{OAI_NS}}}header", f"{{{OAI_NS}}}metadata"
+_IDENTIFIER, _DATESTAMP, _SET_SPEC = f"{{{OAI_NS}}}identifier", f"{{{OAI_NS}}}datestamp", f"{{{OAI_NS}}}setSpec"
+_LOCAL_NAMES: dict[str, str] = {}  # "{namespace}title" -> "title": a page repeats a dozen tags a hundred times
+
+
 def _dc_values(metadata) -> dict[str, list[tuple[str, str]]]:
     values: dict[str, list[tuple[str, str]]] = {}
     if metadata is None:
         return values
     for element in metadata.iter(_DC_ANY, _DCTERMS_ANY):
         # A leaf's text is its .text; mixed content needs the walk.
-        raw = (element.text or "") if len(element) == 0 else "".join(element.itertext())
+        raw = element.text if len(element) == 0 else "".join(element.itertext())
+        if not raw:
+            continue
         text = " ".join(raw.split())
         if text:
-            local = element.tag.rpartition("}")[2]
-            values.setdefault(local, []).append((text, (element.get(XML_LANG) or "").strip().lower()))
+            tag = element.tag
+            local = _LOCAL_NAMES.get(tag) or _LOCAL_NAMES.setdefault(tag, tag.rpartition("}")[2])
+            lang = element.get(XML_LANG)
+            entry = (text, lang.strip().lower() if lang else "")
+            if local in values:
+                values[local].append(entry)
+            else:
+                values[local] = [entry]
     return values
 
 
 def _record(node) -> OaiRecord:
-    header = node.find("o:header", NS) if node.tag == f"{{{OAI_NS}}}record" else node
+    """A <record> (header and metadata) or a bare <header>, read child by child: one pass, no path lookups."""
+    header, metadata = (node, None) if node.tag == _HEADER else (None, None)
+    if header is None:
+        for child in node:
+            if child.tag == _HEADER and header is None:
+                header = child
+            elif child.tag == _METADATA and metadata is None:
+                metadata = child
+    identifier = datestamp = None  # the first of each, as written, surrounding space stripped
+    set_specs: list[str] = []
+    if header is not None:
+        for child in header:
+            tag = child.tag
+            if tag == _IDENTIFIER:
+                identifier = (child.text or "").strip() if identifier is None else identifier
+            elif tag == _DATESTAMP:
+                datestamp = (child.text or "").strip() if datestamp is None else datestamp
+            elif tag == _SET_SPEC and child.text:
+                set_specs.append(child.text.strip())
     return OaiRecord(
-        identifier=_text(header, "o:identifier") or "",
-        datestamp=_text(header, "o:datestamp") or "",
-        deleted=header.get("status") == "deleted",
-        set_specs=tuple(s.text.strip() for s in header.iterfind("o:setSpec", NS) if s.text),
-        dc=_dc_values(node.find("o:metadata", NS)),
+        identifier=identifier or "",
+        datestamp=datestamp or "",
+        deleted=header is not None and header.get("status") == "deleted",
+        set_specs=tuple(set_specs),
+        dc=_dc_values(metadata),
     )
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from crawler.items import RecordItem
+from crawler.items import RecordItem, batch_parts
 from db.dates import parse_date
+
+
+def set_dates(item: RecordItem) -> None:
+    estimate = parse_date(item.get("date_raw") or "")
+    item["year"] = estimate.year
+    item["year_min"] = estimate.year_min
+    item["year_max"] = estimate.year_max
+    item["date_precision"] = estimate.precision
 
 
 class DatePipeline:
     def process_item(self, item):
-        if isinstance(item, RecordItem):
-            estimate = parse_date(item.get("date_raw") or "")
-            item["year"] = estimate.year
-            item["year_min"] = estimate.year_min
-            item["year_max"] = estimate.year_max
-            item["date_precision"] = estimate.precision
+        for part in batch_parts(item):
+            if isinstance(part, RecordItem):
+                set_dates(part)
         return item

@@ -3,7 +3,9 @@
 A record, its image row and the removal of a stale failed-page row commit together or not
 at all, so a crawl killed at any moment leaves either the whole item or none of it: the
 rerun fetches what is missing and the database ends as if never interrupted.
-With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists hundreds of records a
+Items come one by one (the HTML crawl) or a list page at a time (the OAI-PMH spider's
+RecordBatch, whose parts are stored exactly as if they had come one by one, in their order).
+With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists thousands of records a
 second) items are held and written together, in the order they came, in one transaction
 every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end. A run of records
 then costs a few set-based statements (one SELECT of what is stored, one INSERT or UPDATE
@@ -22,14 +24,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from scrapy import signals
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.items import DeletedItem, PageItem, RecordItem
+from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
 
@@ -99,8 +101,9 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     new_rows, updated_rows, image_updates, stale_image_ids = [], [], [], []
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
     for key, item in zip(keys, items, strict=True):
-        image = item.get("image")
-        values = {column: item.get(column) for column in RECORD_COLUMNS}
+        present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
+        image = present.get("image")
+        values = {column: present.get(column) for column in RECORD_COLUMNS}
         row, kept = stored.get(key), None
         if row is None:
             new_rows.append({"source": key[0], "source_id": key[1], **values, "first_seen": now, "last_seen": now})
@@ -201,8 +204,9 @@ class StorePipeline:
         return pipeline
 
     def item_error(self, item, response, spider, failure) -> None:
-        """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one."""
-        self._count_not_stored(item)
+        """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one (nor a batch's parts)."""
+        for part in batch_parts(item):
+            self._count_not_stored(part)
 
     def _count_not_stored(self, item) -> None:
         if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
@@ -223,14 +227,15 @@ class StorePipeline:
             self.engine.dispose()
 
     def process_item(self, item):
-        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+        parts = [part for part in batch_parts(item) if isinstance(part, (RecordItem, PageItem, DeletedItem))]
+        if not parts:
             return item
-        if self.batch_size == 1:
-            self._write_each([item])
+        if self.batch_size == 1 and not isinstance(item, RecordBatch):
+            self._write_each(parts)
             return item
         if not self.held:
             self.held_since = time.monotonic()
-        self.held.append(item)
+        self.held += parts  # a RecordBatch's parts are written as if they had come one by one
         if len(self.held) >= self.batch_size or time.monotonic() - self.held_since >= self.batch_seconds:
             self._flush()
         return item
@@ -274,34 +279,31 @@ class StorePipeline:
                     done.append((first, None))
                 else:
                     done.append((first, mark_deleted(connection, first)))
+        counts: Counter[str] = Counter()  # summed here, then one stats call per counter (not per item)
         for item, outcome in done:
             if isinstance(item, RecordItem):
                 self.failed_pages.discard(item.get("page_url"))
-                self._count_record(item, outcome)
+                _count_record(counts, item, outcome)
             elif isinstance(item, PageItem):
                 if item["kind"] == "record" and item["status"] == "failed":
                     self.failed_pages.add(item["url"])
-                self._count_page(item)
+                counts[f"fotofecha/pages/{item['kind']}" if item["status"] == "ok" else f"fotofecha/failed/{item['reason']}"] += 1
             else:
-                self.crawler.stats.inc_value("fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen")
-
-    def _count_record(self, item: RecordItem, outcome: str) -> None:
+                counts["fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen"] += 1
         stats = self.crawler.stats
-        stats.inc_value(f"fotofecha/records/{outcome}")
-        stats.inc_value("fotofecha/records/done")
-        if item["status"] != "ok":
-            stats.inc_value(f"fotofecha/records/{item['status']}")
-        for reason in item.get("reasons") or ():
-            stats.inc_value(f"fotofecha/failed/{reason}")
-        image = item.get("image")
-        if image is not None:
-            stats.inc_value(f"fotofecha/images/{image['status']}")
-            if image["status"] != "ok":
-                stats.inc_value(f"fotofecha/failed/{image['reason']}")
+        for key, count in counts.items():
+            stats.inc_value(key, count)
 
-    def _count_page(self, item: PageItem) -> None:
-        stats = self.crawler.stats
-        if item["status"] == "ok":
-            stats.inc_value(f"fotofecha/pages/{item['kind']}")
-        else:
-            stats.inc_value(f"fotofecha/failed/{item['reason']}")
+
+def _count_record(counts: Counter[str], item: RecordItem, outcome: str) -> None:
+    counts[f"fotofecha/records/{outcome}"] += 1
+    counts["fotofecha/records/done"] += 1
+    if item["status"] != "ok":
+        counts[f"fotofecha/records/{item['status']}"] += 1
+    for reason in item.get("reasons") or ():
+        counts[f"fotofecha/failed/{reason}"] += 1
+    image = item.get("image")
+    if image is not None:
+        counts[f"fotofecha/images/{image['status']}"] += 1
+        if image["status"] != "ok":
+            counts[f"fotofecha/failed/{image['reason']}"] += 1

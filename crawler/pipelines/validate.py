@@ -10,15 +10,20 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from crawler.items import RecordItem
+from crawler.items import RecordItem, batch_parts
 from crawler.profile import RECORD_FIELDS
 from db.dates import says_undated
 
 HASHED_FIELDS = (*RECORD_FIELDS, "image_url")
+# The fields in the order json.dumps(sort_keys=True) wrote them, and one encoder (json.dumps with
+# options builds a new one per call): the same hash, computed a few thousand times a second by a harvest.
+_SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def content_hash(item: Mapping[str, object]) -> str:
-    payload = json.dumps({name: item.get(name) for name in HASHED_FIELDS}, sort_keys=True, ensure_ascii=False)
+    get = item.get
+    payload = _ENCODER.encode({name: get(name) for name in _SORTED_FIELDS})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -50,11 +55,17 @@ class ValidatePipeline:
         return cls(crawler)
 
     def process_item(self, item):
-        if not isinstance(item, RecordItem):
-            return item
-        reasons, messages = check_required(item, self.crawler.spider.profile.required)
-        item["status"] = "incomplete" if reasons else "ok"
-        item["error"] = "; ".join(messages) or None
-        item["reasons"] = reasons
-        item["content_hash"] = content_hash(item)
+        required = self.crawler.spider.profile.required
+        for part in batch_parts(item):
+            if isinstance(part, RecordItem):
+                validate(part, required)
         return item
+
+
+def validate(item: RecordItem, required: tuple[str, ...]) -> None:
+    """Set the item's status, error, reasons and content_hash."""
+    reasons, messages = check_required(item, required)
+    item["status"] = "incomplete" if reasons else "ok"
+    item["error"] = "; ".join(messages) or None
+    item["reasons"] = reasons
+    item["content_hash"] = content_hash(item)
