@@ -27,7 +27,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from benchmarks.evidence import import_real  # noqa: E402
-from dataset.imageio import load_image  # noqa: E402
 from modeling.evidence.ablation import ABLATION_COLUMNS  # noqa: E402
 from modeling.evidence.fit import evaluate_evidence  # noqa: E402
 from modeling.evidence.people import people_boxes, people_features, people_oof  # noqa: E402
@@ -72,8 +71,7 @@ def main() -> None:
         boxes = people_boxes(paths, cache)
         detect_s, detect_cpu = time.perf_counter() - start, time.process_time() - cpu
         start, cpu = time.perf_counter(), time.process_time()
-        images = [load_image(p) if b else None for p, b in zip(paths, boxes, strict=True)]
-        people = people_features(model, images, boxes, config.img_size, mean, std)
+        people = people_features(model, paths, boxes, config.img_size, mean, std)
         embed_s, embed_cpu = time.perf_counter() - start, time.process_time() - cpu
         faces = np.array([sum(p.kind == "face" for p in b) for b in boxes])
         figures = np.array([sum(p.kind == "figure" for p in b) for b in boxes])

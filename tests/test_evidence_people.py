@@ -98,6 +98,8 @@ def test_features_follow_the_boxes_on_real_jpegs(real_files, tiny_model, tmp_pat
             assert not features.vectors[i].any()  # nobody: no vector at all, and the source is silent
         else:
             assert np.abs(features.vectors[i, :width]).sum() > 0
+    from_files = people_features(tiny_model, real_files, boxes, 32, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+    np.testing.assert_allclose(from_files.vectors, features.vectors, rtol=1e-5, atol=1e-6)  # files decode the same
     # the crop vector is the backbone's pooled output of the padded square crop, computed here independently
     i = int(np.flatnonzero(features.present)[0])
     one = [max(boxes[i], key=lambda p: (p.x1 - p.x0) * (p.y1 - p.y0))]

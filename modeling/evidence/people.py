@@ -99,32 +99,44 @@ def counts(people: Sequence[Person], size: tuple[int, int]) -> np.ndarray:
     return np.array([len(faces), sum(p.kind == FIGURE for p in people), largest / float(size[0] * size[1])])
 
 
-def people_features(model: torch.nn.Module, images: Sequence[Image.Image | None], boxes: Sequence[Sequence[Person]],
-                    img_size: int, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int = 32
-                    ) -> PeopleFeatures:
-    """Each picture's mean crop vector (through `model`'s pooled features) and counts; absent without people."""
+def people_features(model: torch.nn.Module, images: Sequence[Image.Image | Path | None],
+                    boxes: Sequence[Sequence[Person]], img_size: int, mean: tuple[float, ...], std: tuple[float, ...],
+                    batch_size: int = 32) -> PeopleFeatures:
+    """Each picture's mean crop vector (through `model`'s pooled features) and counts; absent without people.
+
+    A picture may be given as its file (decoded only when it has people, one at a time) or as an image.
+    """
     width = int(model.num_features)
     n = len(images)
     vectors, present = np.zeros((n, width + len(COUNTS)), dtype=np.float32), np.zeros(n, dtype=bool)
-    crops, owner = [], []
+    sums, seen = np.zeros((n, width)), np.zeros(n)
+    model = model.eval()
+    device = next(model.parameters()).device
+    crops: list[np.ndarray] = []
+    owner: list[int] = []
+
+    def flush() -> None:  # embed the crops gathered so far (a batch at a time: memory stays flat)
+        out = pooled(model, torch.from_numpy(np.stack(crops)).to(device)).cpu().numpy()
+        for row, vector in zip(owner, out, strict=True):
+            sums[row] += vector
+            seen[row] += 1
+        crops.clear()
+        owner.clear()
+
     for i, (image, people) in enumerate(zip(images, boxes, strict=True)):
         if image is None or not people:
             continue
         present[i] = True
-        vectors[i, width:] = counts(people, image.size)
-        rgb = image.convert("RGB")
+        rgb = load_image(image) if isinstance(image, Path) else image.convert("RGB")
+        vectors[i, width:] = counts(people, rgb.size)
         for person in sorted(people, key=lambda p: -(p.x1 - p.x0) * (p.y1 - p.y0))[:MAX_CROPS]:
             crop = rgb.crop(crop_box(person)).resize((img_size, img_size), Image.Resampling.BILINEAR)
             crops.append(to_tensor_array(crop, mean, std))
             owner.append(i)
-    model = model.eval()
-    sums, seen = np.zeros((n, width)), np.zeros(n)
-    for offset in range(0, len(crops), batch_size):
-        batch = torch.from_numpy(np.stack(crops[offset: offset + batch_size]))
-        out = pooled(model, batch.to(next(model.parameters()).device)).cpu().numpy()
-        for row, vector in zip(owner[offset: offset + batch_size], out, strict=True):
-            sums[row] += vector
-            seen[row] += 1
+            if len(crops) == batch_size:
+                flush()
+    if crops:
+        flush()
     at = seen > 0
     vectors[at, :width] = sums[at] / seen[at, None]
     return PeopleFeatures(vectors, present)

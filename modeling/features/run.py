@@ -146,15 +146,13 @@ def train_head_only(config: TrainConfig, show: bool = True):
 
 def run_people_features(model, export: Export, rows: list[ExportRow], config: TrainConfig, mean, std):
     """The people features of every row (--evidence all+people): detections cached beside the features."""
-    from dataset.imageio import load_image
     from modeling.evidence.people import people_boxes, people_features
 
     paths = [export.root / row.file for row in rows]
     cache_dir = Path(config.feature_cache) if config.feature_cache else export.root / ".features"
     boxes = people_boxes(paths, cache_dir)
-    images = [load_image(path) if found else None for path, found in zip(paths, boxes, strict=True)]
     device = resolve_device(config.device)
-    features = people_features(model.to(device), images, boxes, config.img_size, mean, std, config.batch_size)
+    features = people_features(model.to(device), paths, boxes, config.img_size, mean, std, config.batch_size)
     model.cpu()
     return features
 
