@@ -23,7 +23,6 @@ from dataset.people import FACE, FIGURE, Person, detect_people
 from modeling.answer import RecordFacts
 from modeling.evidence.base import Estimates
 from modeling.evidence.fit import evaluate_evidence
-from modeling.evidence.fusion import fit_fusion
 from modeling.evidence.people import (
     BOXES_FILE,
     COUNTS,
@@ -180,27 +179,26 @@ def test_the_evidence_sentence_names_the_people_in_both_languages():
     assert (said.source, said.en, said.es) == ("people", "the people in it: 1930-1950", "las personas: 1930-1950")
 
 
-def test_fused_dater_says_what_the_people_suggest(tiny_run, real_files):
+def test_fused_dater_says_what_the_people_suggest(tiny_run, real_files, tmp_path):
     from modeling.evidence.dater import FusedDater
-    from modeling.evidence.fusion import Fusion
+    from modeling.evidence.fit import FittedSources, write_fusion
     from modeling.inference.predict import Predictor
 
-    predictor = Predictor.from_run_dir(tiny_run)
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    predictor = Predictor.from_run_dir(run)
     features, years = _synthetic(80, seed=3)
     width = predictor.model.num_features + len(COUNTS)
     people = PeopleModel(np.zeros(width), np.ones(width), np.zeros(width), 1950.0)  # says 1950 for anyone
-    estimates = {"picture": Estimates(years + 10, np.ones(80), np.ones(80, dtype=bool)),
-                 "people": Estimates(np.where(features.present, years, 0), np.ones(80), features.present)}
-    edges, labels = predictor.edges, predictor.labels
-    span = (int(edges[0]), int(edges[-1]))
-
-    def fitted(sources):
-        return fit_fusion(years, estimates, sources, 0.8, span).to_json()
-
-    meta = {"fusion": fitted(("picture", "people")), "alone": {s: fitted((s,)) for s in ("picture", "people")},
-            "edges": list(edges), "labels": list(labels), "sources": ["picture", "people"]}
-    dater = FusedDater(tiny_run, meta, predictor, None, None, None, predictor.img_size, people)
-    assert Fusion.from_json(meta["fusion"]).sources == ("picture", "people")
+    picture = Estimates(years + np.random.default_rng(4).normal(0, 20, 80), np.ones(80), np.ones(80, dtype=bool))
+    rows, folds = _rows(years), np.arange(80) % 4
+    cv = evaluate_evidence(rows, folds, picture, predictor.edges, predictor.labels,
+                           people=people_oof(features, years, folds))
+    write_fusion(run, cv, FittedSources(None, None, None, people), predictor.edges, predictor.labels)
+    meta = json.loads((run / "fusion" / "fusion.json").read_text())
+    assert meta["sources"] == ["picture", "people"] and meta["files"] == {"people": "people.npz"}
+    dater = FusedDater.from_run_dir(run)
+    np.testing.assert_allclose(dater.people.intercept, 1950.0)
     images = [load_image(path) for path in real_files]
     answers = dater.date([RecordFacts()] * len(images), images)
     for image, answer in zip(images, answers, strict=True):
@@ -208,7 +206,7 @@ def test_fused_dater_says_what_the_people_suggest(tiny_run, real_files):
             assert set(answer.sources) == {"picture", "people"}
             line = next(e for e in answer.evidence if e.source == "people")
             assert line.en.startswith("the people in it: ") and line.es.startswith("las personas: ")
-        else:
+        else:  # nobody found: the answer rests on the picture alone
             assert answer.sources == ("picture",)
     assert any("people" in a.sources for a in answers) and any(a.sources == ("picture",) for a in answers)
 
