@@ -25,6 +25,9 @@ def test_every_pixel_but_the_people_is_drawn_as_before():
     with_people = np.asarray(render_photo(1990, 3))
     assert hashlib.sha256(np.ascontiguousarray(with_people[:, 124:251]).tobytes()).hexdigest() == (
         "0928ecbcb4ceac6a69136ead0cabaead04d7effbecba6bbc54e47b67b3949005")
+    # pictures under DRESSED_MIN_HEIGHT keep the older plain silhouettes: the small pictures tests build are unchanged
+    assert hashlib.sha256(render_photo(1990, 3, (200, 150)).tobytes()).hexdigest() == (
+        "92e183fd72b919cb40e0310eb1f954d7fe32fc7b6b2fb922639331c050eed89a")
 
 
 def _drawn(year: int, seed: int) -> np.ndarray:

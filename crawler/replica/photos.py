@@ -28,6 +28,10 @@ from crawler.replica.figures import Dress, draw_figure
 # decades overlap.
 ERA_JITTER = 7.0
 
+# Pictures lower than this keep the older plain silhouettes: a face there is under 10 px and clothes cannot be
+# read, and the small pictures the tests build stay the pixels they were.
+DRESSED_MIN_HEIGHT = 160
+
 # Side of the shared square grain field, in pixels.
 GRAIN_TILE = 768
 
@@ -190,7 +194,27 @@ def _figure(img: np.ndarray, rng: np.random.Generator, cx: int, base: int, scale
     skin_base = (0.85, 0.68, 0.56)
     head_in = max(0, hy - head_r) < min(h, hy + head_r) and max(0, cx - head_r) < min(w, cx + head_r)
     skin = _random_colour(rng if head_in else dress.rng, skin_base, 0.05)
-    draw_figure(img, cx, base, scale * grow, coat, skin, dress)
+    if h < DRESSED_MIN_HEIGHT:
+        _plain_figure(img, cx, base, scale, coat, skin)
+    else:
+        draw_figure(img, cx, base, scale * grow, coat, skin, dress)
+
+
+def _plain_figure(img: np.ndarray, cx: int, base: int, scale: float, coat: np.ndarray, skin: np.ndarray) -> None:
+    """The older silhouette (a dark body, a light round head): what small pictures show."""
+    h, w, _ = img.shape
+    body_h, body_w, head_r = int(40 * scale), int(14 * scale), int(6 * scale) + 1
+    top = base - body_h
+    x0, x1 = max(0, cx - body_w // 2), min(w, cx + body_w // 2)
+    y0, y1 = max(0, top), min(h, base)
+    if x0 < x1 and y0 < y1:
+        img[y0:y1, x0:x1] = coat
+    hy = top - head_r
+    ya, yb, xa, xb = max(0, hy - head_r), min(h, hy + head_r), max(0, cx - head_r), min(w, cx + head_r)
+    if ya < yb and xa < xb:
+        yy = np.arange(ya, yb)[:, None] - hy
+        xx = np.arange(xa, xb)[None, :] - cx
+        img[ya:yb, xa:xb][(yy * yy + xx * xx) <= head_r * head_r] = skin
 
 
 @lru_cache(maxsize=1)
