@@ -124,9 +124,10 @@ def _parse_lr(_ctx, _param, value: str) -> float | None:
 @click.option("--cv", type=int, default=0, show_default=True,
               help="--head-only: K-fold cross-validation over every exported image (mean and spread in "
                    "metrics.json, out-of-fold estimates in oof.csv); 0 = none.")
-@click.option("--evidence", type=click.Choice(["all", "picture"]), default="all", show_default=True,
+@click.option("--evidence", type=click.Choice(["all", "all+people", "picture"]), default="all", show_default=True,
               help="--head-only --cv: all = date from the picture and the catalogue (title, description, stated "
                    "dates, holder, place) when the export has any, writing RUN_DIR/fusion/ and ablation.csv; "
+                   "all+people = also from the faces and figures found in each picture (needs the people extra); "
                    "picture = the picture alone.")
 @quiet_option
 def train(out: Path, lr: float | None, **options) -> None:

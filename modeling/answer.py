@@ -46,7 +46,7 @@ class RecordFacts:
 class Evidence:
     """One thing an answer rests on, said in both languages ("the title says 1932")."""
 
-    source: str  # picture | text | explicit_date | holder | place (the source's name in ablation tables)
+    source: str  # picture | text | explicit_date | holder | place | people (the source's name in ablation tables)
     es: str  # the sentence in Spanish
     en: str  # the same sentence in English
 

@@ -22,9 +22,15 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from crawler.replica.figures import Dress, draw_figure
+
 # Year jitter (standard deviation) applied before reading the era curves: it makes neighbouring
 # decades overlap.
 ERA_JITTER = 7.0
+
+# Pictures lower than this keep the older plain silhouettes: a face there is under 10 px and clothes cannot be
+# read, and the small pictures the tests build stay the pixels they were.
+DRESSED_MIN_HEIGHT = 160
 
 # Side of the shared square grain field, in pixels.
 GRAIN_TILE = 768
@@ -120,7 +126,8 @@ def _random_colour(rng: np.random.Generator, base: tuple[float, float, float], s
     return np.clip(np.array(base, np.float32) + rng.normal(0.0, spread, 3).astype(np.float32), 0.0, 1.0)
 
 
-def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator) -> None:
+def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator,
+            dress: Dress) -> None:
     """Sky, ground, then (drawn from `detail`) a row of buildings with windows and a few figures."""
     h, w, _ = img.shape
     horizon = int(h * rng.uniform(0.38, 0.68))
@@ -154,10 +161,13 @@ def _street(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.nd
         block[:2] *= 0.7  # cornice shadow
         x += bw
     for _ in range(int(rng.integers(0, 6))):
-        _figure(img, rng, cx=int(rng.integers(0, w)), base=int(rng.integers(horizon, h)), scale=h / 240)
+        # passers-by are drawn 1.5-3.5 times the old size (from the dress stream): big enough to be found
+        _figure(img, rng, cx=int(rng.integers(0, w)), base=int(rng.integers(horizon, h)), scale=h / 240, dress=dress,
+                grow=float(dress.rng.uniform(1.5, 3.5)))
 
 
-def _portrait(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator) -> None:
+def _portrait(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, detail: np.random.Generator,
+              dress: Dress) -> None:
     """A studio backdrop with (drawn from `detail`) one to three large figures."""
     h, w, _ = img.shape
     backdrop = _random_colour(rng, (0.55, 0.5, 0.45), 0.1)
@@ -167,15 +177,34 @@ def _portrait(img: np.ndarray, rng: np.random.Generator, xs: np.ndarray, ys: np.
     n = int(rng.integers(1, 4))
     for i in range(n):
         cx = int(w * (i + 1) / (n + 1) + rng.normal(0, w * 0.04))
-        _figure(img, rng, cx=cx, base=h + int(h * 0.1), scale=h / 240 * rng.uniform(2.2, 3.2))
+        _figure(img, rng, cx=cx, base=h + int(h * 0.1), scale=h / 240 * rng.uniform(2.2, 3.2), dress=dress)
 
 
-def _figure(img: np.ndarray, rng: np.random.Generator, cx: int, base: int, scale: float) -> None:
-    """A person: a dark body (rectangle) and a light head (ellipse), standing on `base`."""
+def _figure(img: np.ndarray, rng: np.random.Generator, cx: int, base: int, scale: float, dress: Dress,
+            grow: float = 1.0) -> None:
+    """A person standing on `base`, dressed for the year (crawler/replica/figures.py), `grow` times `scale`.
+
+    The draws from `rng` are the ones the plain figures of earlier versions made (a coat colour, then a
+    skin colour when the head was in the picture), so the rest of the picture comes out as it did.
+    """
+    h, w, _ = img.shape
+    body_h, head_r = int(40 * scale), int(6 * scale) + 1
+    hy = base - body_h - head_r
+    coat = _random_colour(rng, (0.2, 0.2, 0.25), 0.12)
+    skin_base = (0.85, 0.68, 0.56)
+    head_in = max(0, hy - head_r) < min(h, hy + head_r) and max(0, cx - head_r) < min(w, cx + head_r)
+    skin = _random_colour(rng if head_in else dress.rng, skin_base, 0.05)
+    if h < DRESSED_MIN_HEIGHT:
+        _plain_figure(img, cx, base, scale, coat, skin)
+    else:
+        draw_figure(img, cx, base, scale * grow, coat, skin, dress)
+
+
+def _plain_figure(img: np.ndarray, cx: int, base: int, scale: float, coat: np.ndarray, skin: np.ndarray) -> None:
+    """The older silhouette (a dark body, a light round head): what small pictures show."""
     h, w, _ = img.shape
     body_h, body_w, head_r = int(40 * scale), int(14 * scale), int(6 * scale) + 1
     top = base - body_h
-    coat = _random_colour(rng, (0.2, 0.2, 0.25), 0.12)
     x0, x1 = max(0, cx - body_w // 2), min(w, cx + body_w // 2)
     y0, y1 = max(0, top), min(h, base)
     if x0 < x1 and y0 < y1:
@@ -185,8 +214,7 @@ def _figure(img: np.ndarray, rng: np.random.Generator, cx: int, base: int, scale
     if ya < yb and xa < xb:
         yy = np.arange(ya, yb)[:, None] - hy
         xx = np.arange(xa, xb)[None, :] - cx
-        face = (yy * yy + xx * xx) <= head_r * head_r
-        img[ya:yb, xa:xb][face] = _random_colour(rng, (0.85, 0.68, 0.56), 0.05)
+        img[ya:yb, xa:xb][(yy * yy + xx * xx) <= head_r * head_r] = skin
 
 
 @lru_cache(maxsize=1)
@@ -302,7 +330,7 @@ def render_photo(year: int, seed: int, size: tuple[int, int] = (320, 240), sitti
     xs, ys = _grid(w, h)
     img = np.empty((h, w, 3), np.float32)
     detail = rng if sitting == 0 else np.random.default_rng([int(seed) & 0xFFFFFFFF, int(year) & 0xFFFF, w, h, sitting])
-    (_portrait if look.portrait else _street)(img, rng, xs, ys, detail)
+    (_portrait if look.portrait else _street)(img, rng, xs, ys, detail, Dress.of(year, seed, w, h, sitting))
     img *= (1.0 + 0.15 * xs * rng.uniform(-1, 1))[..., None]  # light from one side
     img += _smooth_noise(rng, w, h, 24)[..., None] * 0.04  # surface texture
     img = _develop(img, look, rng, xs, ys)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SOURCES = ("picture", "text", "explicit_date", "holder", "place")  # the names ablation tables and Answers use
+SOURCES = ("picture", "text", "explicit_date", "holder", "place", "people")  # the names ablation tables and Answers use
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,15 @@ from modeling.evidence.explicit import explicit_estimates, stated_date
 from modeling.evidence.fit import FUSION_DIR, FUSION_JSON
 from modeling.evidence.fusion import Fusion
 from modeling.evidence.groups import GroupPrior
+from modeling.evidence.people import PeopleModel
 from modeling.evidence.picture import picture_years
-from modeling.evidence.sentences import explicit_evidence, holder_evidence, picture_evidence, text_evidence
+from modeling.evidence.sentences import (
+    explicit_evidence,
+    holder_evidence,
+    people_evidence,
+    picture_evidence,
+    text_evidence,
+)
 from modeling.evidence.text import TextModel, record_text
 from modeling.runs import read_run_config
 
@@ -35,9 +42,9 @@ class FusedDater:
     """A run's fusion and its fitted sources. Load once with from_run_dir; `date` answers a batch."""
 
     def __init__(self, run_dir: Path, meta: dict, predictor, text: TextModel | None, holder: GroupPrior | None,
-                 place: GroupPrior | None, img_size: int):
+                 place: GroupPrior | None, img_size: int, people: PeopleModel | None = None):
         self.run_dir, self.meta, self.predictor = run_dir, meta, predictor
-        self.text, self.holder, self.place = text, holder, place
+        self.text, self.holder, self.place, self.people = text, holder, place, people
         self.fusion = Fusion.from_json(meta["fusion"])
         self.alone = {s: Fusion.from_json(f) for s, f in meta["alone"].items()}
         self.edges, self.labels = tuple(meta["edges"]), tuple(meta["labels"])
@@ -57,8 +64,9 @@ class FusedDater:
         text = TextModel.load(folder / files["text"]) if "text" in files else None
         holder = GroupPrior.load(folder / files["holder"]) if "holder" in files else None
         place = GroupPrior.load(folder / files["place"]) if "place" in files else None
+        people = PeopleModel.load(folder / files["people"]) if "people" in files and predictor is not None else None
         img_size = predictor.img_size if predictor is not None else int(read_run_config(run_dir)["img_size"])
-        return cls(run_dir, meta, predictor, text, holder, place, img_size)
+        return cls(run_dir, meta, predictor, text, holder, place, img_size, people)
 
     def estimates(self, facts: Sequence[RecordFacts], images: Sequence[Image.Image | None]) -> dict[str, Estimates]:
         """What each source says of every record (absent where it has nothing)."""
@@ -77,7 +85,20 @@ class FusedDater:
             out["holder"] = self.holder.estimate([f.holder for f in facts])
         if self.place is not None:
             out["place"] = self.place.estimate([f.place for f in facts])
+        if self.people is not None:
+            out["people"] = self._people(images)
         return out
+
+    def _people(self, images: Sequence[Image.Image | None]) -> Estimates:
+        """The people source on uploaded pictures: detected here, their crops through the run's own backbone."""
+        from dataset.people import detect_people
+        from modeling.evidence.people import people_features
+
+        boxes = [detect_people(image) if image is not None else [] for image in images]
+        model = self.predictor.model
+        with self.predictor._lock:
+            features = people_features(model, images, boxes, self.img_size, self.predictor.mean, self.predictor.std)
+        return self.people.estimate(features)
 
     def date(self, facts: Sequence[RecordFacts], images: Sequence[Image.Image | None]) -> list[Answer]:
         """One Answer per (facts, picture); `facts` may be empty (no catalogue data for any picture)."""
@@ -99,10 +120,11 @@ class FusedDater:
         return answers
 
     def _evidence(self, source: str, i: int, record: RecordFacts, estimates: dict[str, Estimates]):
-        if source in ("picture", "text"):
+        if source in ("picture", "text", "people"):
             alone = self.alone[source].apply({source: estimates[source].take(np.array([i]))})
             low, high = int(np.floor(alone.low[0])), int(np.ceil(alone.high[0]))
-            return picture_evidence(low, high) if source == "picture" else text_evidence(low, high)
+            said = {"picture": picture_evidence, "text": text_evidence, "people": people_evidence}[source]
+            return said(low, high)
         if source == "explicit_date":
             stated = stated_date(record.title, record.description)
             return explicit_evidence(stated.field, stated.found.phrase) if stated else None

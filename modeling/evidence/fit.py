@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,13 @@ from modeling.evidence.base import SOURCES, Estimates
 from modeling.evidence.explicit import explicit_estimates
 from modeling.evidence.fusion import MIN_PER_COMBINATION, Fused, Fusion, cross_fit, fit_fusion
 from modeling.evidence.groups import GroupPrior
+from modeling.evidence.people import PeopleFeatures, PeopleModel, fit_people, people_oof
 from modeling.evidence.text import TextModel, record_text
 from modeling.training.data import ExportRow
 
 FUSION_DIR = "fusion"
 FUSION_JSON = "fusion.json"
-FILES = {"text": "text.npz", "holder": "holder.json", "place": "place.json"}
+FILES = {"text": "text.npz", "holder": "holder.json", "place": "place.json", "people": "people.npz"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class FittedSources:
     text: TextModel | None  # None when no record has text
     holder: GroupPrior | None  # None when no record has a holder
     place: GroupPrior | None  # None when no record has a place
+    people: PeopleModel | None = None  # None unless asked for (--evidence all+people) and enough records show people
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,8 @@ def source_estimates(fitted: FittedSources, rows: list[ExportRow]) -> dict[str, 
 
 
 def oof_estimates(rows: list[ExportRow], folds: np.ndarray, picture: Estimates | None,
-                  sources: tuple[str, ...] = SOURCES) -> dict[str, Estimates]:
-    """Every source's out-of-fold estimates (picture: the head's CV outputs, computed by the caller)."""
+                  sources: tuple[str, ...] = SOURCES, people: Estimates | None = None) -> dict[str, Estimates]:
+    """Every source's out-of-fold estimates (picture and people: computed by the caller on the same folds)."""
     n = len(rows)
     out = {s: Estimates.absent(n) for s in ("text", "explicit_date", "holder", "place")}
     for fold in np.unique(folds):
@@ -99,15 +101,20 @@ def oof_estimates(rows: list[ExportRow], folds: np.ndarray, picture: Estimates |
             out[source].put(test, est)
     if picture is not None:
         out["picture"] = picture
+    if people is not None:
+        out["people"] = people
     return {s: e for s, e in out.items() if s in sources and e.present.any()}
 
 
 def evaluate_evidence(rows: list[ExportRow], folds: np.ndarray, picture: Estimates | None, edges, labels,
-                      config: EvidenceConfig = EvidenceConfig()) -> EvidenceCV:
-    """Out-of-fold estimates, the cross-fitted fusion, each source alone and the baselines, on `folds`."""
+                      config: EvidenceConfig = EvidenceConfig(), people: Estimates | None = None) -> EvidenceCV:
+    """Out-of-fold estimates, the cross-fitted fusion, each source alone and the baselines, on `folds`.
+
+    `people` (modeling.evidence.people.people_oof on the same folds) adds the people source; None leaves it out.
+    """
     start = time.perf_counter()
     years = np.array([row.year for row in rows], dtype=float)
-    estimates = oof_estimates(rows, folds, picture, config.sources)
+    estimates = oof_estimates(rows, folds, picture, config.sources, people)
     sources = tuple(s for s in SOURCES if s in estimates)
     year_range = (int(edges[0]), int(edges[-1]))
 
@@ -142,6 +149,9 @@ def write_fusion(run_dir: Path, cv: EvidenceCV, fitted: FittedSources, edges, la
     if fitted.text is not None and "text" in cv.sources:
         fitted.text.save(building / FILES["text"])
         files["text"] = FILES["text"]
+    if fitted.people is not None and "people" in cv.sources:
+        fitted.people.save(building / FILES["people"])
+        files["people"] = FILES["people"]
     for name, prior in (("holder", fitted.holder), ("place", fitted.place)):
         if prior is not None and name in cv.sources:
             prior.save(building / FILES[name])
@@ -171,13 +181,20 @@ def has_catalogue_data(rows: list[ExportRow]) -> bool:
     return any(row.title or row.description or row.holder or row.place for row in rows)
 
 
-def evaluate_run_evidence(cv, rows: list[ExportRow], config, export) -> tuple[EvidenceCV, FittedSources]:
+def evaluate_run_evidence(cv, rows: list[ExportRow], config, export, people: PeopleFeatures | None = None
+                          ) -> tuple[EvidenceCV, FittedSources]:
     """`train --head-only --cv K`'s evidence step: the picture head's CV outputs (`cv`, a features.cv.CVResult
-    on `rows`) with every other source on the same folds; and the sources refitted on every record."""
+    on `rows`) with every other source on the same folds; and the sources refitted on every record.
+    `people` (the rows' people features, --evidence all+people) adds the people source."""
     from modeling.evidence.picture import picture_estimates
     from modeling.features.cv import fold_indices
 
     folds = fold_indices(rows, config.cv, config.seed)  # the folds cross_validate used
     picture = picture_estimates(cv.outputs, config.task, export.edges, export.year_range)
-    evidence = evaluate_evidence(rows, folds, picture, export.edges, export.labels)
-    return evidence, fit_sources(rows, evidence.sources)
+    years = np.array([row.year for row in rows], dtype=float)
+    people_est = people_oof(people, years, folds) if people is not None else None
+    evidence = evaluate_evidence(rows, folds, picture, export.edges, export.labels, people=people_est)
+    fitted = fit_sources(rows, evidence.sources)
+    if people is not None and "people" in evidence.sources:
+        fitted = replace(fitted, people=fit_people(people, years))
+    return evidence, fitted

@@ -18,6 +18,11 @@ def text_evidence(low: int, high: int) -> Evidence:
                     f"the title and description read like those of photographs from {low}-{high}")
 
 
+def people_evidence(low: int, high: int) -> Evidence:
+    """What the faces and figures found in the picture suggest (their clothes, hair and poses)."""
+    return Evidence("people", f"las personas: {low}-{high}", f"the people in it: {low}-{high}")
+
+
 def explicit_evidence(field: str, phrase: str) -> Evidence:
     es_field, en_field = ("el título", "the title") if field == "title" else ("la descripción", "the description")
     return Evidence("explicit_date", f"{es_field} dice «{phrase}»", f'{en_field} says "{phrase}"')

@@ -96,8 +96,10 @@ def train_head_only(config: TrainConfig, show: bool = True):
     if config.cv:
         rows = unique_rows(export)
         cv = cross_validate(_stack(by_file, rows), rows, config, export)
-        if config.evidence == "all" and has_catalogue_data(rows):
-            evidence, fitted = evaluate_run_evidence(cv, rows, config, export)
+        with_people = config.evidence == "all+people"
+        if config.evidence in ("all", "all+people") and (has_catalogue_data(rows) or with_people):
+            people = run_people_features(model, export, rows, config, mean, std) if with_people else None
+            evidence, fitted = evaluate_run_evidence(cv, rows, config, export, people)
     head.load_into(model)
     best = {"epoch": 1, "split": "valid", "valid_loss": valid_loss, "selected_by": "head-only fit (one step)",
             **metrics}
@@ -140,6 +142,19 @@ def train_head_only(config: TrainConfig, show: bool = True):
     return TrainResult(run_dir=run_dir, lr=0.0, lr_png=None, history=tuple(history), best=best,
                        seconds=time.perf_counter() - start, resumed_from=None, embedding=embedding, cv=cv,
                        evidence=evidence)
+
+
+def run_people_features(model, export: Export, rows: list[ExportRow], config: TrainConfig, mean, std):
+    """The people features of every row (--evidence all+people): detections cached beside the features."""
+    from modeling.evidence.people import people_boxes, people_features
+
+    paths = [export.root / row.file for row in rows]
+    cache_dir = Path(config.feature_cache) if config.feature_cache else export.root / ".features"
+    boxes = people_boxes(paths, cache_dir)
+    device = resolve_device(config.device)
+    features = people_features(model.to(device), paths, boxes, config.img_size, mean, std, config.batch_size)
+    model.cpu()
+    return features
 
 
 def _stack(by_file: dict, rows: list[ExportRow]) -> np.ndarray:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TASKS = ("classify", "regress")
-EVIDENCE = ("all", "picture")  # what a head-only run with --cv dates from (modeling/evidence)
+EVIDENCE = ("all", "all+people", "picture")  # what a head-only run with --cv dates from (modeling/evidence)
 LOSSES = {"classify": ("ce", "soft"), "regress": ("l1", "huber", "ridge")}  # ridge: --head-only
 # Fields that may differ between a killed run and its --resume (they do not change the result).
 RESUME_FREE_FIELDS = ("resume", "workers", "device", "out", "data")
@@ -47,7 +47,7 @@ class TrainConfig:
     head_select: bool = False  # head-only: choose task and head_l2 by inner CV on the train split (--head-l2 auto)
     cv: int = 0  # head-only: K-fold cross-validation over every exported image (0 = none)
     feature_cache: Path | None = None  # head-only: feature cache directory; None = DATA/.features
-    evidence: str = "all"  # head-only with --cv: all (picture + catalogue text, dates, holder, place) | picture
+    evidence: str = "all"  # head-only --cv: all (picture + catalogue) | all+people (and who is in it) | picture
 
     @property
     def loss_name(self) -> str:
