@@ -1,0 +1,105 @@
+"""The scale benchmark's table (benchmarks/results/scale.md) and log-log plot (scale.png) from its state.json."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+# Issue 21's targets at 1M records: (stage, backend) -> (seconds, peak RSS MB or None)
+TARGETS = {("balance-report", "sqlite"): (20, None), ("export", "sqlite"): (60, 1024),
+           ("db-copy", "sqlite"): (300, None)}
+FLAT = 1.5  # time per record at the largest size within this factor of the smallest
+
+
+def _machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPUs ({model}), {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def _extra(row: dict) -> str:
+    if row["stage"] == "records":
+        return f"wall s = the pages' own time ({row['process_s']:.0f} s with start-up); {row['pages']} pages, p95 {row['p95_ms']:.0f} ms, slowest {row['max_ms']:.0f} ms ({row['slowest']})"
+    if row["stage"] == "export":
+        return f"{row['manifest_rows']} manifest rows"
+    if row["stage"] == "attach":
+        return f"{row['pictures']} pictures"
+    return ""
+
+
+def write_report(state: dict, results: Path) -> str:
+    """Write scale.md and scale.png under `results`; returns the markdown."""
+    rows = sorted(state["stages"].values(), key=lambda r: (r["size"], r["backend"] != "sqlite", r["at"]))
+    lines = ["# benchmarks/scale.py: the pipeline on one archive of N records", "",
+             f"Machine: {_machine()}. Shared with other engineers' jobs: the load average (1 min) at each stage's",
+             "start is in the table. CPU s is the stage's own processes (getrusage), less moved by the load than wall s.",
+             "", "| records | backend | stage | wall s | CPU s | µs/record (wall) | peak RSS MB | DB MB | load | notes |",
+             "|--:|:--|:--|--:|--:|--:|--:|--:|--:|:--|"]
+    for r in rows:
+        lines.append(f"| {r['size']:,} | {r['backend']} | {r['stage']} | {r['seconds']:.1f} | {r['cpu_s']:.1f} | "
+                     f"{1e6 * r['seconds'] / r['size']:.0f} | {r['rss_mb']:.0f} | {r.get('db_mb', '')} | {r['load']} | "
+                     f"{_extra(r)} |")
+    if "model" in state:
+        m = state["model"]
+        lines += ["", f"date-undated's model: test_efficientnet, 1 epoch at 64 px on {m['trained_on']} "
+                      f"({m['seconds']:.0f} s); its speed is the pass's, not the model's quality."]
+    lines += ["", "## Growth: time per record at the largest size over the smallest (target <= 1.5)", "",
+              "| backend | stage | sizes | ratio |", "|:--|:--|:--|--:|"]
+    by_stage: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        by_stage.setdefault((r["backend"], r["stage"]), []).append(r)
+    for (backend, stage), runs in by_stage.items():
+        if len(runs) < 2:
+            continue
+        small, large = runs[0], runs[-1]
+        ratio = (large["seconds"] / large["size"]) / (small["seconds"] / small["size"])
+        lines.append(f"| {backend} | {stage} | {small['size']:,} -> {large['size']:,} | {ratio:.2f}"
+                     f"{' (over)' if ratio > FLAT else ''} |")
+    lines += ["", "## Issue 21's targets at 1,000,000 records", "",
+              "| stage | target | largest size run | measured | at 1M (measured, or extrapolated linearly) |",
+              "|:--|:--|--:|--:|:--|"]
+    for (stage, backend), (seconds, rss) in TARGETS.items():
+        runs = by_stage.get((backend, stage))
+        if not runs:
+            continue
+        last = runs[-1]
+        if last["size"] >= 1_000_000:
+            at_1m, how = last["seconds"], "measured"
+        elif len(runs) > 1:  # the marginal cost between the two largest sizes, so start-up time is not multiplied
+            prev = runs[-2]
+            slope = (last["seconds"] - prev["seconds"]) / (last["size"] - prev["size"])
+            at_1m, how = last["seconds"] + slope * (1_000_000 - last["size"]), "extrapolated from the two largest sizes"
+        else:
+            at_1m, how = last["seconds"] * 1_000_000 / last["size"], "extrapolated linearly"
+        target = f"< {seconds} s" + (f", < {rss} MB" if rss else "")
+        lines.append(f"| {stage} | {target} | {last['size']:,} | {last['seconds']:.1f} s, {last['rss_mb']:.0f} MB | "
+                     f"{at_1m:.0f} s ({how}) |")
+    text = "\n".join(lines) + "\n"
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "scale.md").write_text(text, encoding="utf-8")
+    _plot(by_stage, results / "scale.png")
+    return text
+
+
+def _plot(by_stage: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 5.5), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    for (backend, stage), runs in sorted(by_stage.items()):
+        sizes = [r["size"] for r in runs]
+        per_record = [1e6 * r["seconds"] / r["size"] for r in runs]
+        ax.plot(sizes, per_record, marker="o", linestyle="-" if backend == "sqlite" else "--",
+                label=f"{stage} ({backend})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("records in the archive")
+    ax.set_ylabel("µs per record (wall)")
+    ax.set_title("Time per record against archive size (flat = scales linearly)")
+    ax.legend(fontsize=7, ncol=2, frameon=False)
+    fig.savefig(path)
