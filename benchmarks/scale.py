@@ -242,7 +242,7 @@ class Bench:
         if "model" not in self.state:
             shutil.rmtree(run, ignore_errors=True)
             result = measure(cli("train", "--data", str(export_dir), "--out", str(run), "--arch", "test_efficientnet",
-                                 "--no-pretrained", "--img-size", "64", "--epochs", "1", "--batch-size", "64",
+                                 "--no-pretrained", "--img-size", "64", "--epochs", "1", "--batch-size", "64", "--lr", "1e-3",
                                  "--workers", "0", "--device", "cpu"), self.work / "train.log")
             self.state["model"] = {"run": str(run), "trained_on": str(export_dir), **result}
             self.save()
