@@ -34,7 +34,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale_archive import PROFILE, LazyOaiServer, attach_pictures  # noqa: E402
+from benchmarks.scale_archive import PROFILE, LazyOaiServer, attach_pictures, fill_records  # noqa: E402
 
 REAL_PHOTOS = Path("/work/shared/real-photos/images")
 SAMPLE_S = 0.05  # seconds between two RSS samples
@@ -130,7 +130,8 @@ class Postgres:
 
 
 class Bench:
-    def __init__(self, work: Path, seed: int) -> None:
+    def __init__(self, work: Path, seed: int, skip: set[str]) -> None:
+        self.skip = skip  # stages not run (--skip); a skipped harvest fills the database directly
         self.work = work
         self.seed = seed
         self.state_path = work / "state.json"
@@ -142,8 +143,11 @@ class Bench:
         tmp.write_text(json.dumps(self.state, indent=1))
         tmp.replace(self.state_path)
 
-    def stage(self, size: int, backend: str, name: str, run) -> dict:
+    def stage(self, size: int, backend: str, name: str, run) -> dict | None:
         key = f"{size}/{backend}/{name}"
+        if name in self.skip:
+            print(f"{key}: skipped (--skip)", flush=True)
+            return None
         if key in self.state["stages"]:
             print(f"{key}: done before, skipped", flush=True)
             return self.state["stages"][key]
@@ -204,14 +208,25 @@ class Bench:
             return lambda: self._records(url, out, logs / f"records-{tag}.log")
 
         s = "sqlite"
-        self.stage(size, s, "harvest", harvest)
+        def fill() -> dict:
+            (folder / "archive.db").unlink(missing_ok=True)
+            started, cpu = time.monotonic(), time.process_time()
+            fill_records(sqlite, size, self.seed)
+            return {"seconds": round(time.monotonic() - started, 2), "cpu_s": round(time.process_time() - cpu, 2),
+                    "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1), "db_mb": database_mb(sqlite),
+                    "output": "records inserted directly, not harvested"}
+
+        if "harvest" in self.skip:
+            self.stage(size, s, "fill", fill)
+        else:
+            self.stage(size, s, "harvest", harvest)
         self.stage(size, s, "attach", attach)
         self.stage(size, s, "dedupe", lambda: command("dedupe", "--db", sqlite, "--workers", "2", name="dedupe",
                                                       url=sqlite))
         self.stage(size, s, "balance-report", lambda: command("balance-report", "--db", sqlite, name="balance",
                                                               url=sqlite))
         self.stage(size, s, "export", export(sqlite, s))
-        model = self._model(folder / f"export-{s}")
+        model = None if "date-undated" in self.skip else self._model(folder / f"export-{s}")
         self.stage(size, s, "date-undated", lambda: command("date-undated", "--model", str(model), "--db", sqlite,
                                                             "--batch-size", "64", name="undated", url=sqlite))
         self.stage(size, s, "records", records(sqlite, s))
@@ -272,10 +287,12 @@ def main() -> None:
                         help="work directory (archives, exports, state.json); reuse it to resume")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--skip", default="", help="stages not to run, comma-separated (e.g. harvest,dedupe,export,"
+                        "date-undated for a quick 1M); a skipped harvest inserts the records directly")
     parser.add_argument("--report", action="store_true", help="only write the table and plot from state.json")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(args.work, args.seed)
+    bench = Bench(args.work, args.seed, {name.strip() for name in args.skip.split(",") if name.strip()})
     backends = [b.strip() for b in args.backends.split(",")]
     try:
         if not args.report:
