@@ -289,6 +289,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--skip", default="", help="stages not to run, comma-separated (e.g. harvest,dedupe,export,"
                         "date-undated for a quick 1M); a skipped harvest inserts the records directly")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another work directory whose finished stages join the table (a 1M run kept apart)")
     parser.add_argument("--report", action="store_true", help="only write the table and plot from state.json")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -303,7 +305,10 @@ def main() -> None:
             bench.postgres.stop()
     from benchmarks.scale_report import write_report
 
-    print(write_report(bench.state, args.results))
+    stages = dict(bench.state["stages"])
+    for other in args.also:
+        stages.update(json.loads((other / "state.json").read_text())["stages"])
+    print(write_report({**bench.state, "stages": stages}, args.results))
 
 
 if __name__ == "__main__":
