@@ -159,6 +159,19 @@ def _copy_table(reader: Connection, writer: Connection, table: Table, copied_row
     order = list(table.primary_key.columns) or list(table.columns)
     result = reader.execution_options(yield_per=CHUNK_ROWS).execute(select(table).order_by(*order))
     copied = 0
+    if writer.dialect.name == "postgresql":
+        # COPY ... FROM STDIN on the transaction's own connection: several times faster than batched INSERTs
+        # (a million records), and still undone with everything else if the copy fails.
+        quote = writer.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(column.name) for column in table.columns)
+        cursor = writer.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as stream:
+            for chunk in result.partitions(CHUNK_ROWS):
+                for row in chunk:
+                    stream.write_row(tuple(row))
+                copied += len(chunk)
+                copied_rows(len(chunk))
+        return copied
     for chunk in result.mappings().partitions(CHUNK_ROWS):
         writer.execute(table.insert(), [dict(row) for row in chunk])
         copied += len(chunk)
