@@ -2,7 +2,8 @@
 
 import tracemalloc
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import event, insert
 
 from dataset.balance import BalanceConfig, balance_report
 from dataset.catalog import load_catalog
@@ -52,3 +53,30 @@ def test_latest_year_comes_from_every_dated_record(fresh_db):
     report = balance_report(fresh_db, BalanceConfig(bins="20y"))
     assert report.rows[-1].label == "1960-1979"
     assert (report.total_before, report.left_out["no_image"]) == (3, IMAGELESS)
+
+
+def test_catalog_queries_read_records_through_indexes(fresh_db):
+    """At a million records a full scan of `records` per query is what made balance-report slow: every query the
+    catalog sends reaches records through an index, and each record's pictures through images.record_id's."""
+    if fresh_db.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    _archive(fresh_db)
+    sent: list[tuple[str, tuple]] = []
+
+    def remember(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    event.listen(fresh_db, "before_cursor_execute", remember)
+    try:
+        load_catalog(fresh_db, "20y", 1860)
+    finally:
+        event.remove(fresh_db, "before_cursor_execute", remember)
+    plans = []
+    with fresh_db.connect() as conn:
+        for statement, parameters in sent:
+            plans.append([row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)])
+    assert len(plans) == 5  # latest year, withdrawn (two counts), without a picture, the pictures
+    steps = [step for plan in plans for step in plan]
+    assert "SCAN records" not in steps, plans
+    assert any(step.startswith("SEARCH images USING INDEX ix_images_record_id") for step in steps), plans
