@@ -1,8 +1,8 @@
 """The whole pipeline on one archive of 10k, 100k or 1M records: seconds, peak RSS and database size per stage.
 
     .venv/bin/python benchmarks/scale.py --sizes 10000,100000            # SQLite, then its copy on PostgreSQL
-    .venv/bin/python benchmarks/scale.py --sizes 1000000 --backends sqlite
-    .venv/bin/python benchmarks/scale.py --report                        # table and plot from what is done
+    .venv/bin/python benchmarks/scale.py --sizes 1000000 --work /tmp/scale-1m --skip harvest,date-undated,records
+    .venv/bin/python benchmarks/scale.py --report --also /tmp/scale-1m   # table and plot from what is done
 
 For each size: an OAI-PMH repository of generated records (benchmarks/scale_archive.py: made on request
 by index, never held in memory) is harvested with `cli.py crawl --oai`; one record in ten gets a small
@@ -14,7 +14,9 @@ db copy to PostgreSQL. The PostgreSQL copy then runs balance-report, export, /re
 Every stage is a child process; peak RSS is sampled (psutil, every 50 ms, children included) and CPU
 seconds come from getrusage. Resumable: each finished stage is stored in <work>/state.json and skipped
 when run again; a stage killed half way runs again from its start. Writes
-benchmarks/results/scale.md (the table and the targets) and scale.png (time per record against size).
+benchmarks/results/scale.md (the table and the targets) and scale.png (CPU time per record against size).
+`--skip harvest` writes the generated records straight into the database instead (a 1M harvest takes
+long on a shared machine; its cost per record is the smaller sizes').
 """
 
 from __future__ import annotations
