@@ -55,7 +55,7 @@ def write_report(state: dict, results: Path) -> str:
     for r in rows:
         by_stage.setdefault((r["backend"], r["stage"]), []).append(r)
     for (backend, stage), runs in by_stage.items():
-        if len(runs) < 2:
+        if len(runs) < 2 or stage == "records":  # /records: per page, in its own table below
             continue
         small, large = runs[0], runs[-1]
         ratio = (large["seconds"] / large["size"]) / (small["seconds"] / small["size"])
@@ -64,6 +64,7 @@ def write_report(state: dict, results: Path) -> str:
                      f"{' (over)' if ratio > FLAT else ''} | {cpu:.2f}{' (over)' if cpu > FLAT else ''} |")
     lines += ["", "## Issue 21's targets at 1,000,000 records", "",
               "Where 1M was not run, both figures are extrapolated from the marginal cost between the two largest sizes.",
+              "export's target is for a manifest of 1M rows; the rows this archive's export wrote are in the table above.",
               "", "| stage | target | largest size run | measured: wall s, CPU s, RSS | at 1M: wall s, CPU s |",
               "|:--|:--|--:|--:|:--|"]
     for (stage, backend), (seconds, rss) in TARGETS.items():
