@@ -73,7 +73,7 @@ def balance_report(engine: Engine, config: BalanceConfig) -> BalanceReport:
     """Count images per bin (before and after dedupe exclusions) and explain the rest."""
     if config.min_count < 0:
         raise BadReportOptions(f"--min-count {config.min_count} is negative: expected 0 or more images.")
-    catalog = load_catalog(engine, config.bins, config.origin)
+    catalog = load_catalog(engine, config.bins, config.origin, with_text=False)  # counts only
     before = Counter(c.bin_index for c in catalog.items)
     excluded = Counter(c.bin_index for c in catalog.items if c.excluded)
     total_after = len(catalog.items) - sum(excluded.values())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, exists, func, null, select
 
 from dataset.bins import Bins, parse_bins
 from db.models import Image, ImageDuplicate, Record
@@ -64,57 +64,72 @@ def _date_range(year: int | None, year_min: int | None, year_max: int | None) ->
     return lo, hi
 
 
-def load_catalog(engine: Engine, bins_spec: str, origin: int) -> Catalog:
-    """Sort every ok image into a bin of `bins_spec`; Ny bins run from `origin` to the latest dated year."""
+# Rows fetched from the database per round trip while the catalog streams the archive's images.
+CHUNK_ROWS = 5000
+
+
+def load_catalog(engine: Engine, bins_spec: str, origin: int, with_text: bool = True) -> Catalog:
+    """Sort every ok image into a bin of `bins_spec`; Ny bins run from `origin` to the latest dated year.
+
+    Records without a stored image are counted by the database, not read: at a million records of which a
+    tenth have pictures, only the pictures' rows come into memory, streamed CHUNK_ROWS at a time.
+    `with_text=False` leaves title, description, holder and place empty (balance-report needs only counts).
+    """
+    stored = (Image.status == "ok") & Image.path.is_not(None)
+    has_stored = exists().where(Image.record_id == Record.id, stored)
+    withdrawn = Record.status == "deleted"
+    text_columns = (Record.title, Record.description, Record.holder, Record.place) if with_text else \
+        (null(), null(), null(), null())
     with session_scope(engine) as session:
+        year_max = session.scalar(select(func.max(Record.year)).where(
+            Record.year.is_not(None), Record.year_max.is_not(None), ~withdrawn))
+        bins = parse_bins(bins_spec, origin=origin, year_max=year_max if year_max is not None else origin)
+        left_out: Counter[str] = Counter()
+        # A withdrawn record counts once per stored image, or once if it has none (as a row of the archive).
+        left_out["withdrawn"] = (session.scalar(select(func.count()).select_from(Record).where(withdrawn, ~has_stored))
+                                 + session.scalar(select(func.count()).select_from(Image).join(Record)
+                                                  .where(withdrawn, stored)))
+        left_out["no_image"] = session.scalar(select(func.count()).select_from(Record).where(~withdrawn, ~has_stored))
         rows = session.execute(
             select(
                 Record.id, Record.source_id, Record.source, Record.year, Record.year_min, Record.year_max,
-                Record.status, Record.title, Record.description, Record.holder, Record.place,
-                Image.id, Image.path, Image.width, Image.height, Image.format,
+                *text_columns, Image.id, Image.path, Image.width, Image.height, Image.format,
                 ImageDuplicate.cluster_id, ImageDuplicate.group_id, ImageDuplicate.excluded, ImageDuplicate.role,
             )
-            .select_from(Record)
-            .outerjoin(Image, (Image.record_id == Record.id) & (Image.status == "ok") & Image.path.is_not(None))
+            .select_from(Image)
+            .join(Record, Image.record_id == Record.id)
             .outerjoin(ImageDuplicate, ImageDuplicate.image_id == Image.id)
-            .order_by(Image.id, Record.id)
-        ).all()
-    years = [r.year for r in rows if r.year is not None and r.year_max is not None and r.status != "deleted"]
-    bins = parse_bins(bins_spec, origin=origin, year_max=max(years, default=origin))
-    left_out: Counter[str] = Counter()
-    items, not_deduped = [], 0
-    for r in rows:
-        (record_id, source_id, source, year, year_min, year_max, status, title, description, holder, place, image_id, path, width, height, fmt,
-         cluster_id, group_id, excluded, role) = r
-        if status == "deleted":  # its fields and image are kept in the database, never in a dataset
-            left_out["withdrawn"] += 1
-            continue
-        if image_id is None:
-            left_out["no_image"] += 1
-            continue
-        if role == "unreadable":
-            left_out["unreadable_image"] += 1
-            continue
-        lo, hi = _date_range(year, year_min, year_max)
-        if lo is None and hi is None:
-            left_out["no_date"] += 1
-            continue
-        if lo is None or hi is None:
-            left_out["open_date"] += 1
-            continue
-        index = bins.index_of_range(lo, hi)
-        if index is None:
-            inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
-            left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
-            continue
-        if role is None:
-            not_deduped += 1
-        items.append(Candidate(
-            image_id=image_id, record_id=record_id, source_id=source_id, path=path, year=year,
-            year_min=lo, year_max=hi, bin_index=index,
-            cluster_id=cluster_id if cluster_id is not None else image_id,
-            group_id=group_id if group_id is not None else image_id,
-            excluded=bool(excluded), width=width, height=height, format=fmt, source=source,
-            title=title or "", description=description or "", holder=holder or "", place=place or "",
-        ))
+            .where(stored, ~withdrawn)
+            .order_by(Image.id),
+            execution_options={"yield_per": CHUNK_ROWS},
+        )
+        items, not_deduped = [], 0
+        for r in rows:
+            (record_id, source_id, source, year, year_min, year_max, title, description, holder, place, image_id,
+             path, width, height, fmt, cluster_id, group_id, excluded, role) = r
+            if role == "unreadable":
+                left_out["unreadable_image"] += 1
+                continue
+            lo, hi = _date_range(year, year_min, year_max)
+            if lo is None and hi is None:
+                left_out["no_date"] += 1
+                continue
+            if lo is None or hi is None:
+                left_out["open_date"] += 1
+                continue
+            index = bins.index_of_range(lo, hi)
+            if index is None:
+                inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
+                left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
+                continue
+            if role is None:
+                not_deduped += 1
+            items.append(Candidate(
+                image_id=image_id, record_id=record_id, source_id=source_id, path=path, year=year,
+                year_min=lo, year_max=hi, bin_index=index,
+                cluster_id=cluster_id if cluster_id is not None else image_id,
+                group_id=group_id if group_id is not None else image_id,
+                excluded=bool(excluded), width=width, height=height, format=fmt, source=source,
+                title=title or "", description=description or "", holder=holder or "", place=place or "",
+            ))
     return Catalog(bins, items, {k: left_out[k] for k in LEFT_OUT_REASONS if left_out[k]}, not_deduped)

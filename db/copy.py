@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from db.errors import PipelineError
 from db.migrations import current_version, upgrade
 from db.models import Base
+from db.progress import progress
 from db.session import database_error, make_engine
 
 # Rows read from the source and inserted into the target per round trip.
@@ -38,6 +39,7 @@ class CopyConfig:
     source_url: str  # SQLAlchemy URL of the archive to read (brought to the latest schema first, as every command does)
     target_url: str  # SQLAlchemy URL to write; must hold no rows unless `force`
     force: bool = False  # replace the target's tables (and their rows) instead of refusing
+    progress: bool = True  # a bar of rows copied out of the source's rows, on stderr (a million rows take minutes)
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,16 @@ def copy_archive(config: CopyConfig, *, on_table: Callable[[str, int], None] | N
                     + "); expected an empty database. Pass --force to replace them, or choose another --to.")
             Base.metadata.drop_all(writer)
             Base.metadata.create_all(writer)
-            for table in Base.metadata.sorted_tables:
-                rows[table.name] = _copy_table(reader, writer, table)
-                if on_table is not None:
-                    on_table(table.name, rows[table.name])
+            bar = progress(total=sum(table_counts(reader).values()), desc="copying", unit="row",
+                           enabled=config.progress)
+            try:
+                for table in Base.metadata.sorted_tables:
+                    bar.set_postfix_str(table.name, refresh=False)
+                    rows[table.name] = _copy_table(reader, writer, table, bar.update)
+                    if on_table is not None:
+                        on_table(table.name, rows[table.name])
+            finally:
+                bar.close()
             if writer.dialect.name == "postgresql":
                 _reset_sequences(writer)
     finally:
@@ -147,13 +155,27 @@ def copy_archive(config: CopyConfig, *, on_table: Callable[[str, int], None] | N
     return CopyResult(version=version, rows=rows)
 
 
-def _copy_table(reader: Connection, writer: Connection, table: Table) -> int:
+def _copy_table(reader: Connection, writer: Connection, table: Table, copied_rows: Callable[[int], object]) -> int:
     order = list(table.primary_key.columns) or list(table.columns)
     result = reader.execution_options(yield_per=CHUNK_ROWS).execute(select(table).order_by(*order))
     copied = 0
+    if writer.dialect.name == "postgresql":
+        # COPY ... FROM STDIN on the transaction's own connection: several times faster than batched INSERTs
+        # (a million records), and still undone with everything else if the copy fails.
+        quote = writer.dialect.identifier_preparer.quote
+        columns = ", ".join(quote(column.name) for column in table.columns)
+        cursor = writer.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {quote(table.name)} ({columns}) FROM STDIN") as stream:
+            for chunk in result.partitions(CHUNK_ROWS):
+                for row in chunk:
+                    stream.write_row(tuple(row))
+                copied += len(chunk)
+                copied_rows(len(chunk))
+        return copied
     for chunk in result.mappings().partitions(CHUNK_ROWS):
         writer.execute(table.insert(), [dict(row) for row in chunk])
         copied += len(chunk)
+        copied_rows(len(chunk))
     return copied
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, select
 
 from cli import main
-from db.copy import CopyConfig, TargetNotEmpty, copy_archive
+from db.copy import CopyConfig, TargetNotEmpty, copy_archive, table_counts
 from db.info import archive_info
 from db.migrations import latest_version
 from db.models import Base, CrawlRun, Image, ImageDuplicate, ImageEstimate, ImageHash, Page, Record
@@ -103,7 +103,7 @@ def test_refuses_a_non_empty_target_and_force_replaces_it(source, db_url):
     engine.dispose()
     forced = CliRunner().invoke(main, ["db", "copy", "--from", source, "--to", db_url, "--force"])
     assert forced.exit_code == 0, forced.output
-    assert f"(schema version {latest_version()})" in forced.output.splitlines()[0]
+    assert f"(schema version {latest_version()})" in forced.stdout.splitlines()[0]
     assert dump(db_url) == dump(source)
 
 
@@ -146,3 +146,18 @@ def test_missing_source_and_same_database_are_one_error_line(tmp_path, source):
     assert not (tmp_path / "nope.db").exists()
     same = CliRunner().invoke(main, ["db", "copy", "--from", source, "--to", source])
     assert same.exit_code == 1 and "name the same database" in same.output
+
+
+def test_copy_shows_rows_copied_out_of_all_rows(source, tmp_path, capsys):
+    copy_archive(CopyConfig(source, f"sqlite:///{tmp_path / 'copy.db'}"))
+    total = sum(table_counts_of(source).values())
+    # stderr is not a terminal here: the bar's last line, with the archive's every row as its total
+    assert f"copying: {total}/{total} (100%)" in capsys.readouterr().err
+
+
+def table_counts_of(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        counts = table_counts(conn)
+    engine.dispose()
+    return counts
