@@ -30,7 +30,7 @@ ERA_JITTER = 7.0
 
 # Pictures lower than this keep the older plain silhouettes: a face there is under 10 px and clothes cannot be
 # read, and the small pictures the tests build stay the pixels they were.
-DRESSED_MIN_HEIGHT = 160
+DRESSED_MIN_HEIGHT = 200
 
 # Side of the shared square grain field, in pixels.
 GRAIN_TILE = 768
