@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from dataset.imageio import load_image
+from db.estimates import refresh_estimates
 from db.models import Image, ImageEstimate, Record
 from db.progress import progress
 from db.session import session_scope
@@ -42,6 +43,7 @@ from modeling.inference.dater import FUSION_FILE
 WEIGHTS_FILE = "model.safetensors"
 DIGEST_BYTES = 1024 * 1024  # the weights' first MiB (and their size) tell two trainings apart
 BATCH_SIZE = 32  # images per forward pass: one batch is the longest an upload can wait
+ID_CHUNK = 500  # image ids per IN (...) when looking up their records
 
 
 def model_key(run_dir: str | Path) -> str:
@@ -265,12 +267,16 @@ class ArchiveDater:
         return rows
 
     def _store(self, rows: list[dict]) -> int:
-        """Insert the batch in one transaction; rows another process wrote meanwhile are left as they are."""
+        """Insert the batch in one transaction, with the stored /records columns of the records it touches
+        (db/estimates.py); rows another process wrote meanwhile are left as they are."""
         for row in rows:
             row["model_key"] = self.key
+        with session_scope(self.engine) as session:
+            _with_record_ids(session, rows)
         try:
             with session_scope(self.engine) as session:
                 session.execute(ImageEstimate.__table__.insert(), rows)
+                refresh_estimates(session.connection(), [row["record_id"] for row in rows])
             return len(rows)
         except IntegrityError:
             ids = [row["image_id"] for row in rows]
@@ -280,4 +286,17 @@ class ArchiveDater:
                 fresh = [row for row in rows if row["image_id"] not in taken]
                 if fresh:
                     session.execute(ImageEstimate.__table__.insert(), fresh)
+                    refresh_estimates(session.connection(), [row["record_id"] for row in fresh])
             return len(fresh)
+
+
+def _with_record_ids(session, rows: list[dict]) -> None:
+    """Set each image estimate's record_id from its image (a catalogue-only row carries its own)."""
+    ids = [row["image_id"] for row in rows if row.get("image_id") is not None]
+    owners: dict[int, int] = {}
+    for start in range(0, len(ids), ID_CHUNK):
+        owners.update((image_id, record_id) for image_id, record_id in session.execute(
+            select(Image.id, Image.record_id).where(Image.id.in_(ids[start:start + ID_CHUNK]))))
+    for row in rows:
+        if row.get("image_id") is not None:
+            row["record_id"] = owners.get(row["image_id"])

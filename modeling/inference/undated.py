@@ -15,13 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine, and_, func, select, true
 
 from db import csvsafe
 from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
 from modeling.app.dating import ArchiveDater, model_key, read_evidence
-from modeling.app.records import suspect_clause
 from modeling.inference.dater import load_dater
 
 SUGGESTION_COLUMNS = ("source_id", "title", "holder", "catalogued_date", "estimate", "low", "high", "period", "unsure",
@@ -79,17 +78,14 @@ def date_undated(engine: Engine, config: UndatedConfig) -> UndatedResult:
 def write_suggestions(engine: Engine, key: str, path: Path, with_suspect: bool = False) -> int:
     """The CSV for the cataloguing system: each undated record (and, `with_suspect`, each suspect one) that
     `key` estimated, one row per record (its first stored image), in record order; returns the rows written."""
-    first_image = (select(Image.record_id, func.min(Image.id).label("image_id")).where(Image.status == "ok")
-                   .group_by(Image.record_id).subquery("first_image"))
     wanted = Record.year.is_(None)
     if with_suspect:
-        wanted = wanted | suspect_clause()
+        wanted = wanted | (ImageEstimate.suspect == true())
     stmt = (select(Record.source_id, Record.title, Record.holder, Record.date_raw, ImageEstimate.year,
                    ImageEstimate.low, ImageEstimate.high, ImageEstimate.period, ImageEstimate.unsure,
-                   ImageEstimate.evidence, ImageEstimate.kind)
-            .select_from(Record).join(first_image, first_image.c.record_id == Record.id)
-            .join(ImageEstimate, and_(ImageEstimate.image_id == first_image.c.image_id,
-                                      ImageEstimate.model_key == key))
+                   ImageEstimate.evidence, ImageEstimate.kind, ImageEstimate.image_id)
+            .select_from(Record).join(ImageEstimate, and_(ImageEstimate.record_id == Record.id,
+                                                          ImageEstimate.model_key == key, ImageEstimate.shown == true()))
             .where(ImageEstimate.status == "ok", wanted).order_by(Record.id))
     path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
