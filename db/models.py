@@ -184,7 +184,9 @@ class ImageEstimate(Base):
                       Index("ix_estimates_model_suspect", "model_key", "suspect", "disagreement", "record_id"),
                       Index("ix_estimates_model_suspect_id", "model_key", "suspect", "record_id"),
                       Index("ix_estimates_model_shown_period", "model_key", "shown", "period", "record_id"),
-                      Index("ix_estimates_model_shown_kind", "model_key", "shown", "kind", "record_id"))
+                      Index("ix_estimates_model_period_gap", "model_key", "period", "disagreement", "record_id"),
+                      Index("ix_estimates_model_shown_kind", "model_key", "shown", "kind", "record_id"),
+                      Index("ix_estimates_model_kind_gap", "model_key", "kind", "disagreement", "record_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # the image dated; None (schema v9) for an estimate from the catalogue alone (a record without a stored photograph)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, and_, func, select, true
+from sqlalchemy import Engine, and_, func, select, text, true
 from sqlalchemy.orm import aliased
 
 from db.models import Image, ImageEstimate, Record
@@ -219,8 +219,9 @@ def _record_conditions(query: RecordsQuery) -> list:
     return conditions
 
 
-def _estimate_conditions(query: RecordsQuery, model_key: str) -> list:
-    """Conditions on the shown estimate; empty when no filter is about the estimate."""
+def _estimate_conditions(query: RecordsQuery, model_key: str, shown: bool = True) -> list:
+    """Conditions on the record's shown estimate; empty when no filter is about the estimate. `shown=False`
+    leaves the shown flag out, for rows with a disagreement (only a shown estimate has one)."""
     conditions = []
     if query.period:
         conditions.append(ImageEstimate.period == query.period)
@@ -229,15 +230,33 @@ def _estimate_conditions(query: RecordsQuery, model_key: str) -> list:
     if query.suspect:
         conditions.append(ImageEstimate.suspect == true())
     if conditions:
-        conditions += [ImageEstimate.model_key == model_key, ImageEstimate.shown == true()]
+        conditions.append(ImageEstimate.model_key == model_key)
+        if shown and (query.period or query.kind):  # a suspect estimate is always the shown one
+            conditions.append(ImageEstimate.shown == true())
     return conditions
+
+
+def _holder_segment(query: RecordsQuery, model_key: str, total: int) -> _Segment:
+    """A holder's records, sorted as asked: few enough (a holder's share of the archive) to sort, and read off
+    records.holder's index rather than by walking the whole archive's order for them."""
+    shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
+                 ImageEstimate.shown == true())
+    stmt = (select(Record.id).outerjoin(ImageEstimate, shown)
+            .where(*_record_conditions(query), *_estimate_conditions(query, model_key)))
+    gap = ImageEstimate.disagreement
+    orders = {"id": ((Record.id, False),),
+              "year": ((Record.year.is_(None), False), (Record.year, False), (Record.id, False)),
+              "disagreement": ((gap.is_(None), False), (gap, True), (Record.id, True))}
+    return _Segment(stmt, orders[query.sort], total)
 
 
 def _segments(session, query: RecordsQuery, model_key: str, total: int) -> list[_Segment]:
     """The page order as index walks: one for the id order, two for year and disagreement (rows with a value,
     then those without, by record id: the records without one come last)."""
+    if query.holder:
+        return [_holder_segment(query, model_key, total)]
     by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
-    if by_estimate:  # the filtered set is read off estimates' (model_key, shown, ..., record_id) indexes
+    if by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
         rid = ImageEstimate.record_id
         base = select(rid).where(*by_estimate)
         if by_record or query.sort == "year":
@@ -245,28 +264,22 @@ def _segments(session, query: RecordsQuery, model_key: str, total: int) -> list[
     else:
         rid = Record.id
         base = select(rid).where(*by_record)
-    if query.sort == "id":
+    if query.sort == "id" or (query.sort == "disagreement" and query.undated):  # an undated record has no gap
         return [_Segment(base, ((rid, False),), total)]
     if query.sort == "year":
-        valued = base.where(Record.year.is_not(None))
+        valued, empty = base.where(Record.year.is_not(None)), base.where(Record.year.is_(None))
         order = ((Record.year, False), (rid, False))
-        empty = base.where(Record.year.is_(None))
-    else:
+    else:  # estimates' (model_key, [filter,] disagreement, record_id) index, walked backwards
         gap = ImageEstimate.disagreement
+        valued = select(ImageEstimate.record_id).where(
+            ImageEstimate.model_key == model_key, gap.is_not(None), *_estimate_conditions(query, model_key, False))
+        order = ((gap, True), (ImageEstimate.record_id, True))
         if by_estimate:
-            valued, empty = base.where(gap.is_not(None)), base.where(gap.is_(None))
-        else:  # the records-driven order: estimates' (model_key, disagreement, record_id) walked backwards
-            valued = select(ImageEstimate.record_id).where(ImageEstimate.model_key == model_key, gap.is_not(None))
-            if by_record:
-                valued = valued.join(Record, Record.id == ImageEstimate.record_id).where(*by_record)
+            empty = base.where(gap.is_(None))
+        else:
             has_gap = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id,
                                                      ImageEstimate.model_key == model_key, gap.is_not(None)).exists()
-            empty = base if query.undated else base.where(~has_gap)  # an undated record never has a gap
-            rid_valued = ImageEstimate.record_id
-            count = session.scalar(select(func.count()).select_from(valued.subquery())) or 0
-            return [_Segment(valued, ((gap, True), (rid_valued, True)), count),
-                    _Segment(empty, ((rid, False),), total - count)]
-        order = ((gap, True), (rid, True))
+            empty = base.where(~has_gap)
     count = session.scalar(select(func.count()).select_from(valued.subquery())) or 0
     return [_Segment(valued, order, count), _Segment(empty, ((rid, False),), total - count)]
 
@@ -284,6 +297,22 @@ def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: i
         if wanted <= 0:
             break
     return keys
+
+
+def explain_page(engine: Engine, model_key: str, query: RecordsQuery) -> list[str]:
+    """The database's plan for each index walk of `query`'s order, forwards (what benchmarks and tests read to
+    check that a page is an index walk, not a sort of the archive); one text per segment."""
+    plans = []
+    with session_scope(engine) as session:
+        total = _count(session, query, model_key)
+        for segment in _segments(session, query, model_key, total):
+            stmt = segment.stmt.order_by(*[column.desc() if descending else column.asc()
+                                            for column, descending in segment.order]).limit(query.per_page)
+            sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+            lines = session.execute(text(prefix + sql)).all()
+            plans.append("\n".join(str(line[-1]) for line in lines))
+    return plans
 
 
 def _count(session, query: RecordsQuery, model_key: str) -> int:

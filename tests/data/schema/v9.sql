@@ -9,7 +9,9 @@ CREATE TABLE records ( id INTEGER NOT NULL, source VARCHAR(64) NOT NULL, source_
 CREATE TABLE schema_version ( version INTEGER NOT NULL, applied_at DATETIME NOT NULL, description VARCHAR(256) NOT NULL, PRIMARY KEY (version) );
 CREATE INDEX ix_estimates_image_id ON estimates (image_id);
 CREATE INDEX ix_estimates_model_gap ON estimates (model_key, disagreement, record_id);
+CREATE INDEX ix_estimates_model_kind_gap ON estimates (model_key, kind, disagreement, record_id);
 CREATE INDEX ix_estimates_model_period ON estimates (model_key, period);
+CREATE INDEX ix_estimates_model_period_gap ON estimates (model_key, period, disagreement, record_id);
 CREATE INDEX ix_estimates_model_shown_kind ON estimates (model_key, shown, kind, record_id);
 CREATE INDEX ix_estimates_model_shown_period ON estimates (model_key, shown, period, record_id);
 CREATE INDEX ix_estimates_model_suspect ON estimates (model_key, suspect, disagreement, record_id);
