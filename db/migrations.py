@@ -100,6 +100,7 @@ def _v9_estimates_by_record(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":  # ids were copied: the id sequence continues after the largest
         conn.execute(text("SELECT setval(pg_get_serial_sequence('estimates', 'id'), "
                           "COALESCE((SELECT MAX(id) FROM estimates), 0) + 1, false)"))
+    _create_index(conn, next(i for i in Record.__table__.indexes if i.name == "ix_records_year_id"))
     refresh_estimates(conn)
 
 

@@ -33,7 +33,10 @@ class Record(Base):
     """One catalogued photograph: its metadata as the archive states it, plus the parsed date."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_records_source_id"),)
+    # (year, id) (schema v9): /records' year order as one index walk on PostgreSQL too (SQLite's year index
+    # already ends with the rowid)
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_records_source_id"),
+                      Index("ix_records_year_id", "year", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64), index=True)

@@ -30,3 +30,4 @@ CREATE INDEX ix_records_holder ON records (holder);
 CREATE INDEX ix_records_source ON records (source);
 CREATE INDEX ix_records_status ON records (status);
 CREATE INDEX ix_records_year ON records (year);
+CREATE INDEX ix_records_year_id ON records (year, id);
