@@ -130,7 +130,7 @@ def _shown_image_id():
 
 
 def _estimate(row) -> Estimate:
-    if row.estimate_status is not None and row.estimate_image_id is None:  # from the catalogue alone
+    if row.estimate_status == "ok" and row.estimate_image_id is None:  # from the catalogue alone
         return Estimate(row.estimate_year, row.low, row.high, row.period, row.probability, None, None, row.kind,
                         bool(row.unsure), read_evidence(row.evidence), catalogue_only=True)
     if row.image_id is None:
