@@ -218,3 +218,25 @@ def test_undated_records_without_a_photograph_are_estimated_from_their_catalogue
                                    .where(Record.source_id.in_(["LRM-T1", "LRM-T2"])).order_by(Record.source_id)).all()
     assert statuses == [("LRM-T1", "ok", None), ("LRM-T2", "no_evidence", None)]
     engine.dispose()
+
+
+def test_cross_validation_estimates_rest_on_the_fusion_when_the_run_has_one(evidence_run):
+    """RUN_DIR/fusion/oof.csv holds the fusion's out-of-fold answer for every exported image with its sources, and
+    the web app stores those (not the picture's oof.csv) as the estimates of a model that never saw the photograph."""
+    from modeling.app.dating import out_of_fold_for, out_of_fold_rows
+    from modeling.evidence.fit import read_fused_oof
+    from modeling.features.run import read_oof
+
+    _, run, _ = evidence_run
+    fused, picture = read_fused_oof(run), read_oof(run)
+    assert [row["image_id"] for row in fused] and sorted(r["image_id"] for r in fused) == sorted(
+        r["image_id"] for r in picture)
+    assert any("text" in row["sources"].split(",") or "explicit_date" in row["sources"].split(",") for row in fused)
+    url = "sqlite:////tmp/archive.db"
+    served = out_of_fold_for(run, {"validated_on": {"database": url}}, url)
+    assert served == fused
+    dater = FusedDater.from_run_dir(run)
+    rows = out_of_fold_rows(served, dater.edges, dater.labels)
+    by_catalogue = [row for row in rows if row["sources"] != "picture"]
+    assert by_catalogue and all(row["kind"] == "out_of_fold" for row in rows)
+    assert all("the picture and the catalogue" in row["evidence"] for row in by_catalogue)

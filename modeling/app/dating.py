@@ -37,6 +37,7 @@ from db.progress import progress
 from db.session import session_scope
 from modeling.answer import INTERVAL_LEVEL, Answer, Dater, Evidence, RecordFacts, make_answer
 from modeling.errors import ImageTooLarge, UnreadableImage
+from modeling.evidence.fit import read_fused_oof
 from modeling.features.run import read_oof
 from modeling.inference.dater import FUSION_FILE
 
@@ -121,12 +122,13 @@ def answer_row(image_id: int, said: Answer, kind: str = "model") -> dict:
 
 
 def out_of_fold_for(run_dir: str | Path, run_config: dict, db_url: str) -> list[dict]:
-    """The run's oof.csv rows when its export came from the database at `db_url` (image ids mean the same
-    images there); otherwise none, and the served model dates every image."""
+    """The run's out-of-fold rows when its export came from the database at `db_url` (image ids mean the same
+    images there): the fusion's (RUN_DIR/fusion/oof.csv, resting on all the evidence) when the run has one, else
+    the picture's (oof.csv); otherwise none, and the served model dates every image."""
     exported_from = (run_config.get("validated_on") or {}).get("database")
     if not exported_from or _render(exported_from) != _render(db_url):
         return []
-    return read_oof(run_dir)
+    return read_fused_oof(run_dir) or read_oof(run_dir)
 
 
 def _render(url: str) -> str:
