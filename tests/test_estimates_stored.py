@@ -133,3 +133,35 @@ def test_the_v9_migration_fills_the_stored_columns_of_existing_estimates(make_db
     with engine.connect() as conn:
         assert conn.execute(text("select max(id) from estimates")).scalar() == 4
     engine.dispose()
+
+
+@pytest.mark.backends("sqlite")
+def test_every_page_of_every_order_is_the_plain_sort(tmp_path):
+    """Paging through every sort x filter 25 at a time (index walks, forwards or from the far end) gives exactly
+    the order a plain sort of the stored values gives: disagreement largest first (ties: newest record first),
+    then the records without one by id; year oldest first, then the undated by id."""
+    from benchmarks.bench_records_filters import KEY, build
+    from db.estimates import refresh_estimates
+
+    build(tmp_path / "a.db", 537)
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    with engine.begin() as connection:
+        refresh_estimates(connection)
+        facts = connection.execute(text("select r.id, r.year, r.holder, e.disagreement, e.suspect, e.period "
+                                        "from records r left join estimates e on e.record_id = r.id")).all()
+    orders = {"disagreement": lambda f: (f.disagreement is None, -(f.disagreement or 0), -f.id if f.disagreement
+                                         is not None else f.id),
+              "year": lambda f: (f.year is None, f.year or 0, f.id), "id": lambda f: f.id}
+    filters = {"none": ({}, lambda f: True), "holder": ({"holder": "Estudio 7"}, lambda f: f.holder == "Estudio 7"),
+               "period": ({"period": "1940-1959"}, lambda f: f.period == "1940-1959"),
+               "undated": ({"undated": True}, lambda f: f.year is None), "suspect": ({"suspect": True}, lambda f: f.suspect)}
+    for sort, key in orders.items():
+        for chosen, keep in filters.values():
+            expected = [f.id for f in sorted(filter(keep, facts), key=key)]
+            paged, page = [], 1
+            while len(paged) < len(expected) and page < 100:
+                paged += [r.record_id for r in list_records(engine, KEY, RecordsQuery(sort=sort, page=page,
+                                                                                      **chosen)).rows]
+                page += 1
+            assert paged == expected, (sort, chosen)
+    engine.dispose()

@@ -193,18 +193,20 @@ def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class _Segment:
-    """One run of the page order that a single index walks: its rows' record ids in `order`, and how many."""
+    """One run of the page order that a single index walks: its rows' record ids in `order`."""
 
     stmt: object  # SELECT of one column, the record id, with the segment's filters (no ORDER BY)
     order: tuple  # (column, descending) pairs, the record id last: the index's own order, read forwards or back
-    count: int  # rows in the segment
 
-    def keys(self, session, offset: int, limit: int) -> list[int]:
-        """Record ids offset..offset+limit of the segment; past its middle the index is read from the other end,
-        so the last page skips as few entries as the first."""
-        backwards = offset > self.count / 2
+    def count(self, session) -> int:
+        return session.scalar(select(func.count()).select_from(self.stmt.subquery())) or 0
+
+    def keys(self, session, offset: int, limit: int, size: int | None = None) -> list[int]:
+        """Record ids offset..offset+limit of the segment; past the middle of its `size` rows the index is read
+        from the other end, so the last page skips as few entries as the first."""
+        backwards = size is not None and offset > size / 2
         if backwards:
-            offset, limit = max(0, self.count - offset - limit), min(limit, self.count - offset)
+            offset, limit = max(0, size - offset - limit), min(limit, size - offset)
         order = [column.desc() if descending != backwards else column.asc() for column, descending in self.order]
         ids = list(session.scalars(self.stmt.order_by(*order).offset(offset).limit(limit)))
         return ids[::-1] if backwards else ids
@@ -236,7 +238,7 @@ def _estimate_conditions(query: RecordsQuery, model_key: str, shown: bool = True
     return conditions
 
 
-def _holder_segment(query: RecordsQuery, model_key: str, total: int) -> _Segment:
+def _holder_segment(query: RecordsQuery, model_key: str) -> _Segment:
     """A holder's records, sorted as asked: few enough (a holder's share of the archive) to sort, and read off
     records.holder's index rather than by walking the whole archive's order for them."""
     shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
@@ -247,14 +249,14 @@ def _holder_segment(query: RecordsQuery, model_key: str, total: int) -> _Segment
     orders = {"id": ((Record.id, False),),
               "year": ((Record.year.is_(None), False), (Record.year, False), (Record.id, False)),
               "disagreement": ((gap.is_(None), False), (gap, True), (Record.id, True))}
-    return _Segment(stmt, orders[query.sort], total)
+    return _Segment(stmt, orders[query.sort])
 
 
-def _segments(session, query: RecordsQuery, model_key: str, total: int) -> list[_Segment]:
+def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
     """The page order as index walks: one for the id order, two for year and disagreement (rows with a value,
     then those without, by record id: the records without one come last)."""
     if query.holder:
-        return [_holder_segment(query, model_key, total)]
+        return [_holder_segment(query, model_key)]
     by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
     if by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
         rid = ImageEstimate.record_id
@@ -265,7 +267,7 @@ def _segments(session, query: RecordsQuery, model_key: str, total: int) -> list[
         rid = Record.id
         base = select(rid).where(*by_record)
     if query.sort == "id" or (query.sort == "disagreement" and query.undated):  # an undated record has no gap
-        return [_Segment(base, ((rid, False),), total)]
+        return [_Segment(base, ((rid, False),))]
     if query.sort == "year":
         valued, empty = base.where(Record.year.is_not(None)), base.where(Record.year.is_(None))
         order = ((Record.year, False), (rid, False))
@@ -280,18 +282,36 @@ def _segments(session, query: RecordsQuery, model_key: str, total: int) -> list[
             has_gap = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id,
                                                      ImageEstimate.model_key == model_key, gap.is_not(None)).exists()
             empty = base.where(~has_gap)
-    count = session.scalar(select(func.count()).select_from(valued.subquery())) or 0
-    return [_Segment(valued, order, count), _Segment(empty, ((rid, False),), total - count)]
+    return [_Segment(valued, order), _Segment(empty, ((rid, False),))]
 
 
 def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: int) -> list[int]:
-    """The record ids of `page`, in order, read off indexes only (no join, no sort of the archive)."""
-    offset, wanted, keys = (page - 1) * query.per_page, query.per_page, []
-    for segment in _segments(session, query, model_key, total):
-        if offset >= segment.count:
-            offset -= segment.count
+    """The record ids of `page`, in order, read off indexes only (no join, no sort of the archive).
+
+    A segment in the front half of what is left is read forwards straight away: a short or empty answer tells
+    where it ends, so the first pages count nothing; a page further on counts the segment (one index-only
+    count) and reads it from the nearer end.
+    """
+    offset, wanted, keys, before = (page - 1) * query.per_page, query.per_page, [], 0
+    segments = _segments(query, model_key)
+    for index, segment in enumerate(segments):
+        size = None if index < len(segments) - 1 else total - before
+        if size is None and offset <= (total - before) / 2:
+            taken = segment.keys(session, offset, wanted)
+            keys += taken
+            if len(taken) == wanted:
+                return keys
+            if taken:
+                size, wanted, offset = offset + len(taken), wanted - len(taken), 0
+                before += size
+                continue
+        if size is None:
+            size = segment.count(session)
+        before += size
+        if offset >= size:
+            offset -= size
             continue
-        taken = segment.keys(session, offset, min(wanted, segment.count - offset))
+        taken = segment.keys(session, offset, min(wanted, size - offset), size)
         keys += taken
         wanted, offset = wanted - len(taken), 0
         if wanted <= 0:
@@ -304,8 +324,7 @@ def explain_page(engine: Engine, model_key: str, query: RecordsQuery) -> list[st
     check that a page is an index walk, not a sort of the archive); one text per segment."""
     plans = []
     with session_scope(engine) as session:
-        total = _count(session, query, model_key)
-        for segment in _segments(session, query, model_key, total):
+        for segment in _segments(query, model_key):
             stmt = segment.stmt.order_by(*[column.desc() if descending else column.asc()
                                             for column, descending in segment.order]).limit(query.per_page)
             sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
