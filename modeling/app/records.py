@@ -258,10 +258,14 @@ def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
     if query.holder:
         return [_holder_segment(query, model_key)]
     by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
-    if by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
+    if by_estimate and query.sort == "year":  # records' (year, id) order, each checked on estimates' record index
+        rid = Record.id
+        matches = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id, *by_estimate).exists()
+        base = select(rid).where(*by_record, matches)
+    elif by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
         rid = ImageEstimate.record_id
         base = select(rid).where(*by_estimate)
-        if by_record or query.sort == "year":
+        if by_record:
             base = base.join(Record, Record.id == rid).where(*by_record)
     else:
         rid = Record.id
