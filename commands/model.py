@@ -413,6 +413,8 @@ def date_undated(run_dir: Path, db_url: str, csv_path: Path | None, with_suspect
     click.echo(f"{result.undated_records} record(s) without a catalogued year ({result.without_image} with no stored "
                f"photograph). Estimated {result.dated} photograph(s) now, {result.resumed} already "
                f"estimated by {result.model_key}; {result.failed} could not be read.")
+    if result.from_catalogue:
+        click.echo(f"Estimated {result.from_catalogue} record(s) without a photograph from their catalogue alone.")
     if result.suggestions is not None:
         click.echo(f"{result.suggestions} suggestion(s) written to {csv_path}")
 

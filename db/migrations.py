@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Connection, Engine, Index, inspect, select, text
 
 from db.errors import PipelineError
+from db.estimates import refresh_estimates
 from db.models import (
     Base,
     ImageDuplicate,
@@ -99,6 +100,26 @@ def _v8_people(conn: Connection) -> None:
     PeopleScan.__table__.create(conn, checkfirst=True)
 
 
+def _v9_estimates_by_record(conn: Connection) -> None:
+    # estimates.image_id becomes nullable (an estimate from the catalogue alone has no image), which neither
+    # backend can ALTER portably (SQLite cannot at all): the table is copied aside, created again from the model
+    # (new columns, the /records indexes) and refilled with its own ids. Then db/estimates.py fills the new
+    # columns for every row, so /records' stored sort and filters hold from the first page after the upgrade.
+    kept = ("id", "image_id", "model_key", "year", "low", "high", "period", "probability", "unsure", "sources",
+            "evidence", "status", "kind", "error", "created_at")
+    columns = ", ".join(kept)
+    conn.execute(text(f"CREATE TABLE estimates_v7 AS SELECT {columns} FROM estimates"))
+    conn.execute(text("DROP TABLE estimates"))
+    ImageEstimate.__table__.create(conn)
+    conn.execute(text(f"INSERT INTO estimates ({columns}) SELECT {columns} FROM estimates_v7"))
+    conn.execute(text("DROP TABLE estimates_v7"))
+    if conn.dialect.name == "postgresql":  # ids were copied: the id sequence continues after the largest
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('estimates', 'id'), "
+                          "COALESCE((SELECT MAX(id) FROM estimates), 0) + 1, false)"))
+    _create_index(conn, next(i for i in Record.__table__.indexes if i.name == "ix_records_year_id"))
+    refresh_estimates(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
@@ -109,6 +130,8 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "estimates.unsure, sources, evidence; indexes for /records' holder and period filters",
               _v7_estimate_evidence),
     Migration(8, "people, people_scans (faces and figures found per image)", _v8_people),
+    Migration(9, "estimates by record (catalogue-only estimates), stored disagreement and suspect for /records",
+              _v9_estimates_by_record),
 ]
 
 

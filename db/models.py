@@ -33,7 +33,10 @@ class Record(Base):
     """One catalogued photograph: its metadata as the archive states it, plus the parsed date."""
 
     __tablename__ = "records"
-    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_records_source_id"),)
+    # (year, id) (schema v9): /records' year order as one index walk on PostgreSQL too (SQLite's year index
+    # already ends with the rowid)
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_records_source_id"),
+                      Index("ix_records_year_id", "year", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(64), index=True)
@@ -175,12 +178,25 @@ class ImageEstimate(Base):
 
     __tablename__ = "estimates"
     # (model_key, image_id): one row per image and model; the index also serves "estimates of this model".
-    # (model_key, period) (schema v7) serves /records' period filter.
+    # (model_key, period) (schema v7) serves /records' period filter. Schema v9: the /records indexes below
+    # hold the record id last, so each sort and filter of a page walks one index in order (no sort, no join).
     __table_args__ = (UniqueConstraint("model_key", "image_id", name="uq_estimates_model_image"),
-                      Index("ix_estimates_model_period", "model_key", "period"))
+                      Index("ix_estimates_model_period", "model_key", "period"),
+                      Index("ix_estimates_record", "record_id", "model_key"),
+                      Index("ix_estimates_model_gap", "model_key", "disagreement", "record_id"),
+                      Index("ix_estimates_model_suspect", "model_key", "suspect", "disagreement", "record_id"),
+                      Index("ix_estimates_model_suspect_id", "model_key", "suspect", "record_id"),
+                      Index("ix_estimates_model_shown_period", "model_key", "shown", "period", "record_id"),
+                      Index("ix_estimates_model_period_gap", "model_key", "period", "disagreement", "record_id"),
+                      Index("ix_estimates_model_shown_kind", "model_key", "shown", "kind", "record_id"),
+                      Index("ix_estimates_model_kind_gap", "model_key", "kind", "disagreement", "record_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # the image dated; None (schema v9) for an estimate from the catalogue alone (a record without a stored photograph)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    # (schema v9) the record estimated: the image's record, or the record itself when image_id is None. No foreign
+    # key: records are never deleted (a withdrawn one is status "deleted"), and a plain column migrates portably
+    record_id: Mapped[int | None] = mapped_column(Integer)
     # the run that answered: its directory name and a digest of its weights, e.g. "lite0-20y:3f2a9c0d51b7e684"
     model_key: Mapped[str] = mapped_column(String(128))
     # the model's year and central interval; None when the image could not be dated (see status)
@@ -203,6 +219,13 @@ class ImageEstimate(Base):
     kind: Mapped[str] = mapped_column(String(16), default="model", server_default="model")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # (schema v9, kept by db/estimates.py) this is the estimate /records shows for its record: the record's first
+    # stored image's, or the catalogue-only one of a record without a stored image
+    shown: Mapped[bool | None] = mapped_column(Boolean)
+    # (schema v9, kept by db/estimates.py) |catalogued year - year| on the shown estimate; None otherwise
+    disagreement: Mapped[int | None] = mapped_column(Integer)
+    # (schema v9, kept by db/estimates.py) the shown estimate's interval excludes the whole catalogued date
+    suspect: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class OaiHarvest(Base):

@@ -22,6 +22,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Protocol
 
 from PIL import Image
@@ -86,13 +87,35 @@ def period_of(year: float, edges: Sequence[int], labels: Sequence[str]) -> str:
     return labels[min(max(index, 0), len(labels) - 1)]
 
 
+def interval_top(year: int, low: int, high: int, level: float, edges: Sequence[int], labels: Sequence[str],
+                 k: int = 3) -> tuple[tuple[str, float], ...]:
+    """The `k` most probable periods of the normal distribution an answer implies: centred on its year, with the
+    spread that puts `level` of it inside [low, high], cut to the bins' span. With bins of equal width the period
+    holding the year comes first, so the list never contradicts the answer.
+
+    >>> interval_top(1932, 1925, 1941, 0.8, (1900, 1920, 1940, 1960), ("1900-1919", "1920-1939", "1940-1959"))
+    (('1920-1939', 0.8412), ('1940-1959', 0.1291), ('1900-1919', 0.0297))
+    """
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    spread = max((high + 1 - low) / 2 / z, 0.5)  # whole years: [low, high] spans high + 1 - low years
+    curve = NormalDist(year + 0.5, spread)  # the middle of the year
+    cdf = [curve.cdf(edge) for edge in edges]
+    mass = [cdf[i + 1] - cdf[i] for i in range(len(labels))]
+    total = sum(mass) or 1.0
+    ranked = sorted(range(len(labels)), key=lambda i: (-mass[i], labels[i] != period_of(year, edges, labels)))
+    return tuple((labels[i], round(mass[i] / total, 4)) for i in ranked[:k])
+
+
 def make_answer(year: float, low: float, high: float, level: float, *, edges: Sequence[int],
                 labels: Sequence[str], sources: Sequence[str], evidence: Sequence[Evidence] = (),
-                top: Sequence[tuple[str, float]] = ()) -> Answer:
+                top: Sequence[tuple[str, float]] = (), top_from_interval: bool = False) -> Answer:
     """The one way to build an Answer: rounds to whole years (interval outwards), keeps the year inside the
-    interval, names the period that holds the rounded year and sets `unsure` from the interval's width."""
+    interval, names the period that holds the rounded year and sets `unsure` from the interval's width.
+    `top_from_interval` (a dater with no bin probabilities of its own, the fusion) lists interval_top."""
     low_year, high_year = math.floor(min(low, high)), math.ceil(max(low, high))
     central = min(max(int(round(year)), low_year), high_year)
+    if top_from_interval and not top:
+        top = interval_top(central, low_year, high_year, level, edges, labels)
     return Answer(year=central, low=low_year, high=high_year, level=float(level),
                   period=period_of(central, edges, labels), unsure=(high_year - low_year) > UNSURE_WIDTH_YEARS,
                   sources=tuple(sources), evidence=tuple(evidence), top=tuple(top))

@@ -29,3 +29,16 @@ def check_answer(year: int, low: int, high: int, period: str, edges, labels, uns
 def check_answer_dict(answer: dict, edges, labels) -> None:
     """check_answer on Answer.to_dict()'s form (predict --format json, the API)."""
     check_answer(answer["year"], answer["low"], answer["high"], answer["period"], edges, labels, answer["unsure"])
+
+
+def check_top(top, period: str, labels, leads: bool = False) -> None:
+    """Top periods are real bins, most probable first, probabilities that add up to at most 1; `leads`: the period
+    the answer names comes first (a fused answer's top comes from its own interval, so it never disagrees)."""
+    assert top, "no top periods"
+    pairs = [(entry["bin"], entry["probability"]) if isinstance(entry, dict) else tuple(entry) for entry in top]
+    assert all(label in labels for label, _ in pairs), pairs
+    chances = [p for _, p in pairs]
+    assert all(0 <= p <= 1 for p in chances) and chances == sorted(chances, reverse=True), pairs
+    assert sum(chances) <= 1.0001, pairs
+    if leads:
+        assert pairs[0][0] == period, f"the most probable period {pairs[0][0]} is not the answer's {period}"

@@ -87,13 +87,13 @@ def test_date_undated_estimates_only_the_undated_resumes_and_writes_suggestions(
         table = list(csv.DictReader(handle))
     assert [r["source_id"] for r in table] == ["LRM-000300", "LRM-000301"]
     assert list(table[0]) == ["source_id", "title", "holder", "catalogued_date", "estimate", "low", "high", "period",
-                              "unsure", "evidence_es", "evidence_en", "estimated_by", "model"]
+                              "unsure", "evidence_es", "evidence_en", "estimated_by", "model", "rests_on"]
     for row in table:
         check_answer(int(row["estimate"]), int(row["low"]), int(row["high"]), row["period"], edges, labels,
                      row["unsure"] == "yes")
         assert row["evidence_en"] == f"the picture: {row['low']}–{row['high']}"
         assert row["evidence_es"] == f"la imagen: {row['low']}–{row['high']}"
-        assert row["catalogued_date"] == "s.f." and row["model"] == key
+        assert row["catalogued_date"] == "s.f." and row["model"] == key and row["rests_on"] == "photograph"
     assert table[0]["holder"] == "Estudio Ruiz"
 
     again = CliRunner().invoke(main, args)

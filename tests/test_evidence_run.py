@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -159,3 +160,83 @@ def test_every_output_loads_the_fusion_when_the_run_has_one(evidence_run, app_ar
         row = next(r for r in csv.DictReader(handle) if r["source_id"] == "LRM-U1")
     assert 'the title says "1932"' in row["evidence_en"] and "«1932»" in row["evidence_es"]
     assert int(row["low"]) <= int(row["estimate"]) <= int(row["high"]) and int(row["low"]) <= 1932 <= int(row["high"])
+
+
+def test_fused_answers_list_their_top_periods_led_by_the_answers_own(evidence_run):
+    """A FusedDater answer fills `top` from its calibrated interval, so outputs that show top periods show them
+    for fused runs too, and the first is the period that holds the answer's year."""
+    from answer_checks import check_answer, check_top
+
+    _, run, _ = evidence_run
+    dater = FusedDater.from_run_dir(run)
+    facts = [RecordFacts(title="Fiesta, 1932"), RecordFacts(title="tranvía corsé en la plaza"), RecordFacts()]
+    for said in dater.date(facts, [None, None, Image.new("RGB", (40, 30), (90, 80, 70))]):
+        check_answer(said.year, said.low, said.high, said.period, dater.edges, dater.labels, said.unsure)
+        check_top(said.top, said.period, dater.labels, leads=True)
+        check_top(said.to_dict()["top"], said.period, dater.labels, leads=True)
+
+
+def test_undated_records_without_a_photograph_are_estimated_from_their_catalogue(evidence_run, app_archive_db,
+                                                                                 tmp_path):
+    """date-undated with a fused run: a record with no stored photograph whose title states 1932 gets an estimate
+    from its catalogue alone, shown in /records and in the CSV as such; one with nothing to read gets none."""
+    from answer_checks import check_answer
+    from sqlalchemy import select
+
+    from db.models import ImageEstimate, Record
+    from db.session import make_engine, session_scope
+    from modeling.app.dating import model_key
+    from modeling.app.records import RecordsQuery, list_records
+
+    _, run, _ = evidence_run
+    engine = make_engine(app_archive_db)
+    with session_scope(engine) as session:
+        session.add(Record(source="replica", source_id="LRM-T1", title="Fiesta, 1932", date_raw="s.f."))
+        session.add(Record(source="replica", source_id="LRM-T2", title=None, date_raw="s.f."))
+    out = tmp_path / "suggestions.csv"
+    args = ["date-undated", "--model", str(run), "--db", app_archive_db, "--csv", str(out), "--quiet"]
+    result = CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Estimated \d+ record\(s\) without a photograph from their catalogue alone", result.output)
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = {r["source_id"]: r for r in csv.DictReader(handle)}
+    assert "LRM-T2" not in rows and rows["LRM-T1"]["rests_on"] == "catalogue only"
+    row = rows["LRM-T1"]
+    assert int(row["low"]) <= 1932 <= int(row["high"]) and 'the title says "1932"' in row["evidence_en"]
+    page = list_records(engine, model_key(run), RecordsQuery(undated=True, per_page=100))
+    shown = {r.source_id: r.estimate for r in page.rows}
+    assert shown["LRM-T1"].catalogue_only and shown["LRM-T1"].problem is None
+    dater = FusedDater.from_run_dir(run)
+    check_answer(shown["LRM-T1"].year, shown["LRM-T1"].low, shown["LRM-T1"].high, shown["LRM-T1"].period,
+                 dater.edges, dater.labels, shown["LRM-T1"].unsure)
+    assert shown["LRM-T2"].problem == "no_image" and not shown["LRM-T2"].catalogue_only
+    again = CliRunner().invoke(cli.main, args)  # resumable: nothing is estimated twice
+    assert again.exit_code == 0 and "from their catalogue alone" not in again.output
+    with session_scope(engine) as session:
+        statuses = session.execute(select(Record.source_id, ImageEstimate.status, ImageEstimate.image_id)
+                                   .join(ImageEstimate, ImageEstimate.record_id == Record.id)
+                                   .where(Record.source_id.in_(["LRM-T1", "LRM-T2"])).order_by(Record.source_id)).all()
+    assert statuses == [("LRM-T1", "ok", None), ("LRM-T2", "no_evidence", None)]
+    engine.dispose()
+
+
+def test_cross_validation_estimates_rest_on_the_fusion_when_the_run_has_one(evidence_run):
+    """RUN_DIR/fusion/oof.csv holds the fusion's out-of-fold answer for every exported image with its sources, and
+    the web app stores those (not the picture's oof.csv) as the estimates of a model that never saw the photograph."""
+    from modeling.app.dating import out_of_fold_for, out_of_fold_rows
+    from modeling.evidence.fit import read_fused_oof
+    from modeling.features.run import read_oof
+
+    _, run, _ = evidence_run
+    fused, picture = read_fused_oof(run), read_oof(run)
+    assert [row["image_id"] for row in fused] and sorted(r["image_id"] for r in fused) == sorted(
+        r["image_id"] for r in picture)
+    assert any("text" in row["sources"].split(",") or "explicit_date" in row["sources"].split(",") for row in fused)
+    url = "sqlite:////tmp/archive.db"
+    served = out_of_fold_for(run, {"validated_on": {"database": url}}, url)
+    assert served == fused
+    dater = FusedDater.from_run_dir(run)
+    rows = out_of_fold_rows(served, dater.edges, dater.labels)
+    by_catalogue = [row for row in rows if row["sources"] != "picture"]
+    assert by_catalogue and all(row["kind"] == "out_of_fold" for row in rows)
+    assert all("the picture and the catalogue" in row["evidence"] for row in by_catalogue)

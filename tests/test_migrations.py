@@ -18,7 +18,9 @@ ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {
                 4: {OaiHarvest.__tablename__}, 8: {PersonBox.__tablename__, PeopleScan.__tablename__}}
 # The columns each version added to an existing table: (table, column).
 ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")},
-                 6: {("estimates", "kind")}}
+                 6: {("estimates", "kind")},
+                 9: {("estimates", "record_id"), ("estimates", "shown"), ("estimates", "disagreement"),
+                     ("estimates", "suspect")}}
 
 
 def _later_tables(version: int) -> set[str]:
@@ -33,6 +35,9 @@ def _make_old(url: str, version: int) -> None:
         Base.metadata.create_all(conn, tables=[t for name, t in Base.metadata.tables.items() if name not in later])
         for table, column in set().union(*(c for added_in, c in ADDED_COLUMNS.items() if added_in > version)):
             if table not in later:
+                for index in inspect(conn).get_indexes(table):  # SQLite drops no indexed column
+                    if column in index["column_names"]:
+                        conn.execute(text(f"drop index {index['name']}"))
                 conn.execute(text(f"alter table {table} drop column {column}"))
         for applied in (m.version for m in MIGRATIONS if m.version <= version):
             conn.execute(text("insert into schema_version(version, applied_at, description) "

@@ -13,6 +13,7 @@ from answer_checks import check_answer
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from db.estimates import refresh_estimates
 from db.models import Image, ImageEstimate, Record
 from db.session import make_engine, session_scope
 from modeling.app.records import is_suspect, records_query
@@ -60,6 +61,7 @@ def records_app(app_run_dir, app_archive_db, tmp_path):
                                 .values(year=year, low=low, high=high, period=period, unsure=False))
             session.execute(update(ImageEstimate).where(ImageEstimate.image_id == images["LRM-000003"])
                             .values(kind="out_of_fold"))
+            refresh_estimates(session.connection())  # what every writer of estimates does (db/estimates.py)
         engine.dispose()
         yield client
 

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
+from db.estimates import refresh_estimates
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
 
@@ -133,6 +134,7 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
         record_ids = {key: row.id for key, row in _stored(connection, [key for key, _ in image_inserts])[0].items()}
         connection.execute(insert(IMAGES), [{"record_id": record_ids[key], "url": image["url"], **_image_values(image)}
                                             for key, image in image_inserts])
+    refresh_estimates(connection, [row["_id"] for row in updated_rows])  # a new date or image moves /records' order
     succeeded_pages = [item.get("page_url") for item in items if item.get("page_url") in failed_pages]
     for chunk in _chunks(succeeded_pages):
         connection.execute(delete(PAGES).where(PAGES.c.url.in_(chunk)))

@@ -31,17 +31,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from dataset.imageio import load_image
+from db.estimates import refresh_estimates
 from db.models import Image, ImageEstimate, Record
 from db.progress import progress
 from db.session import session_scope
 from modeling.answer import INTERVAL_LEVEL, Answer, Dater, Evidence, RecordFacts, make_answer
 from modeling.errors import ImageTooLarge, UnreadableImage
+from modeling.evidence.fit import read_fused_oof
 from modeling.features.run import read_oof
 from modeling.inference.dater import FUSION_FILE
 
 WEIGHTS_FILE = "model.safetensors"
 DIGEST_BYTES = 1024 * 1024  # the weights' first MiB (and their size) tell two trainings apart
 BATCH_SIZE = 32  # images per forward pass: one batch is the longest an upload can wait
+ID_CHUNK = 500  # image ids per IN (...) when looking up their records
 
 
 def model_key(run_dir: str | Path) -> str:
@@ -119,12 +122,13 @@ def answer_row(image_id: int, said: Answer, kind: str = "model") -> dict:
 
 
 def out_of_fold_for(run_dir: str | Path, run_config: dict, db_url: str) -> list[dict]:
-    """The run's oof.csv rows when its export came from the database at `db_url` (image ids mean the same
-    images there); otherwise none, and the served model dates every image."""
+    """The run's out-of-fold rows when its export came from the database at `db_url` (image ids mean the same
+    images there): the fusion's (RUN_DIR/fusion/oof.csv, resting on all the evidence) when the run has one, else
+    the picture's (oof.csv); otherwise none, and the served model dates every image."""
     exported_from = (run_config.get("validated_on") or {}).get("database")
     if not exported_from or _render(exported_from) != _render(db_url):
         return []
-    return read_oof(run_dir)
+    return read_fused_oof(run_dir) or read_oof(run_dir)
 
 
 def _render(url: str) -> str:
@@ -265,12 +269,16 @@ class ArchiveDater:
         return rows
 
     def _store(self, rows: list[dict]) -> int:
-        """Insert the batch in one transaction; rows another process wrote meanwhile are left as they are."""
+        """Insert the batch in one transaction, with the stored /records columns of the records it touches
+        (db/estimates.py); rows another process wrote meanwhile are left as they are."""
         for row in rows:
             row["model_key"] = self.key
+        with session_scope(self.engine) as session:
+            _with_record_ids(session, rows)
         try:
             with session_scope(self.engine) as session:
                 session.execute(ImageEstimate.__table__.insert(), rows)
+                refresh_estimates(session.connection(), [row["record_id"] for row in rows])
             return len(rows)
         except IntegrityError:
             ids = [row["image_id"] for row in rows]
@@ -280,4 +288,17 @@ class ArchiveDater:
                 fresh = [row for row in rows if row["image_id"] not in taken]
                 if fresh:
                     session.execute(ImageEstimate.__table__.insert(), fresh)
+                    refresh_estimates(session.connection(), [row["record_id"] for row in fresh])
             return len(fresh)
+
+
+def _with_record_ids(session, rows: list[dict]) -> None:
+    """Set each image estimate's record_id from its image (a catalogue-only row carries its own)."""
+    ids = [row["image_id"] for row in rows if row.get("image_id") is not None]
+    owners: dict[int, int] = {}
+    for start in range(0, len(ids), ID_CHUNK):
+        owners.update((image_id, record_id) for image_id, record_id in session.execute(
+            select(Image.id, Image.record_id).where(Image.id.in_(ids[start:start + ID_CHUNK]))))
+    for row in rows:
+        if row.get("image_id") is not None:
+            row["record_id"] = owners.get(row["image_id"])

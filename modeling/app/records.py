@@ -6,8 +6,10 @@ records (the catalogued date lies wholly outside the estimate's interval), undat
 catalogued year: the estimate is a suggestion), and who estimated (a model that never saw the photograph,
 from cross-validation, or the served model). Each page is one SQL query over records, images and the
 `estimates` the background worker (modeling/app/dating.py) or `cli.py date-undated` wrote: the page never
-dates anything itself, and a record whose image is not dated yet shows as pending. Every filter is an
-indexed column (estimates.model_key+period, records.holder, records.year).
+dates anything itself, and a record whose image is not dated yet shows as pending. The disagreement and
+the suspect flag are stored on the estimate (schema v9, kept true by db/estimates.py), and every sort and
+filter walks one index (estimates' (model_key, ...) indexes, records.holder, records.year), from whichever end
+is nearer the page, so the last page of a million records costs about what the first does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, select, text, true
 from sqlalchemy.orm import aliased
 
 from db.models import Image, ImageEstimate, Record
@@ -41,6 +43,7 @@ class Estimate:
     kind: str | None = None  # out_of_fold (a CV model that never saw this image) | model (the served model)
     unsure: bool = False  # the interval is too wide to lead with a year
     evidence: tuple[Evidence, ...] = ()  # what the estimate rests on (none for estimates before schema v7)
+    catalogue_only: bool = False  # (schema v9) estimated from the catalogue alone: the record has no stored photograph
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,7 @@ class RecordsPage:
 def _shown_image_id():
     """Each record's image to show: its first stored ('ok') image, else its first image of any status.
 
-    A correlated subquery over images.record_id's index, so a page filtered by an indexed record column
-    (holder, year) reads only its own records' images, not every image of the archive.
+    A correlated subquery over images.record_id's index, evaluated only for the page's own records.
     """
     mine = aliased(Image)
     first_ok = select(func.min(mine.id)).where(mine.record_id == Record.id, mine.status == "ok")
@@ -128,6 +130,9 @@ def _shown_image_id():
 
 
 def _estimate(row) -> Estimate:
+    if row.estimate_status == "ok" and row.estimate_image_id is None:  # from the catalogue alone
+        return Estimate(row.estimate_year, row.low, row.high, row.period, row.probability, None, None, row.kind,
+                        bool(row.unsure), read_evidence(row.evidence), catalogue_only=True)
     if row.image_id is None:
         return Estimate(None, None, None, None, None, "no_image", None)
     if row.image_status != "ok":
@@ -144,6 +149,8 @@ def _estimate(row) -> Estimate:
 def is_suspect(year: int | None, year_min: int | None, year_max: int | None, low: int | None, high: int | None) -> bool:
     """The catalogued date, taken as its whole range (1915-1925, or the year), lies wholly outside [low, high].
 
+    The rule db/estimates.py stores in estimates.suspect.
+
     >>> is_suspect(1920, 1915, 1925, 1926, 1950), is_suspect(1920, 1915, 1925, 1924, 1950)
     (True, False)
     """
@@ -154,18 +161,8 @@ def is_suspect(year: int | None, year_min: int | None, year_max: int | None, low
     return latest < low or earliest > high
 
 
-def suspect_clause():
-    """is_suspect in SQL, for the suspect filter (the same rule, over records joined to estimates)."""
-    latest = func.coalesce(Record.year_max, Record.year)
-    earliest = func.coalesce(Record.year_min, Record.year)
-    return and_(Record.year.is_not(None), ImageEstimate.status == "ok",
-                or_(latest < ImageEstimate.low, earliest > ImageEstimate.high))
-
-
 def _row(row) -> RecordRow:
     estimate = _estimate(row)
-    suspect = estimate.problem is None and is_suspect(row.year, row.year_min, row.year_max, estimate.low,
-                                                      estimate.high)
     return RecordRow(
         record_id=row.id,
         source_id=row.source_id,
@@ -176,86 +173,211 @@ def _row(row) -> RecordRow:
         record_status=row.status,
         image_id=row.image_id,
         estimate=estimate,
-        disagreement=row.disagreement,
-        suspect=suspect,
+        disagreement=row.disagreement if estimate.problem is None else None,
+        suspect=estimate.problem is None and bool(row.suspect),
     )
 
 
 def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
-    """(dated, datable): estimate rows of `model_key`, and stored images.
+    """(dated, datable): image estimate rows of `model_key`, and stored images.
 
     Two index-only counts (estimates' (model_key, image_id), images' status) instead of a join over every
-    image: estimates are only ever written for stored images, so the first counts the dated ones.
+    image: image estimates are only ever written for stored images, so the first counts the dated ones.
     """
     with session_scope(engine) as session:
         dated = session.scalar(select(func.count()).select_from(ImageEstimate)
-                               .where(ImageEstimate.model_key == model_key)) or 0
+                               .where(ImageEstimate.model_key == model_key, ImageEstimate.image_id.is_not(None))) or 0
         datable = session.scalar(select(func.count()).select_from(Image).where(Image.status == "ok")) or 0
     return dated, datable
 
 
-def _filtered(stmt, query: RecordsQuery, model_key: str):
+@dataclass(frozen=True)
+class _Segment:
+    """One run of the page order that a single index walks: its rows' record ids in `order`."""
+
+    stmt: object  # SELECT of one column, the record id, with the segment's filters (no ORDER BY)
+    order: tuple  # (column, descending) pairs, the record id last: the index's own order, read forwards or back
+
+    def count(self, session) -> int:
+        return session.scalar(select(func.count()).select_from(self.stmt.subquery())) or 0
+
+    def keys(self, session, offset: int, limit: int, size: int | None = None) -> list[int]:
+        """Record ids offset..offset+limit of the segment; past the middle of its `size` rows the index is read
+        from the other end, so the last page skips as few entries as the first."""
+        backwards = size is not None and offset > size / 2
+        if backwards:
+            offset, limit = max(0, size - offset - limit), min(limit, size - offset)
+        order = [column.desc() if descending != backwards else column.asc() for column, descending in self.order]
+        ids = list(session.scalars(self.stmt.order_by(*order).offset(offset).limit(limit)))
+        return ids[::-1] if backwards else ids
+
+
+def _record_conditions(query: RecordsQuery) -> list:
     conditions = []
-    if query.period or query.kind:
-        # Start from the estimates (index model_key+period), not from every record: the records whose images
-        # this model placed in the period (or estimated this way); the shown image's estimate is checked below.
-        chosen = select(Image.record_id).join(ImageEstimate, ImageEstimate.image_id == Image.id).where(
-            ImageEstimate.model_key == model_key)
-        if query.period:
-            chosen = chosen.where(ImageEstimate.period == query.period)
-            conditions.append(ImageEstimate.period == query.period)
-        if query.kind:
-            chosen = chosen.where(ImageEstimate.kind == query.kind)
-            conditions.append(ImageEstimate.kind == query.kind)
-        conditions.append(Record.id.in_(chosen))
     if query.holder:
         conditions.append(Record.holder == query.holder)
-    if query.suspect:
-        conditions.append(suspect_clause())
     if query.undated:
         conditions.append(Record.year.is_(None))
-    return stmt.where(*conditions) if conditions else stmt
+    return conditions
 
 
-def _joined(stmt, model_key: str):
-    """records -> each record's shown image -> its estimate by `model_key` (outer joins: every record stays)."""
-    has_estimate = and_(ImageEstimate.image_id == Image.id, ImageEstimate.model_key == model_key)
-    return (stmt.select_from(Record).outerjoin(Image, Image.id == _shown_image_id())
-            .outerjoin(ImageEstimate, has_estimate))
+def _estimate_conditions(query: RecordsQuery, model_key: str, shown: bool = True) -> list:
+    """Conditions on the record's shown estimate; empty when no filter is about the estimate. `shown=False`
+    leaves the shown flag out, for rows with a disagreement (only a shown estimate has one)."""
+    conditions = []
+    if query.period:
+        conditions.append(ImageEstimate.period == query.period)
+    if query.kind:
+        conditions.append(ImageEstimate.kind == query.kind)
+    if query.suspect:
+        conditions.append(ImageEstimate.suspect == true())
+    if conditions:
+        conditions.append(ImageEstimate.model_key == model_key)
+        if shown and (query.period or query.kind):  # a suspect estimate is always the shown one
+            conditions.append(ImageEstimate.shown == true())
+    return conditions
+
+
+def _holder_segment(query: RecordsQuery, model_key: str) -> _Segment:
+    """A holder's records, sorted as asked: few enough (a holder's share of the archive) to sort, and read off
+    records.holder's index rather than by walking the whole archive's order for them."""
+    shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
+                 ImageEstimate.shown == true())
+    stmt = (select(Record.id).outerjoin(ImageEstimate, shown)
+            .where(*_record_conditions(query), *_estimate_conditions(query, model_key)))
+    gap = ImageEstimate.disagreement
+    orders = {"id": ((Record.id, False),),
+              "year": ((Record.year.is_(None), False), (Record.year, False), (Record.id, False)),
+              "disagreement": ((gap.is_(None), False), (gap, True), (Record.id, True))}
+    return _Segment(stmt, orders[query.sort])
+
+
+def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
+    """The page order as index walks: one for the id order, two for year and disagreement (rows with a value,
+    then those without, by record id: the records without one come last)."""
+    if query.holder:
+        return [_holder_segment(query, model_key)]
+    by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
+    if by_estimate and query.sort == "year":  # records' (year, id) order, each checked on estimates' record index
+        rid = Record.id
+        matches = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id, *by_estimate).exists()
+        base = select(rid).where(*by_record, matches)
+    elif by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
+        rid = ImageEstimate.record_id
+        base = select(rid).where(*by_estimate)
+        if by_record:
+            base = base.join(Record, Record.id == rid).where(*by_record)
+    else:
+        rid = Record.id
+        base = select(rid).where(*by_record)
+    if query.sort == "id" or (query.sort == "disagreement" and query.undated):  # an undated record has no gap
+        return [_Segment(base, ((rid, False),))]
+    if query.sort == "year":
+        valued, empty = base.where(Record.year.is_not(None)), base.where(Record.year.is_(None))
+        order = ((Record.year, False), (rid, False))
+    else:  # estimates' (model_key, [filter,] disagreement, record_id) index, walked backwards
+        gap = ImageEstimate.disagreement
+        valued = select(ImageEstimate.record_id).where(
+            ImageEstimate.model_key == model_key, gap.is_not(None), *_estimate_conditions(query, model_key, False))
+        order = ((gap, True), (ImageEstimate.record_id, True))
+        if by_estimate:
+            empty = base.where(gap.is_(None))
+        else:
+            has_gap = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id,
+                                                     ImageEstimate.model_key == model_key, gap.is_not(None)).exists()
+            empty = base.where(~has_gap)
+    return [_Segment(valued, order), _Segment(empty, ((rid, False),))]
+
+
+def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: int) -> list[int]:
+    """The record ids of `page`, in order, read off indexes only (no join, no sort of the archive).
+
+    A segment in the front half of what is left is read forwards straight away: a short or empty answer tells
+    where it ends, so the first pages count nothing; a page further on counts the segment (one index-only
+    count) and reads it from the nearer end.
+    """
+    offset, wanted, keys, before = (page - 1) * query.per_page, query.per_page, [], 0
+    segments = _segments(query, model_key)
+    for index, segment in enumerate(segments):
+        size = None if index < len(segments) - 1 else total - before
+        if size is None and offset <= (total - before) / 2:
+            taken = segment.keys(session, offset, wanted)
+            keys += taken
+            if len(taken) == wanted:
+                return keys
+            if taken:
+                size, wanted, offset = offset + len(taken), wanted - len(taken), 0
+                before += size
+                continue
+        if size is None:
+            size = segment.count(session)
+        before += size
+        if offset >= size:
+            offset -= size
+            continue
+        taken = segment.keys(session, offset, min(wanted, size - offset), size)
+        keys += taken
+        wanted, offset = wanted - len(taken), 0
+        if wanted <= 0:
+            break
+    return keys
+
+
+def explain_page(engine: Engine, model_key: str, query: RecordsQuery) -> list[str]:
+    """The database's plan for each index walk of `query`'s order, forwards (what benchmarks and tests read to
+    check that a page is an index walk, not a sort of the archive); one text per segment."""
+    plans = []
+    with session_scope(engine) as session:
+        for segment in _segments(query, model_key):
+            stmt = segment.stmt.order_by(*[column.desc() if descending else column.asc()
+                                            for column, descending in segment.order]).limit(query.per_page)
+            sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+            lines = session.execute(text(prefix + sql)).all()
+            plans.append("\n".join(str(line[-1]) for line in lines))
+    return plans
+
+
+def _count(session, query: RecordsQuery, model_key: str) -> int:
+    by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
+    if by_estimate:
+        stmt = select(func.count(ImageEstimate.record_id)).where(*by_estimate)
+        if by_record:
+            stmt = stmt.join(Record, Record.id == ImageEstimate.record_id).where(*by_record)
+        return session.scalar(stmt) or 0
+    return session.scalar(select(func.count(Record.id)).where(*by_record)) or 0
 
 
 def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> RecordsPage:
     """One page of records with `model_key`'s estimates, filtered, in `query.sort` order, whatever has been
     dated so far.
 
-    Disagreement sorts largest first; records without one (pending, no image, no catalogued year) come last.
+    Disagreement sorts largest first (ties: the newest record first); records without one (pending, no image,
+    no catalogued year) come last, by id. The page's record ids come from one index walk over the stored
+    disagreement (db/estimates.py), the year or the id; only those records are then joined to their image and
+    estimate, so any page of a million records costs about the same.
     """
     if query.sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, got {query.sort!r}")
     with session_scope(engine) as session:
         archive_total = session.scalar(select(func.count(Record.id))) or 0
-        total = (session.scalar(_filtered(_joined(select(func.count(Record.id)), model_key), query, model_key)) or 0
-                 if query.filters() else archive_total)
-    pages = max(1, math.ceil(total / query.per_page))
-    page = min(max(1, query.page), pages)
-
-    gap = func.abs(Record.year - ImageEstimate.year)
-    orders = {
-        "disagreement": (gap.is_(None), gap.desc(), Record.id),
-        "year": (Record.year.is_(None), Record.year, Record.id),
-        "id": (Record.id,),
-    }
-    stmt = _filtered(_joined(
-        select(Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.year_min,
-               Record.year_max, Record.holder, Record.status,
-               Image.id.label("image_id"), Image.status.label("image_status"), Image.error.label("image_error"),
-               ImageEstimate.status.label("estimate_status"), ImageEstimate.error.label("estimate_error"),
-               ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
-               ImageEstimate.period, ImageEstimate.probability, ImageEstimate.kind, ImageEstimate.unsure,
-               ImageEstimate.evidence, gap.label("disagreement")), model_key), query, model_key)
-    stmt = stmt.order_by(*orders[query.sort]).offset((page - 1) * query.per_page).limit(query.per_page)
-    with session_scope(engine) as session:
-        rows = [_row(row) for row in session.execute(stmt)]
+        total = _count(session, query, model_key) if query.filters() else archive_total
+        pages = max(1, math.ceil(total / query.per_page))
+        page = min(max(1, query.page), pages)
+        keys = _page_keys(session, query, model_key, total, page)
+        shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
+                     ImageEstimate.shown == true())
+        stmt = (select(Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.holder,
+                       Record.status, Image.id.label("image_id"), Image.status.label("image_status"),
+                       Image.error.label("image_error"), ImageEstimate.image_id.label("estimate_image_id"),
+                       ImageEstimate.status.label("estimate_status"), ImageEstimate.error.label("estimate_error"),
+                       ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
+                       ImageEstimate.period, ImageEstimate.probability, ImageEstimate.kind, ImageEstimate.unsure,
+                       ImageEstimate.evidence, ImageEstimate.disagreement, ImageEstimate.suspect)
+                .select_from(Record).outerjoin(Image, Image.id == _shown_image_id()).outerjoin(ImageEstimate, shown)
+                .where(Record.id.in_(keys)))
+        found = {row.id: _row(row) for row in session.execute(stmt)} if keys else {}
+    rows = [found[key] for key in keys if key in found]
     dated, datable = dating_progress(engine, model_key)
     return RecordsPage(rows=rows, page=page, pages=pages, total=total, sort=query.sort, dated=dated, datable=datable,
                        query=query, archive_total=archive_total)

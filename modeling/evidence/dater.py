@@ -116,7 +116,8 @@ class FusedDater:
             evidence = [self._evidence(source, i, record, estimates) for source in order]
             answers.append(make_answer(fused.year[i], fused.low[i], fused.high[i], self.fusion.level,
                                        edges=self.edges, labels=self.labels, sources=tuple(order),
-                                       evidence=tuple(e for e in evidence if e is not None)))
+                                       evidence=tuple(e for e in evidence if e is not None),
+                                       top_from_interval=True))
         return answers
 
     def _evidence(self, source: str, i: int, record: RecordFacts, estimates: dict[str, Estimates]):

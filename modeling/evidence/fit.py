@@ -9,6 +9,7 @@ RUN_DIR/fusion/ are fitted on every record, the fusion on every out-of-fold esti
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from db import csvsafe
 from modeling.answer import INTERVAL_LEVEL, UNSURE_WIDTH_YEARS
 from modeling.evidence.ablation import ABLATION, baseline_rows, score, write_ablation
 from modeling.evidence.base import SOURCES, Estimates
@@ -31,6 +33,8 @@ from modeling.training.data import ExportRow
 FUSION_DIR = "fusion"
 FUSION_JSON = "fusion.json"
 FILES = {"text": "text.npz", "holder": "holder.json", "place": "place.json", "people": "people.npz"}
+FUSED_OOF = "oof.csv"  # RUN_DIR/fusion/oof.csv: the fusion's out-of-fold answers (RUN_DIR/oof.csv: the picture's)
+FUSED_OOF_COLUMNS = ("image_id", "file", "year", "estimate", "low", "high", "sources")
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,33 @@ def evaluate_evidence(rows: list[ExportRow], folds: np.ndarray, picture: Estimat
                       time.perf_counter() - start)
 
 
-def write_fusion(run_dir: Path, cv: EvidenceCV, fitted: FittedSources, edges, labels) -> Path:
-    """RUN_DIR/fusion/ (fusion.json and the fitted source models) and RUN_DIR/ablation.csv; returns the folder.
+def write_fused_oof(path: Path, cv: EvidenceCV, rows: list[ExportRow]) -> None:
+    """The cross-fitted fusion's out-of-fold answer for every exported image, with the sources each rests on:
+    what /records shows as the estimates of a model that never saw the photograph (modeling/app/dating.py)."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csvsafe.dict_writer(handle, fieldnames=FUSED_OOF_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for i, row in enumerate(rows):
+            used = cv.fused.combination[i]
+            writer.writerow({"image_id": row.image_id, "file": row.file, "year": row.year,
+                             "estimate": round(float(cv.fused.year[i]), 2),
+                             "low": int(np.floor(cv.fused.low[i])), "high": int(np.ceil(cv.fused.high[i])),
+                             "sources": "" if used == "none" else used.replace("+", ",")})
+
+
+def read_fused_oof(run_dir: str | Path) -> list[dict]:
+    """RUN_DIR/fusion/oof.csv's rows (empty for a run without a fusion, or one trained before it was written)."""
+    path = Path(run_dir) / FUSION_DIR / FUSED_OOF
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_fusion(run_dir: Path, cv: EvidenceCV, fitted: FittedSources, edges, labels,
+                 rows: list[ExportRow] | None = None) -> Path:
+    """RUN_DIR/fusion/ (fusion.json, the fitted source models and, given the CV's `rows`, oof.csv) and
+    RUN_DIR/ablation.csv; returns the folder.
 
     The folder is built aside and swapped in, so a reader never sees half of it.
     """
@@ -163,6 +192,8 @@ def write_fusion(run_dir: Path, cv: EvidenceCV, fitted: FittedSources, edges, la
             "fusion": cv.fusion.to_json(), "alone": {s: f.to_json() for s, f in cv.fusion_alone.items()},
             "ablation": list(cv.ablation)}
     (building / FUSION_JSON).write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    if rows is not None:
+        write_fused_oof(building / FUSED_OOF, cv, rows)
     if final.exists():
         shutil.rmtree(final)
     os.replace(building, final)

@@ -133,7 +133,7 @@ def train_head_only(config: TrainConfig, show: bool = True):
                                 "fit_seconds": round(fit_seconds, 3)})
     _write_oof(run_dir / OOF, cv)
     if evidence is not None:
-        write_fusion(run_dir, evidence, fitted, export.edges, export.labels)
+        write_fusion(run_dir, evidence, fitted, export.edges, export.labels, rows)
     else:
         remove_fusion(run_dir)
     confusion_png(best["confusion_matrix"], best["labels"], run_dir / "confusion_matrix.png",
