@@ -99,7 +99,7 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     keys = [(item["source"], item["source_id"]) for item in items]
     stored, stored_images = _stored(connection, keys)
     outcomes: list[str] = []
-    new_rows, updated_rows, image_updates, stale_image_ids = [], [], [], []
+    new_rows, updated_rows, image_updates, stale_image_ids, changed_ids = [], [], [], [], []
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
     for key, item in zip(keys, items, strict=True):
         present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
@@ -114,6 +114,8 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
             before = (row.content_hash, row.status, [_image_state(i) for i in images])
             after = (item["content_hash"], item["status"], [_image_state(image)] if image else [])
             outcomes.append("unchanged" if before == after else "updated")
+            if before != after:
+                changed_ids.append(row.id)
             updated_rows.append({"_id": row.id, **values, "last_seen": now})
             kept = next((i for i in images if image is not None and i.url == image["url"]), None)
             stale_image_ids += [i.id for i in images if i is not kept]
@@ -134,7 +136,7 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
         record_ids = {key: row.id for key, row in _stored(connection, [key for key, _ in image_inserts])[0].items()}
         connection.execute(insert(IMAGES), [{"record_id": record_ids[key], "url": image["url"], **_image_values(image)}
                                             for key, image in image_inserts])
-    refresh_estimates(connection, [row["_id"] for row in updated_rows])  # a new date or image moves /records' order
+    refresh_estimates(connection, changed_ids)  # a new date or image moves /records' order; unchanged rows keep theirs
     succeeded_pages = [item.get("page_url") for item in items if item.get("page_url") in failed_pages]
     for chunk in _chunks(succeeded_pages):
         connection.execute(delete(PAGES).where(PAGES.c.url.in_(chunk)))
