@@ -172,3 +172,15 @@ def test_is_http_agrees_with_urlsplit(value):
 
     parts = urlsplit(value)
     assert _is_http(value) == (parts.scheme in ("http", "https") and bool(parts.netloc))
+
+
+@pytest.mark.parametrize("value", ["http://h/x", "HTTPS://h", "https://h?q", "http://h/a/B.JPG?x=/y.png#z",
+                                   "http://h#f/x.jpg", "http://h?x/info.json", "https://h:80/iiif/1/manifest",
+                                   "http://u:p@h/a/info.json", "http://h/a b/c.tif", "http://h//x.jpg;p=1"])
+def test_the_http_path_shortcut_agrees_with_urlsplit(value):
+    from urllib.parse import urlsplit
+
+    from crawler.dublincore import _HTTP_PATH, _links, image_kind
+
+    assert _HTTP_PATH.match(value).group(1) == urlsplit(value).path
+    assert _links({"identifier": [(value, "")]}) == {value: image_kind(value)}
