@@ -140,15 +140,15 @@ def main() -> None:
     versions = {"this tree": load(None)}
     if args.against:
         versions[args.against] = load(args.against)
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
+    names = list(versions)
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     header = machine()
-    for _ in range(args.rounds):
-        for name, version in versions.items():
-            rounds[name].append(run_stages(version, bodies, profile))
-    print(f"Machine: {header}; after: {machine()}\n")
+    for number in range(args.rounds):
+        for name in (names if number % 2 == 0 else names[::-1]):  # the order alternates too
+            rounds[name].append(run_stages(versions[name], bodies, profile))
+    print(f"Before: {header}\nAfter: {machine()}\n")
     print(f"{records:,} records in {len(bodies)} pages, {args.rounds} rounds alternated; CPU us per record, "
           "best round (every round in brackets)\n")
-    names = list(versions)
     print("| stage | " + " | ".join(names) + " |\n|:--|" + "--:|" * len(names))
     for stage in rounds[names[0]][0]:
         cells = []
