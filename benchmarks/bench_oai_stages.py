@@ -1,6 +1,7 @@
 """CPU per record of each stage of a metadata-only OAI-PMH harvest, this tree against an earlier commit.
 
     .venv/bin/python benchmarks/bench_oai_stages.py --against 0c4b5ff --records 3000 --rounds 3
+    .venv/bin/python benchmarks/bench_oai_stages.py --date-cache 4096 --records 20000 --rounds 2
 
 The replica's ListRecords pages (100 records, image links stripped as in bench_oai.py) are fetched
 once over loopback; then each stage runs in this process on the same pages, timed with
@@ -9,7 +10,8 @@ two versions alternated round by round: parsing (crawler/oai.py parse_list), Dub
 (crawler/dublincore.py, crawler/items.py record_item), dates, validation with content hash, and the
 store (write_records into a new SQLite file, ten pages per transaction, then the same pages again as a
 rerun does). The earlier commit's modules are loaded from `git show`, beside this tree's.
-The best round of each is printed (the least disturbed by other jobs), with every round's numbers.
+--date-cache N compares this tree with itself using an N-entry cache of db.dates.parse_date instead
+(every run starts with an empty cache). The best round of each is printed (the least disturbed by other jobs), with every round's numbers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 import types
 import urllib.parse
 import urllib.request
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,10 +88,24 @@ def load(revision: str | None) -> types.SimpleNamespace:
     return types.SimpleNamespace(**loaded)
 
 
+def use_date_cache(size: int | None) -> None:
+    """db.dates.parse_date with an empty cache of `size` entries (None: the shipped size), wherever it is used."""
+    import crawler.dublincore
+    import crawler.pipelines.dates
+    import db.dates
+
+    shipped = getattr(use_date_cache, "shipped", None) or db.dates.parse_date
+    use_date_cache.shipped = shipped
+    cached = shipped if size is None else lru_cache(maxsize=size)(shipped.__wrapped__)
+    cached.cache_clear()
+    db.dates.parse_date = crawler.dublincore.parse_date = crawler.pipelines.dates.parse_date = cached
+
+
 def run_stages(version: types.SimpleNamespace, bodies: list[bytes], profile) -> dict[str, float]:
     """CPU seconds of each stage over all the pages."""
     from db.session import make_engine
 
+    use_date_cache(getattr(version, "date_cache", None))
     seconds: dict[str, float] = {}
     start = time.process_time()
     lists = [version.oai.parse_list(body) for body in bodies]
@@ -131,6 +148,7 @@ def main() -> None:
     parser.add_argument("--against", default=None, help="an earlier commit to compare with (default: none)")
     parser.add_argument("--records", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--date-cache", type=int, default=None, help="compare with an N-entry parse_date cache")
     args = parser.parse_args()
     from crawler.profile import load_profile
 
@@ -140,6 +158,9 @@ def main() -> None:
     versions = {"this tree": load(None)}
     if args.against:
         versions[args.against] = load(args.against)
+    if args.date_cache:
+        versions[f"date cache {args.date_cache:,}"] = types.SimpleNamespace(**vars(versions["this tree"]),
+                                                                          date_cache=args.date_cache)
     names = list(versions)
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     header = machine()

@@ -200,3 +200,11 @@ def test_the_http_path_shortcut_agrees_with_urlsplit(value):
 
     assert _HTTP_PATH.match(value).group(1) == urlsplit(value).path
     assert _links({"identifier": [(value, "")]}) == {value: image_kind(value)}
+
+
+def test_the_date_cache_holds_a_large_harvests_phrasings():
+    from db.dates import parse_date
+
+    # a 20,000-record harvest of the replica reads ~9,000 distinct date and coverage values, each up to four
+    # times: with fewer entries they push each other out and every read parses again (~20 us each)
+    assert parse_date.cache_info().maxsize >= 20_000
