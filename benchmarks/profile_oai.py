@@ -34,7 +34,7 @@ GROUPS = {
     "items through Scrapy's scraper and the pipelines": "Scraper.start_itemproc_async",
     "  validate (content_hash, required fields)": "ValidatePipeline.process_item",
     "  dates": "DatePipeline.process_item",
-    "  store (SQLAlchemy Core + SQLite)": "StorePipeline.process_item",
+    "  store (DBAPI executemany + SQLite)": "StorePipeline.process_item",
     "downloader (HTTP on loopback)": "Downloader._download",
 }
 

@@ -48,8 +48,11 @@ def preferred(values: list[tuple[str, str]]) -> list[str]:
         return []
     if len(values) == 1:  # most elements come once: nothing to choose
         return [values[0][0]]
-    best = min(_language_rank(lang) for _, lang in values)
-    return [text for text, lang in values if _language_rank(lang) == best]
+    if not any(lang for _, lang in values):  # untagged alike (identifiers, most coverage): all of them
+        return [text for text, _ in values]
+    ranks = [_language_rank(lang) for _, lang in values]
+    best = min(ranks)
+    return [text for (text, _), rank in zip(values, ranks, strict=True) if rank == best]
 
 
 def _is_http(value: str) -> bool:
@@ -61,7 +64,16 @@ def _is_http(value: str) -> bool:
 
 def image_kind(url: str) -> str | None:
     """"iiif_manifest", "iiif_info", "image" or None for a URL, judged by its shape (nothing is fetched)."""
-    path = urlsplit(url).path.lower()
+    return _path_kind(urlsplit(url).path.lower())
+
+
+# The path of an http(s) URL as urlsplit reads it (netloc up to / ? or #, path up to ? or #), for text
+# _is_http accepted: whitespace-normalised Dublin Core, so none of the tabs, newlines or leading spaces
+# urlsplit would strip first. A harvest asks it for every link of every record; urlsplit costs 5x more.
+_HTTP_PATH = re.compile(r"[^:]*://[^/?#]*([^?#]*)")
+
+
+def _path_kind(path: str) -> str | None:
     if path.endswith("/info.json"):
         return "iiif_info"
     if path.endswith(("/manifest", "/manifest.json")) or ("iiif" in path and "manifest" in path):
@@ -73,7 +85,9 @@ def image_kind(url: str) -> str | None:
 
 def _links(dc: dict[str, list[tuple[str, str]]]) -> dict[str, str | None]:
     """http(s) URL -> image_kind, over dc:identifier, dc:relation and dc:source in that order."""
-    return {text: image_kind(text) for element in IMAGE_SOURCES for text, _ in dc.get(element, ()) if _is_http(text)}
+    match = _HTTP_PATH.match
+    return {text: _path_kind(match(text).group(1).lower())
+            for element in IMAGE_SOURCES for text, _ in dc.get(element, ()) if _is_http(text)}
 
 
 def _picture(links: dict[str, str | None]) -> tuple[str | None, str | None]:

@@ -28,8 +28,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from scrapy import signals
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
 from db.estimates import refresh_estimates
@@ -50,11 +50,13 @@ IN_CHUNK = 500
 NOT_STORED_STAT = "fotofecha/not_stored"
 
 
-def _image_state(image: Row | dict | None) -> tuple | None:
+def _image_state(image: tuple | dict | None) -> tuple | None:
+    """(url, status, sha256, error) of a stored image row (see _ImageRow) or of an item's image dict."""
     if image is None:
         return None
-    get = image.get if isinstance(image, dict) else lambda key: getattr(image, key)
-    return (get("url"), get("status"), get("sha256"), get("error"))
+    if isinstance(image, dict):
+        return (image.get("url"), image.get("status"), image.get("sha256"), image.get("error"))
+    return image[2:6]
 
 
 def _chunks(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
@@ -62,30 +64,104 @@ def _chunks(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
         yield values[start:start + size]
 
 
-def _stored(connection: Connection, keys: Sequence[tuple[str, str]]) -> tuple[dict, dict[int, list[Row]]]:
+class _Sql:
+    """The store's per-record statements as DBAPI text for one dialect, run on the connection's own cursor.
+
+    A harvest stores thousands of records a second: SQLAlchemy's per-row parameter handling (compiling,
+    processing each bound value, building Row objects) cost as much as the rest of the store. These
+    statements bind plain tuples with executemany instead, inside the same transaction; values a column
+    type converts (a DateTime on SQLite) go through that type's own bind processor, so the rows are the
+    ones SQLAlchemy would write. A DBAPI error is raised as SQLAlchemy's, as from any other statement.
+    """
+
+    def __init__(self, dialect) -> None:
+        self.dialect = dialect
+        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.processors = {(table.name, column.name): processor
+                           for table in (RECORDS, IMAGES) for column in table.columns
+                           if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        self.new_columns = ("source", "source_id", *RECORD_COLUMNS, "first_seen", "last_seen")
+        self.insert_record = self._insert("records", self.new_columns)
+        self.update_record = self._update("records", (*RECORD_COLUMNS, "last_seen"))
+        self.image_columns = ("record_id", "url", *IMAGE_COLUMNS)
+        self.insert_image = self._insert("images", self.image_columns)
+        self.update_image = self._update("images", IMAGE_COLUMNS)
+        # A column's processor, or None: applied to one value where it is computed once (now), per row otherwise.
+        self.record_row = [self.processors.get(("records", c)) for c in RECORD_COLUMNS]
+        self.image_row = [self.processors.get(("images", c)) for c in IMAGE_COLUMNS]
+
+    def _insert(self, table: str, columns: Sequence[str]) -> str:
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.mark] * len(columns))})"
+
+    def _update(self, table: str, columns: Sequence[str]) -> str:
+        return f"UPDATE {table} SET {', '.join(f'{c} = {self.mark}' for c in columns)} WHERE id = {self.mark}"
+
+    def marks(self, count: int) -> str:
+        return ", ".join([self.mark] * count)
+
+    def value(self, table: str, column: str, value):
+        processor = self.processors.get((table, column))
+        return processor(value) if processor is not None and value is not None else value
+
+    @staticmethod
+    def convert(values: list, processors: list) -> list:
+        """`values` with each column's bind processor applied (in place; None stays None)."""
+        for index, processor in enumerate(processors):
+            if processor is not None and values[index] is not None:
+                values[index] = processor(values[index])
+        return values
+
+    def run(self, cursor, statement: str, parameters, many: bool = False) -> list:
+        try:
+            if many:
+                cursor.executemany(statement, parameters)
+                return []
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description is not None else []
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(statement, parameters, exc, self.dialect.loaded_dbapi.Error,
+                                      dialect=self.dialect) from exc
+
+
+_SQL: dict[str, _Sql] = {}
+
+
+def _sql(connection: Connection) -> _Sql:
+    dialect = connection.dialect
+    key = f"{dialect.name}+{dialect.driver}"
+    if key not in _SQL:
+        _SQL[key] = _Sql(dialect)
+    return _SQL[key]
+
+
+# A stored record row: (id, source, source_id, content_hash, status); an image row: (id, record_id, url,
+# status, sha256, error).
+_RecordRow = tuple
+_ImageRow = tuple
+
+
+def _stored(connection: Connection, keys: Sequence[tuple[str, str]]) -> tuple[dict, dict[int, list[_ImageRow]]]:
     """What is stored for these (source, source_id) keys: {key: record row}, {record id: image rows by id}."""
-    by_source: dict[str, list[str]] = defaultdict(list)
-    for source, source_id in keys:
-        by_source[source].append(source_id)
-    records: dict[tuple[str, str], Row] = {}
-    for source, source_ids in by_source.items():
-        for chunk in _chunks(source_ids):
-            query = (select(RECORDS.c.id, RECORDS.c.source, RECORDS.c.source_id, RECORDS.c.content_hash,
-                            RECORDS.c.status)
-                     .where(RECORDS.c.source == source, RECORDS.c.source_id.in_(chunk)))
-            records.update(((row.source, row.source_id), row) for row in connection.execute(query))
-    images: dict[int, list[Row]] = defaultdict(list)
-    for chunk in _chunks([row.id for row in records.values()]):
-        query = (select(IMAGES.c.id, IMAGES.c.record_id, IMAGES.c.url, IMAGES.c.status, IMAGES.c.sha256,
-                        IMAGES.c.error)
-                 .where(IMAGES.c.record_id.in_(chunk)).order_by(IMAGES.c.id))
-        for row in connection.execute(query):
-            images[row.record_id].append(row)
+    sql, cursor = _sql(connection), connection.connection.cursor()
+    try:
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, source_id in keys:
+            by_source[source].append(source_id)
+        records: dict[tuple[str, str], _RecordRow] = {}
+        for source, source_ids in by_source.items():
+            for chunk in _chunks(source_ids):
+                query = (f"SELECT id, source, source_id, content_hash, status FROM records "
+                         f"WHERE source = {sql.mark} AND source_id IN ({sql.marks(len(chunk))})")
+                records.update(((row[1], row[2]), row) for row in sql.run(cursor, query, (source, *chunk)))
+        images: dict[int, list[_ImageRow]] = defaultdict(list)
+        for chunk in _chunks([row[0] for row in records.values()]):
+            query = (f"SELECT id, record_id, url, status, sha256, error FROM images "
+                     f"WHERE record_id IN ({sql.marks(len(chunk))}) ORDER BY id")
+            for row in sql.run(cursor, query, tuple(chunk)):
+                images[row[1]].append(row)
+    finally:
+        cursor.close()
     return records, images
-
-
-def _image_values(image: dict) -> dict:
-    return {column: image.get(column) for column in IMAGE_COLUMNS}
 
 
 def write_records(connection: Connection, items: Sequence[RecordItem], failed_pages: set[str]) -> list[str]:
@@ -95,51 +171,58 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     the current one is updated in place (curation tables reference its id). A stored failed-page
     row for a record's page_url is deleted: the page yielded a record, so the failure is history.
     """
-    now = utcnow()
+    sql = _sql(connection)
+    now = sql.value("records", "last_seen", utcnow())
     keys = [(item["source"], item["source_id"]) for item in items]
     stored, stored_images = _stored(connection, keys)
     outcomes: list[str] = []
     new_rows, updated_rows, image_updates, stale_image_ids, changed_ids = [], [], [], [], []
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
+    convert, record_row, image_row = sql.convert, sql.record_row, sql.image_row
     for key, item in zip(keys, items, strict=True):
         present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
-        image = present.get("image")
-        values = {column: present.get(column) for column in RECORD_COLUMNS}
+        get = present.get
+        image = get("image")
+        values = convert([get(column) for column in RECORD_COLUMNS], record_row)
         row, kept = stored.get(key), None
         if row is None:
-            new_rows.append({"source": key[0], "source_id": key[1], **values, "first_seen": now, "last_seen": now})
+            new_rows.append((*key, *values, now, now))
             outcomes.append("new")
         else:
-            images = stored_images.get(row.id, [])
-            before = (row.content_hash, row.status, [_image_state(i) for i in images])
-            after = (item["content_hash"], item["status"], [_image_state(image)] if image else [])
+            images = stored_images.get(row[0], [])
+            before = (row[3], row[4], [_image_state(i) for i in images])
+            after = (present["content_hash"], present["status"], [_image_state(image)] if image else [])
             outcomes.append("unchanged" if before == after else "updated")
             if before != after:
-                changed_ids.append(row.id)
-            updated_rows.append({"_id": row.id, **values, "last_seen": now})
-            kept = next((i for i in images if image is not None and i.url == image["url"]), None)
-            stale_image_ids += [i.id for i in images if i is not kept]
+                changed_ids.append(row[0])
+            updated_rows.append((*values, now, row[0]))
+            kept = next((i for i in images if image is not None and i[2] == image["url"]), None)
+            stale_image_ids += [i[0] for i in images if i is not kept]
             if kept is not None:
-                image_updates.append({"_id": kept.id, **_image_values(image)})
+                image_updates.append((*convert([image.get(c) for c in IMAGE_COLUMNS], image_row), kept[0]))
         if image is not None and kept is None:
             image_inserts.append((key, image))
-    if new_rows:
-        connection.execute(insert(RECORDS), new_rows)
-    if updated_rows:
-        # No .values(): the SET clause is the parameters' column names.
-        connection.execute(update(RECORDS).where(RECORDS.c.id == bindparam("_id")), updated_rows)
-    for chunk in _chunks(stale_image_ids):
-        connection.execute(delete(IMAGES).where(IMAGES.c.id.in_(chunk)))
-    if image_updates:
-        connection.execute(update(IMAGES).where(IMAGES.c.id == bindparam("_id")), image_updates)
-    if image_inserts:
-        record_ids = {key: row.id for key, row in _stored(connection, [key for key, _ in image_inserts])[0].items()}
-        connection.execute(insert(IMAGES), [{"record_id": record_ids[key], "url": image["url"], **_image_values(image)}
-                                            for key, image in image_inserts])
+    cursor = connection.connection.cursor()
+    try:
+        if new_rows:
+            sql.run(cursor, sql.insert_record, new_rows, many=True)
+        if updated_rows:
+            sql.run(cursor, sql.update_record, updated_rows, many=True)
+        for chunk in _chunks(stale_image_ids):
+            sql.run(cursor, f"DELETE FROM images WHERE id IN ({sql.marks(len(chunk))})", tuple(chunk))
+        if image_updates:
+            sql.run(cursor, sql.update_image, image_updates, many=True)
+        if image_inserts:
+            record_ids = {key: row[0] for key, row in _stored(connection, [key for key, _ in image_inserts])[0].items()}
+            sql.run(cursor, sql.insert_image, [
+                (record_ids[key], image["url"], *convert([image.get(c) for c in IMAGE_COLUMNS], image_row))
+                for key, image in image_inserts], many=True)
+        succeeded_pages = [item.get("page_url") for item in items if item.get("page_url") in failed_pages]
+        for chunk in _chunks(succeeded_pages):
+            sql.run(cursor, f"DELETE FROM pages WHERE url IN ({sql.marks(len(chunk))})", tuple(chunk))
+    finally:
+        cursor.close()
     refresh_estimates(connection, changed_ids)  # a new date or image moves /records' order; unchanged rows keep theirs
-    succeeded_pages = [item.get("page_url") for item in items if item.get("page_url") in failed_pages]
-    for chunk in _chunks(succeeded_pages):
-        connection.execute(delete(PAGES).where(PAGES.c.url.in_(chunk)))
     return outcomes
 
 

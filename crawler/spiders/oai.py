@@ -236,43 +236,74 @@ class OaiSpider(scrapy.Spider):
         counts: Counter[str] = Counter()  # summed here, one stats call per counter (not per record)
         parts: list = []  # the page's records, withdrawals and listing row: one RecordBatch
         with_pictures: list[RecordItem] = []  # records with a picture to fetch: one item each (fetches overlap)
-        for record in page.records:
-            if self.limit_reached:
-                stopped = True
-                break
-            if self.restarts and record.identifier not in self.pass_ids:
-                self.pass_ids.add(record.identifier)  # a restarted pass goes somewhere while it lists what it had not
-                fresh += 1
-            if record.identifier in self.listed_ids:
-                counts["fotofecha/oai/relisted"] += 1
-                continue
-            self.listed_ids.add(record.identifier)
-            self._note_datestamp(record.datestamp)
-            fresh += 0 if self.restarts else 1
-            self.listed += 1
-            counts["fotofecha/oai/listed"] += 1
-            if record.deleted:
-                self.deleted += 1
-                parts.append(self._deleted_item(record))
-                continue
-            item = self._record_item(record)
-            known_hash = self.known.get(item["source_id"])
-            if known_hash is not None and known_hash == content_hash(item):
-                counts["fotofecha/records/skipped"] += 1
-                continue
-            self.scheduled += 1
-            (with_pictures if item.get("image_url") else parts).append(item)
+        if self.limit is None:
+            # Nothing can stop the list midway: the next page is asked for before this page's items are even
+            # built, so the repository prepares it while this one is mapped and stored (the list is a chain
+            # of requests, and the time between an answer and the next request is the harvest's pace).
+            listed = []
+            for record in page.records:
+                taken, new = self._take(record, counts)
+                fresh += new
+                if taken:
+                    listed.append(record)
+            after = list(self._next_page(response, page, fresh, stopped))
+            yield from (output for output in after if isinstance(output, scrapy.Request))
+            try:
+                for record in listed:
+                    self._add(record, counts, parts, with_pictures)
+            except Exception:
+                self.list_broken = True  # the list goes on, but this page's records are lost: not a complete harvest
+                raise
+        else:
+            for record in page.records:
+                if self.limit_reached:
+                    stopped = True
+                    break
+                taken, new = self._take(record, counts)
+                fresh += new
+                if taken:
+                    self._add(record, counts, parts, with_pictures)
+            # The next page is asked for before this one goes to the pipelines, so the repository prepares it
+            # while this page is stored.
+            after = list(self._next_page(response, page, fresh, stopped))
+            yield from (output for output in after if isinstance(output, scrapy.Request))
+        # (A row for an endless list goes after the page's own row, which it replaces.)
         parts.append(PageItem(url=response.url, kind="listing", status="ok", http_status=response.status, seen_urls=[]))
         for key, count in counts.items():
             self.crawler.stats.inc_value(key, count)
-        # The next page is asked for before this one goes to the pipelines, so the repository prepares it
-        # while this page is stored.
-        # (A row for an endless list goes after the page's own row, which it replaces.)
-        after = list(self._next_page(response, page, fresh, stopped))
-        yield from (output for output in after if isinstance(output, scrapy.Request))
         yield RecordBatch(items=parts)
         yield from with_pictures
         yield from (output for output in after if not isinstance(output, scrapy.Request))
+
+    def _take(self, record, counts: Counter[str]) -> tuple[bool, int]:
+        """(listed now, fresh): False for a record this run listed already (a restarted list shows it again);
+        fresh counts a record new to this pass over the list (ListPaging's measure of progress)."""
+        fresh = 0
+        if self.restarts and record.identifier not in self.pass_ids:
+            self.pass_ids.add(record.identifier)  # a restarted pass goes somewhere while it lists what it had not
+            fresh = 1
+        if record.identifier in self.listed_ids:
+            counts["fotofecha/oai/relisted"] += 1
+            return False, fresh
+        self.listed_ids.add(record.identifier)
+        self._note_datestamp(record.datestamp)
+        self.listed += 1
+        counts["fotofecha/oai/listed"] += 1
+        return True, fresh if self.restarts else 1
+
+    def _add(self, record, counts: Counter[str], parts: list, with_pictures: list) -> None:
+        """A listed record as its item: a withdrawal, a record unchanged since stored (skipped), or one to store."""
+        if record.deleted:
+            self.deleted += 1
+            parts.append(self._deleted_item(record))
+            return
+        item = self._record_item(record)
+        known_hash = self.known.get(item["source_id"])
+        if known_hash is not None and known_hash == content_hash(item):
+            counts["fotofecha/records/skipped"] += 1
+            return
+        self.scheduled += 1
+        (with_pictures if item.get("image_url") else parts).append(item)
 
     def _next_page(self, response: Response, page, fresh: int, stopped: bool) -> Iterator:
         """The request for the list's next page; the fatal row when the list would never end; nothing at its end."""
