@@ -87,6 +87,8 @@ def test_the_fused_dater_answers_from_what_each_record_has(evidence_run):
     holder_line = next(e for e in stated.evidence if e.source == "holder")
     assert holder_line.en.startswith("holder Estudio 1900: ") and "dated photographs, 19" in holder_line.en
     assert upload.sources == ("picture",) and upload.evidence[0].en.startswith("the picture: ")
+    # resting on the picture alone, its line and the answer give one interval, never two
+    assert upload.evidence[0].en == f"the picture: {upload.low}-{upload.high}"
     assert holder_only.sources == ("holder",) and 1925 <= holder_only.year <= 1995
     assert nothing.sources == () and nothing.evidence == ()
     for answer in answers:  # one story: the period shown holds the year shown

@@ -113,17 +113,22 @@ class FusedDater:
         for i, record in enumerate(facts):
             used = [] if fused.combination[i] == "none" else fused.combination[i].split("+")
             order = sorted(used, key=lambda s: -precisions[s][i])  # what weighs most first
-            evidence = [self._evidence(source, i, record, estimates) for source in order]
+            # An answer resting on one source gives that source's line its own interval, so the two never differ.
+            alone = (fused.low[i], fused.high[i]) if len(order) == 1 else None
+            evidence = [self._evidence(source, i, record, estimates, alone) for source in order]
             answers.append(make_answer(fused.year[i], fused.low[i], fused.high[i], self.fusion.level,
                                        edges=self.edges, labels=self.labels, sources=tuple(order),
                                        evidence=tuple(e for e in evidence if e is not None),
                                        top_from_interval=True))
         return answers
 
-    def _evidence(self, source: str, i: int, record: RecordFacts, estimates: dict[str, Estimates]):
+    def _evidence(self, source: str, i: int, record: RecordFacts, estimates: dict[str, Estimates],
+                  interval: tuple[float, float] | None = None):
         if source in ("picture", "text", "people"):
-            alone = self.alone[source].apply({source: estimates[source].take(np.array([i]))})
-            low, high = int(np.floor(alone.low[0])), int(np.ceil(alone.high[0]))
+            if interval is None:
+                alone = self.alone[source].apply({source: estimates[source].take(np.array([i]))})
+                interval = (alone.low[0], alone.high[0])
+            low, high = int(np.floor(interval[0])), int(np.ceil(interval[1]))
             said = {"picture": picture_evidence, "text": text_evidence, "people": people_evidence}[source]
             return said(low, high)
         if source == "explicit_date":
