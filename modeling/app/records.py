@@ -238,12 +238,16 @@ def _estimate_conditions(query: RecordsQuery, model_key: str, shown: bool = True
     return conditions
 
 
+def _shown_estimate(model_key: str):
+    """Join condition: the record's estimate by `model_key` that /records shows (db/estimates.py keeps `shown`)."""
+    return and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
+                ImageEstimate.shown == true())
+
+
 def _holder_segment(query: RecordsQuery, model_key: str) -> _Segment:
     """A holder's records, sorted as asked: few enough (a holder's share of the archive) to sort, and read off
     records.holder's index rather than by walking the whole archive's order for them."""
-    shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
-                 ImageEstimate.shown == true())
-    stmt = (select(Record.id).outerjoin(ImageEstimate, shown)
+    stmt = (select(Record.id).outerjoin(ImageEstimate, _shown_estimate(model_key))
             .where(*_record_conditions(query), *_estimate_conditions(query, model_key)))
     gap = ImageEstimate.disagreement
     orders = {"id": ((Record.id, False),),
@@ -365,8 +369,6 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
         pages = max(1, math.ceil(total / query.per_page))
         page = min(max(1, query.page), pages)
         keys = _page_keys(session, query, model_key, total, page)
-        shown = and_(ImageEstimate.record_id == Record.id, ImageEstimate.model_key == model_key,
-                     ImageEstimate.shown == true())
         stmt = (select(Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.holder,
                        Record.status, Image.id.label("image_id"), Image.status.label("image_status"),
                        Image.error.label("image_error"), ImageEstimate.image_id.label("estimate_image_id"),
@@ -374,7 +376,8 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
                        ImageEstimate.year.label("estimate_year"), ImageEstimate.low, ImageEstimate.high,
                        ImageEstimate.period, ImageEstimate.probability, ImageEstimate.kind, ImageEstimate.unsure,
                        ImageEstimate.evidence, ImageEstimate.disagreement, ImageEstimate.suspect)
-                .select_from(Record).outerjoin(Image, Image.id == _shown_image_id()).outerjoin(ImageEstimate, shown)
+                .select_from(Record).outerjoin(Image, Image.id == _shown_image_id())
+                .outerjoin(ImageEstimate, _shown_estimate(model_key))
                 .where(Record.id.in_(keys)))
         found = {row.id: _row(row) for row in session.execute(stmt)} if keys else {}
     rows = [found[key] for key in keys if key in found]
