@@ -1,4 +1,5 @@
-"""Keep the stored /records columns of `estimates` true: which estimate a record shows, its disagreement, suspect.
+"""Keep the stored /records columns of `estimates` true: which estimate a record shows, the record's catalogued
+year, the disagreement, suspect.
 
 /records sorts a million records by |catalogued year - estimated year| and filters the suspect ones. Computed
 at read time that is a full sort of a join (9.4 s at 1M); stored and indexed (schema v9) a page is an index
@@ -51,6 +52,7 @@ def _gap_values() -> dict:
     earliest = func.coalesce(_record_column(RECORDS.c.year_min), year)
     counted = and_(ESTIMATES.c.shown == true(), ESTIMATES.c.status == "ok")
     return {
+        "record_year": year,
         "disagreement": case((counted, func.abs(year - ESTIMATES.c.year)), else_=None),
         # modeling.app.records.is_suspect, in SQL: the catalogued date's whole range lies outside [low, high]
         "suspect": case((and_(counted, year.is_not(None), ESTIMATES.c.low.is_not(None), ESTIMATES.c.high.is_not(None)),
@@ -59,7 +61,8 @@ def _gap_values() -> dict:
 
 
 def refresh_estimates(connection: Connection, record_ids: Iterable[int] | None = None) -> None:
-    """Recompute `shown`, `disagreement` and `suspect` of the estimates of `record_ids` (None: of every record).
+    """Recompute `shown`, `record_year`, `disagreement` and `suspect` of the estimates of `record_ids` (None: of
+    every record).
 
     Every writer sets estimates.record_id; rows without one (written before schema v9) get it from their image.
     """

@@ -120,6 +120,16 @@ def _v9_estimates_by_record(conn: Connection) -> None:
     refresh_estimates(conn)
 
 
+def _v10_estimates_record_year(conn: Connection) -> None:
+    # One new column (the record's catalogued year on its estimates) and three indexes that serve an estimate
+    # filter and the year order together; db/estimates.py fills the column for every row.
+    _add_columns(conn, [ImageEstimate.__table__.c.record_year])
+    for index in ImageEstimate.__table__.indexes:
+        if index.name.endswith("_year"):
+            _create_index(conn, index)
+    refresh_estimates(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
@@ -132,6 +142,8 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "people, people_scans (faces and figures found per image)", _v8_people),
     Migration(9, "estimates by record (catalogue-only estimates), stored disagreement and suspect for /records",
               _v9_estimates_by_record),
+    Migration(10, "estimates.record_year and its indexes: /records' year order under an estimate filter",
+              _v10_estimates_record_year),
 ]
 
 

@@ -189,7 +189,12 @@ class ImageEstimate(Base):
                       Index("ix_estimates_model_shown_period", "model_key", "shown", "period", "record_id"),
                       Index("ix_estimates_model_period_gap", "model_key", "period", "disagreement", "record_id"),
                       Index("ix_estimates_model_shown_kind", "model_key", "shown", "kind", "record_id"),
-                      Index("ix_estimates_model_kind_gap", "model_key", "kind", "disagreement", "record_id"))
+                      Index("ix_estimates_model_kind_gap", "model_key", "kind", "disagreement", "record_id"),
+                      Index("ix_estimates_model_suspect_year", "model_key", "suspect", "record_year", "record_id"),
+                      Index("ix_estimates_model_shown_period_year", "model_key", "shown", "period", "record_year",
+                            "record_id"),
+                      Index("ix_estimates_model_shown_kind_year", "model_key", "shown", "kind", "record_year",
+                            "record_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # the image dated; None (schema v9) for an estimate from the catalogue alone (a record without a stored photograph)
@@ -226,6 +231,9 @@ class ImageEstimate(Base):
     disagreement: Mapped[int | None] = mapped_column(Integer)
     # (schema v9, kept by db/estimates.py) the shown estimate's interval excludes the whole catalogued date
     suspect: Mapped[bool | None] = mapped_column(Boolean)
+    # (schema v10, kept by db/estimates.py) the record's catalogued year, copied here so that /records' year order
+    # under an estimate filter (period, kind, suspect) walks one index instead of the whole archive's year order
+    record_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class OaiHarvest(Base):

@@ -94,11 +94,62 @@ def test_pages_are_index_walks(fresh_db):
                 RecordsQuery(sort="id", period="1920-1939"): "ix_estimates_model_shown_period",
                 RecordsQuery(kind="out_of_fold"): "ix_estimates_model_kind_gap",
                 RecordsQuery(sort="id", kind="out_of_fold"): "ix_estimates_model_shown_kind",
-                RecordsQuery(sort="year"): "ix_records_year"}  # SQLite: (year, rowid); PostgreSQL: (year, id)
+                RecordsQuery(sort="year"): "ix_records_year",  # SQLite: (year, rowid); PostgreSQL: (year, id)
+                RecordsQuery(sort="year", suspect=True): "ix_estimates_model_suspect_year",  # schema v10
+                RecordsQuery(sort="year", period="1920-1939"): "ix_estimates_model_shown_period_year",
+                RecordsQuery(sort="year", kind="out_of_fold"): "ix_estimates_model_shown_kind_year"}
     for query, index in expected.items():
         first = explain_page(fresh_db, "run:a", query)[0]
         assert (index if fresh_db.dialect.name == "sqlite" else "Index") in first, (query, first)
         assert "TEMP B-TREE" not in first and "Sort" not in first, (query, first)
+        assert "CORRELATED" not in first and "SubPlan" not in first, (query, first)  # one walk, no per-row lookup
+
+
+def test_the_totals_shown_follow_every_write(fresh_db):
+    """The counts a page shows are kept between views (db/counts.py) but never outlive a write: one through the
+    page's own engine, one from another connection (another process, as the harvest is), one that only
+    changes what an estimate filter matches."""
+    harvest(fresh_db, record("1", "h1", "http://127.0.0.1/1.jpg"))  # catalogued 1950
+    estimate(fresh_db, image_of(fresh_db, "1"), 1930, 1925, 1935)
+    suspects = RecordsQuery(suspect=True, sort="year")
+
+    def shown():
+        page, suspect = list_records(fresh_db, "run:a", RecordsQuery()), list_records(fresh_db, "run:a", suspects)
+        return page.archive_total, page.dated, page.datable, suspect.total, [row.source_id for row in suspect.rows]
+
+    assert shown() == shown() == (1, 1, 1, 1, ["1"])
+    harvest(fresh_db, record("2", "h1", "http://127.0.0.1/2.jpg"))  # the same engine writes
+    assert shown() == (2, 1, 2, 1, ["1"])
+    other = create_engine(fresh_db.url)  # another connection pool: the page's connections did not write
+    with other.begin() as connection:
+        connection.execute(text("insert into records(source, source_id, date_raw, date_precision, status, "
+                                "first_seen, last_seen) values ('a', '3', 's.f.', 'unknown', 'ok', '2024-01-01', "
+                                "'2024-01-01')"))
+    assert shown()[0] == 3
+    changed = record("1", "h2", "http://127.0.0.1/1.jpg")
+    changed.update(date_raw="1932", year=1932, year_min=1932, year_max=1932)
+    with other.begin() as connection:  # the archive corrected the date: no longer suspect
+        write_records(connection, [changed], set())
+    assert shown() == (3, 1, 2, 0, [])
+    other.dispose()
+
+
+def test_the_v10_migration_copies_each_records_year_onto_its_estimates(make_db_url):
+    url = make_db_url()
+    _make_old(url, 9)  # one record
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("update records set year = 1950"))
+        conn.execute(text("insert into estimates(model_key, record_id, year, low, high, status, kind, shown, "
+                          "created_at) select 'run:a', id, 1921, 1910, 1930, 'ok', 'model', true, '2024-01-01' "
+                          "from records"))
+    engine.dispose()
+    engine = make_engine(url)
+    page = list_records(engine, "run:a", RecordsQuery(sort="year", suspect=True))
+    assert [(row.year, row.suspect) for row in page.rows] == [(1950, True)]
+    with engine.connect() as conn:
+        assert conn.execute(text("select record_year from estimates")).scalar() == 1950
+    engine.dispose()
 
 
 def test_the_v9_migration_fills_the_stored_columns_of_existing_estimates(make_db_url):
@@ -147,14 +198,17 @@ def test_every_page_of_every_order_is_the_plain_sort(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
     with engine.begin() as connection:
         refresh_estimates(connection)
-        facts = connection.execute(text("select r.id, r.year, r.holder, e.disagreement, e.suspect, e.period "
+        facts = connection.execute(text("select r.id, r.year, r.holder, e.disagreement, e.suspect, e.period, e.kind "
                                         "from records r left join estimates e on e.record_id = r.id")).all()
     orders = {"disagreement": lambda f: (f.disagreement is None, -(f.disagreement or 0), -f.id if f.disagreement
                                          is not None else f.id),
               "year": lambda f: (f.year is None, f.year or 0, f.id), "id": lambda f: f.id}
     filters = {"none": ({}, lambda f: True), "holder": ({"holder": "Estudio 7"}, lambda f: f.holder == "Estudio 7"),
                "period": ({"period": "1940-1959"}, lambda f: f.period == "1940-1959"),
-               "undated": ({"undated": True}, lambda f: f.year is None), "suspect": ({"suspect": True}, lambda f: f.suspect)}
+               "undated": ({"undated": True}, lambda f: f.year is None), "suspect": ({"suspect": True}, lambda f: f.suspect),
+               "kind": ({"kind": "model"}, lambda f: f.kind == "model"),
+               "undated period": ({"undated": True, "period": "1940-1959"},
+                                  lambda f: f.year is None and f.period == "1940-1959")}
     for sort, key in orders.items():
         for chosen, keep in filters.values():
             expected = [f.id for f in sorted(filter(keep, facts), key=key)]

@@ -20,7 +20,8 @@ ADDED_TABLES = {2: {ImageHash.__tablename__, ImageDuplicate.__tablename__}, 3: {
 ADDED_COLUMNS = {5: {("image_hashes", "variants"), ("image_hashes", "trim"), ("image_duplicates", "transform")},
                  6: {("estimates", "kind")},
                  9: {("estimates", "record_id"), ("estimates", "shown"), ("estimates", "disagreement"),
-                     ("estimates", "suspect")}}
+                     ("estimates", "suspect")},
+                 10: {("estimates", "record_year")}}
 
 
 def _later_tables(version: int) -> set[str]:

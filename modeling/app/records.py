@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, and_, func, select, text, true
 from sqlalchemy.orm import aliased
 
+from db.counts import cached_count
 from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
 from modeling.answer import Evidence
@@ -182,12 +183,14 @@ def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
     """(dated, datable): image estimate rows of `model_key`, and stored images.
 
     Two index-only counts (estimates' (model_key, image_id), images' status) instead of a join over every
-    image: image estimates are only ever written for stored images, so the first counts the dated ones.
+    image: image estimates are only ever written for stored images, so the first counts the dated ones. Both
+    are counted again only after a write (db/counts.py).
     """
     with session_scope(engine) as session:
-        dated = session.scalar(select(func.count()).select_from(ImageEstimate)
-                               .where(ImageEstimate.model_key == model_key, ImageEstimate.image_id.is_not(None))) or 0
-        datable = session.scalar(select(func.count()).select_from(Image).where(Image.status == "ok")) or 0
+        connection = session.connection()
+        dated = cached_count(connection, select(func.count()).select_from(ImageEstimate)
+                             .where(ImageEstimate.model_key == model_key, ImageEstimate.image_id.is_not(None)))
+        datable = cached_count(connection, select(func.count()).select_from(Image).where(Image.status == "ok"))
     return dated, datable
 
 
@@ -199,7 +202,7 @@ class _Segment:
     order: tuple  # (column, descending) pairs, the record id last: the index's own order, read forwards or back
 
     def count(self, session) -> int:
-        return session.scalar(select(func.count()).select_from(self.stmt.subquery())) or 0
+        return cached_count(session.connection(), select(func.count()).select_from(self.stmt.subquery()))
 
     def keys(self, session, offset: int, limit: int, size: int | None = None) -> list[int]:
         """Record ids offset..offset+limit of the segment; past the middle of its `size` rows the index is read
@@ -262,11 +265,12 @@ def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
     if query.holder:
         return [_holder_segment(query, model_key)]
     by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
-    if by_estimate and query.sort == "year":  # records' (year, id) order, each checked on estimates' record index
-        rid = Record.id
-        matches = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id, *by_estimate).exists()
-        base = select(rid).where(*by_record, matches)
-    elif by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
+    if by_estimate and query.sort == "year":  # estimates' (model_key, [shown,] filter, record_year, record_id)
+        rid, year = ImageEstimate.record_id, ImageEstimate.record_year  # (schema v10) the record's year, copied
+        base = select(rid).where(*by_estimate, *([year.is_(None)] if query.undated else []))
+        return [_Segment(base.where(year.is_not(None)), ((year, False), (rid, False))),
+                _Segment(base.where(year.is_(None)), ((rid, False),))]
+    if by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
         rid = ImageEstimate.record_id
         base = select(rid).where(*by_estimate)
         if by_record:
@@ -348,8 +352,8 @@ def _count(session, query: RecordsQuery, model_key: str) -> int:
         stmt = select(func.count(ImageEstimate.record_id)).where(*by_estimate)
         if by_record:
             stmt = stmt.join(Record, Record.id == ImageEstimate.record_id).where(*by_record)
-        return session.scalar(stmt) or 0
-    return session.scalar(select(func.count(Record.id)).where(*by_record)) or 0
+        return cached_count(session.connection(), stmt)
+    return cached_count(session.connection(), select(func.count(Record.id)).where(*by_record))
 
 
 def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> RecordsPage:
@@ -364,7 +368,7 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
     if query.sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, got {query.sort!r}")
     with session_scope(engine) as session:
-        archive_total = session.scalar(select(func.count(Record.id))) or 0
+        archive_total = cached_count(session.connection(), select(func.count(Record.id)))
         total = _count(session, query, model_key) if query.filters() else archive_total
         pages = max(1, math.ceil(total / query.per_page))
         page = min(max(1, query.page), pages)
