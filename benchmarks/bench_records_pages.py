@@ -8,7 +8,9 @@ stored image and one estimate each) on the chosen backend (PostgreSQL: a throwaw
 tests/pg_server.py, on a Unix socket), fills the stored /records columns with db/estimates.py (what the v9
 migration does to an existing archive, timed), then times list_records (the page's count, its index walk,
 the 25 rows and the dating progress: what GET /records runs) for each sort x filter x page, in alternated
-rounds. Writes a markdown table to benchmarks/results/records_pages_<backend>.md with the machine and load.
+rounds: the first view after a write from another connection (every count taken again) and a repeat view
+(the counts db/counts.py keeps). Writes markdown tables to benchmarks/results/records_pages_<backend>_<size>.md
+with the machine and load. `--archive PATH` builds the SQLite archive there once and reuses it after.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from sqlalchemy import create_engine  # noqa: E402
 
 from benchmarks.bench_records_filters import KEY, build  # noqa: E402
 from db.estimates import refresh_estimates  # noqa: E402
@@ -62,78 +66,118 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> None:
     source.close()
 
 
+def prepare(args, tmp: Path):
+    """The archive on the chosen backend with its stored /records columns filled: (engine, url, server, notes)."""
+    path = args.archive or Path(tmp) / "archive.db"
+    start = time.perf_counter()
+    if not path.exists():
+        build(path, args.records)
+    built = f"built in {time.perf_counter() - start:.0f} s" if not args.archive else f"reused from {path.name}"
+    url, server = f"sqlite:///{path}", None
+    if args.backend == "postgresql":
+        from pg_server import PostgresServer, find_bindir
+
+        server = PostgresServer(find_bindir()).start()
+        url = server.new_database()
+        start = time.perf_counter()
+        copy_to_postgres(path, url)
+        built += f", copied to PostgreSQL in {time.perf_counter() - start:.0f} s"
+    engine = make_engine(url)
+    start, cpu = time.perf_counter(), time.process_time()
+    with engine.begin() as connection:  # the v9/v10 migrations' fill of an existing archive
+        refresh_estimates(connection)
+    fill = (f"stored /records columns filled (db/estimates.refresh_estimates, what migrations v9 and v10 run) in "
+            f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU of this process")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    if args.backend == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM ANALYZE")  # index-only scans need the visibility map
+    return engine, url, server, f"Archive {built}; {fill}."
+
+
+def measure(engine, url: str, cases: dict, rounds: int) -> tuple[dict, dict, dict]:
+    """Alternated rounds (every page sees the same machine load); per page and round, a write from another
+    connection (a harvest's, so every count is taken again), the first view after it, and a repeat view.
+    Returns wall ms after a write, wall ms repeated, client CPU ms repeated."""
+    writer = create_engine(url)
+    cold: dict[tuple, list[float]] = {case: [] for case in cases}
+    warm: dict[tuple, list[float]] = {case: [] for case in cases}
+    cpu_ms: dict[tuple, list[float]] = {case: [] for case in cases}
+    for round_ in range(rounds):
+        for number, (case, query) in enumerate(cases.items()):
+            with writer.begin() as connection:
+                connection.exec_driver_sql(f"UPDATE records SET last_seen = '2025-{round_ + 1:02d}-{number % 28 + 1:02d}'"
+                                           " WHERE id = 1")
+            for times in (cold[case], warm[case]):
+                start, cpu = time.perf_counter(), time.process_time()
+                list_records(engine, KEY, query)
+                times.append(1000 * (time.perf_counter() - start))
+            cpu_ms[case].append(1000 * (time.process_time() - cpu))
+    writer.dispose()
+    return cold, warm, cpu_ms
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def table(wall: dict, cpu_ms: dict | None) -> list[str]:
+    lines = ["| sort | filter | first | middle | last |", "|---|---|---|---|---|"]
+    for sort in SORTS:
+        for name in FILTERS:
+            cells = []
+            for kind in ("first", "middle", "last"):
+                case = (sort, name, kind)
+                cell = f"{statistics.median(wall[case]):.0f} / {p95(wall[case]):.0f}"
+                cells.append(cell + (f" ({statistics.median(cpu_ms[case]):.0f})" if cpu_ms else ""))
+            lines.append(f"| {sort} | {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--archive", type=Path, default=None,
+                        help="the SQLite archive to build, or to reuse when it exists (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    out = args.out or ROOT / f"benchmarks/results/records_pages_{args.backend}.md"
-    server = None
+    size = "1m" if args.records == 1_000_000 else f"{args.records // 1000}k"
+    out = args.out or ROOT / f"benchmarks/results/records_pages_{args.backend}_{size}.md"
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "archive.db"
-        start = time.perf_counter()
-        build(path, args.records)
-        built_s = time.perf_counter() - start
-        url = f"sqlite:///{path}"
-        if args.backend == "postgresql":
-            from pg_server import PostgresServer, find_bindir
-
-            server = PostgresServer(find_bindir()).start()
-            url = server.new_database()
-            copy_to_postgres(path, url)
-            path.unlink()
-        engine = make_engine(url)
-        start, cpu = time.perf_counter(), time.process_time()
-        with engine.begin() as connection:  # the v9 migration's fill of an existing archive
-            refresh_estimates(connection)
-        fill_s, fill_cpu = time.perf_counter() - start, time.process_time() - cpu
-        with engine.begin() as connection:
-            connection.exec_driver_sql("ANALYZE")
-        if args.backend == "postgresql":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.exec_driver_sql("VACUUM ANALYZE estimates")  # index-only scans need the visibility map
+        engine, url, server, prepared = prepare(args, tmp)
         cases = {}
         for sort in SORTS:
             for name, chosen in FILTERS.items():
                 pages = list_records(engine, KEY, RecordsQuery(sort=sort, **chosen)).pages
                 for kind, page in (("first", 1), ("middle", max(1, pages // 2)), ("last", pages)):
                     cases[(sort, name, kind)] = RecordsQuery(sort=sort, page=page, **chosen)
-        wall: dict[tuple, list[float]] = {case: [] for case in cases}
-        cpu_ms: dict[tuple, list[float]] = {case: [] for case in cases}
-        for _ in range(args.rounds):  # alternated rounds: every page sees the same machine load
-            for case, query in cases.items():
-                start, cpu = time.perf_counter(), time.process_time()
-                list_records(engine, KEY, query)
-                wall[case].append(1000 * (time.perf_counter() - start))
-                cpu_ms[case].append(1000 * (time.process_time() - cpu))
+        start_load = os.getloadavg()
+        cold, warm, cpu_ms = measure(engine, url, cases, args.rounds)
         plans = {f"{sort}, {name}": explain_page(engine, KEY, RecordsQuery(sort=sort, **chosen))
                  for sort in SORTS for name, chosen in FILTERS.items()}
         engine.dispose()
-    if server is not None:
-        server.stop()
+        if server is not None:
+            server.stop()
     load = os.getloadavg()
-    p95 = {case: statistics.quantiles(values, n=20, method="inclusive")[18] for case, values in wall.items()}
-    over = [case for case, value in p95.items() if value >= TARGET_MS]
+    over_warm = sum(p95(values) >= TARGET_MS for values in warm.values())
+    over_cold = sum(p95(values) >= TARGET_MS for values in cold.values())
     lines = [f"# /records pages on {args.records:,} records ({args.backend})", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
-             f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end (other engineers share the machine). "
-             f"Archive built in {built_s:.0f} s; stored /records columns filled (db/estimates.refresh_estimates, "
-             f"what migration v9 runs) in {fill_s:.1f} s wall, {fill_cpu:.1f} s CPU of this process. "
-             f"list_records of one page of 25 (count, index walk, rows, dating progress), {args.rounds} alternated "
-             f"rounds: wall ms p50 / p95 (client CPU ms median). Target: p95 < {TARGET_MS} ms; "
-             f"{len(over)} of {len(p95)} pages over it.", "",
-             "| sort | filter | first | middle | last |", "|---|---|---|---|---|"]
-    for sort in SORTS:
-        for name in FILTERS:
-            cells = []
-            for kind in ("first", "middle", "last"):
-                case = (sort, name, kind)
-                cells.append(f"{statistics.median(wall[case]):.0f} / {p95[case]:.0f} "
-                             f"({statistics.median(cpu_ms[case]):.0f})")
-            lines.append(f"| {sort} | {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Plans (each index walk of the page order, forwards):", ""]
+             f"{before[0]:.1f} before the archive, {start_load[0]:.1f} / {start_load[1]:.1f} / {start_load[2]:.1f} "
+             f"when the pages started, {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end (other engineers "
+             f"share the machine). {prepared}", "",
+             f"list_records of one page of 25 (what GET /records runs: counts, index walk, rows, dating progress), "
+             f"{args.rounds} alternated rounds; before each page a write from another connection (a harvest's), "
+             f"then the first view after it (every count taken again) and a repeat view (counts kept, db/counts.py). "
+             f"Wall ms p50 / p95. Target: p95 < {TARGET_MS} ms.", "",
+             f"## Repeat views (nothing written since the last view): {over_warm} of {len(warm)} pages over target",
+             "", "Wall ms p50 / p95 (client CPU ms median).", "", *table(warm, cpu_ms), "",
+             f"## First view after a write: {over_cold} of {len(cold)} pages over target", "", *table(cold, None),
+             "", "## Plans (each index walk of the page order, forwards)", ""]
     for name, segments in plans.items():
         lines.append(f"- {name}: " + " ; ".join(" / ".join(plan.splitlines()[:3]) for plan in segments))
     lines += ["", f"`python benchmarks/bench_records_pages.py --records {args.records} --backend {args.backend} "

@@ -8,8 +8,11 @@ from cross-validation, or the served model). Each page is one SQL query over rec
 `estimates` the background worker (modeling/app/dating.py) or `cli.py date-undated` wrote: the page never
 dates anything itself, and a record whose image is not dated yet shows as pending. The disagreement and
 the suspect flag are stored on the estimate (schema v9, kept true by db/estimates.py), and every sort and
-filter walks one index (estimates' (model_key, ...) indexes, records.holder, records.year), from whichever end
-is nearer the page, so the last page of a million records costs about what the first does.
+filter walks one index (estimates' (model_key, ...) indexes, records.holder, records.year; for the year order
+under an estimate filter, the record's year copied onto its estimate, schema v10), from whichever end is nearer
+the page, so the last page of a million records costs about what the first does. The totals a page shows (the
+archive, the filtered records, the dating progress) are counted once and kept until the next write
+(db/counts.py).
 """
 
 from __future__ import annotations
@@ -200,6 +203,8 @@ class _Segment:
 
     stmt: object  # SELECT of one column, the record id, with the segment's filters (no ORDER BY)
     order: tuple  # (column, descending) pairs, the record id last: the index's own order, read forwards or back
+    few: bool = False  # the last segment, a small range of the same index (no year): the segment before it is
+    #                    sized as the total less this one, which counts a tenth of the entries instead of 9 in 10
 
     def count(self, session) -> int:
         return cached_count(session.connection(), select(func.count()).select_from(self.stmt.subquery()))
@@ -269,7 +274,7 @@ def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
         rid, year = ImageEstimate.record_id, ImageEstimate.record_year  # (schema v10) the record's year, copied
         base = select(rid).where(*by_estimate, *([year.is_(None)] if query.undated else []))
         return [_Segment(base.where(year.is_not(None)), ((year, False), (rid, False))),
-                _Segment(base.where(year.is_(None)), ((rid, False),))]
+                _Segment(base.where(year.is_(None)), ((rid, False),), few=True)]
     if by_estimate:  # the filtered set is read off estimates' (model_key, [shown,] filter, ..., record_id) indexes
         rid = ImageEstimate.record_id
         base = select(rid).where(*by_estimate)
@@ -280,21 +285,20 @@ def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
         base = select(rid).where(*by_record)
     if query.sort == "id" or (query.sort == "disagreement" and query.undated):  # an undated record has no gap
         return [_Segment(base, ((rid, False),))]
-    if query.sort == "year":
-        valued, empty = base.where(Record.year.is_not(None)), base.where(Record.year.is_(None))
-        order = ((Record.year, False), (rid, False))
-    else:  # estimates' (model_key, [filter,] disagreement, record_id) index, walked backwards
-        gap = ImageEstimate.disagreement
-        valued = select(ImageEstimate.record_id).where(
-            ImageEstimate.model_key == model_key, gap.is_not(None), *_estimate_conditions(query, model_key, False))
-        order = ((gap, True), (ImageEstimate.record_id, True))
-        if by_estimate:
-            empty = base.where(gap.is_(None))
-        else:
-            has_gap = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id,
-                                                     ImageEstimate.model_key == model_key, gap.is_not(None)).exists()
-            empty = base.where(~has_gap)
-    return [_Segment(valued, order), _Segment(empty, ((rid, False),))]
+    if query.sort == "year":  # records' (year, id) index holds both segments
+        return [_Segment(base.where(Record.year.is_not(None)), ((Record.year, False), (rid, False))),
+                _Segment(base.where(Record.year.is_(None)), ((rid, False),), few=True)]
+    # estimates' (model_key, [filter,] disagreement, record_id) index, walked backwards
+    gap = ImageEstimate.disagreement
+    valued = select(ImageEstimate.record_id).where(
+        ImageEstimate.model_key == model_key, gap.is_not(None), *_estimate_conditions(query, model_key, False))
+    if by_estimate:
+        empty = base.where(gap.is_(None))
+    else:
+        has_gap = select(ImageEstimate.id).where(ImageEstimate.record_id == Record.id,
+                                                 ImageEstimate.model_key == model_key, gap.is_not(None)).exists()
+        empty = base.where(~has_gap)
+    return [_Segment(valued, ((gap, True), (ImageEstimate.record_id, True))), _Segment(empty, ((rid, False),))]
 
 
 def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: int) -> list[int]:
@@ -317,7 +321,9 @@ def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: i
                 size, wanted, offset = offset + len(taken), wanted - len(taken), 0
                 before += size
                 continue
-        if size is None:
+        if size is None and index == len(segments) - 2 and segments[-1].few:
+            size = total - before - segments[-1].count(session)
+        elif size is None:
             size = segment.count(session)
         before += size
         if offset >= size:
