@@ -84,10 +84,12 @@ def prepare(args, tmp: Path):
         built += f", copied to PostgreSQL in {time.perf_counter() - start:.0f} s"
     engine = make_engine(url)
     start, cpu = time.perf_counter(), time.process_time()
-    with engine.begin() as connection:  # the v9/v10 migrations' fill of an existing archive
-        refresh_estimates(connection)
-    fill = (f"stored /records columns filled (db/estimates.refresh_estimates, what migrations v9 and v10 run) in "
-            f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU of this process")
+    fill = "stored /records columns copied as the reused archive had them filled (--no-fill)"
+    if args.fill:
+        with engine.begin() as connection:  # the v9/v10 migrations' fill of an existing archive
+            refresh_estimates(connection)
+        fill = (f"stored /records columns filled (db/estimates.refresh_estimates, what migrations v9 and v10 run) "
+                f"in {time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU of this process")
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
     if args.backend == "postgresql":
@@ -142,6 +144,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--archive", type=Path, default=None,
                         help="the SQLite archive to build, or to reuse when it exists (default: a temporary one)")
+    parser.add_argument("--no-fill", dest="fill", action="store_false",
+                        help="keep the stored /records columns of a reused, already filled --archive")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     size = "1m" if args.records == 1_000_000 else f"{args.records // 1000}k"
@@ -180,8 +184,8 @@ def main() -> None:
              "", "## Plans (each index walk of the page order, forwards)", ""]
     for name, segments in plans.items():
         lines.append(f"- {name}: " + " ; ".join(" / ".join(plan.splitlines()[:3]) for plan in segments))
-    lines += ["", f"`python benchmarks/bench_records_pages.py --records {args.records} --backend {args.backend} "
-              f"--rounds {args.rounds}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."]
+    lines += ["", f"`python benchmarks/bench_records_pages.py {' '.join(sys.argv[1:])}`, "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}."]
     text = "\n".join(lines) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -2,8 +2,8 @@
 
 /records shows the archive's total, the filtered total and the dating progress, and its later pages need the
 size of the index segment they read from the far end. Each is an index-only count of up to a million entries
-(50-250 ms at 1M), the same on every view while nothing is written. `cached_count` keeps each count on the
-database connection beside a change token, and counts again as soon as the token differs:
+(50-250 ms at 1M), the same on every view while nothing is written. `Counts` keeps each count on the
+database connection beside a change token, and counts again as soon as the token differs (`Counts`):
 
 - SQLite: `PRAGMA data_version` (changes when another connection commits), this connection's
   `total_changes` (its own inserts, updates and deletes) and `PRAGMA schema_version`;
@@ -12,7 +12,8 @@ database connection beside a change token, and counts again as soon as the token
 
 Whatever writes, and from whichever process, the next view counts again: no writer has to remember a counter.
 
-    >>> cached_count(connection, select(func.count()).select_from(Record))  # doctest: +SKIP
+    >>> counts = Counts(connection)  # doctest: +SKIP
+    >>> counts(select(func.count()).select_from(Record))  # doctest: +SKIP
     1000000
 """
 
@@ -25,7 +26,7 @@ HELD = 1000  # counts kept per connection at most (one per filter a person chose
 
 
 def change_token(connection: Connection) -> tuple | None:
-    """A value that differs after any committed write to the database (None: do not cache now)."""
+    """A value that differs after any committed write to the database (None: do not keep counts now)."""
     if connection.dialect.name == "sqlite":
         dbapi = connection.connection.dbapi_connection
         data_version = connection.exec_driver_sql("PRAGMA data_version").scalar()
@@ -38,16 +39,21 @@ def change_token(connection: Connection) -> tuple | None:
     return None
 
 
-def cached_count(connection: Connection, stmt: Select) -> int:
-    """`stmt` (a SELECT of one count) run once per change token of `connection`'s database."""
-    token = change_token(connection)
-    key = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-    info = connection.connection.info
-    held_token, counts = info.get(CACHE_KEY, (None, {}))
-    if token is None or held_token != token or len(counts) >= HELD:
-        counts = {}
-    if key not in counts:
-        counts[key] = connection.execute(stmt).scalar() or 0
-    if token is not None:
-        info[CACHE_KEY] = (token, counts)
-    return counts[key]
+class Counts:
+    """The counts of one read (a page view): the change token is read once, first, so every count taken after
+    it holds at least what the token stands for; a later write changes the token and they are taken again."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.token = change_token(connection)
+        held_token, held = connection.connection.info.get(CACHE_KEY, (None, {}))
+        self.counts = held if self.token is not None and held_token == self.token and len(held) < HELD else {}
+        if self.token is not None:
+            connection.connection.info[CACHE_KEY] = (self.token, self.counts)
+
+    def __call__(self, stmt: Select) -> int:
+        """`stmt` (a SELECT of one count), run only when this token has not seen it."""
+        key = str(stmt.compile(dialect=self.connection.dialect, compile_kwargs={"literal_binds": True}))
+        if key not in self.counts:
+            self.counts[key] = self.connection.execute(stmt).scalar() or 0
+        return self.counts[key]

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, and_, func, select, text, true
 from sqlalchemy.orm import aliased
 
-from db.counts import cached_count
+from db.counts import Counts
 from db.models import Image, ImageEstimate, Record
 from db.session import session_scope
 from modeling.answer import Evidence
@@ -182,19 +182,16 @@ def _row(row) -> RecordRow:
     )
 
 
-def dating_progress(engine: Engine, model_key: str) -> tuple[int, int]:
+def dating_progress(counts: Counts, model_key: str) -> tuple[int, int]:
     """(dated, datable): image estimate rows of `model_key`, and stored images.
 
     Two index-only counts (estimates' (model_key, image_id), images' status) instead of a join over every
     image: image estimates are only ever written for stored images, so the first counts the dated ones. Both
     are counted again only after a write (db/counts.py).
     """
-    with session_scope(engine) as session:
-        connection = session.connection()
-        dated = cached_count(connection, select(func.count()).select_from(ImageEstimate)
-                             .where(ImageEstimate.model_key == model_key, ImageEstimate.image_id.is_not(None)))
-        datable = cached_count(connection, select(func.count()).select_from(Image).where(Image.status == "ok"))
-    return dated, datable
+    dated = counts(select(func.count()).select_from(ImageEstimate)
+                   .where(ImageEstimate.model_key == model_key, ImageEstimate.image_id.is_not(None)))
+    return dated, counts(select(func.count()).select_from(Image).where(Image.status == "ok"))
 
 
 @dataclass(frozen=True)
@@ -206,8 +203,8 @@ class _Segment:
     few: bool = False  # the last segment, a small range of the same index (no year): the segment before it is
     #                    sized as the total less this one, which counts a tenth of the entries instead of 9 in 10
 
-    def count(self, session) -> int:
-        return cached_count(session.connection(), select(func.count()).select_from(self.stmt.subquery()))
+    def count(self, counts: Counts) -> int:
+        return counts(select(func.count()).select_from(self.stmt.subquery()))
 
     def keys(self, session, offset: int, limit: int, size: int | None = None) -> list[int]:
         """Record ids offset..offset+limit of the segment; past the middle of its `size` rows the index is read
@@ -301,7 +298,7 @@ def _segments(query: RecordsQuery, model_key: str) -> list[_Segment]:
     return [_Segment(valued, ((gap, True), (ImageEstimate.record_id, True))), _Segment(empty, ((rid, False),))]
 
 
-def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: int) -> list[int]:
+def _page_keys(session, counts: Counts, query: RecordsQuery, model_key: str, total: int, page: int) -> list[int]:
     """The record ids of `page`, in order, read off indexes only (no join, no sort of the archive).
 
     A segment in the front half of what is left is read forwards straight away: a short or empty answer tells
@@ -322,9 +319,9 @@ def _page_keys(session, query: RecordsQuery, model_key: str, total: int, page: i
                 before += size
                 continue
         if size is None and index == len(segments) - 2 and segments[-1].few:
-            size = total - before - segments[-1].count(session)
+            size = total - before - segments[-1].count(counts)
         elif size is None:
-            size = segment.count(session)
+            size = segment.count(counts)
         before += size
         if offset >= size:
             offset -= size
@@ -352,14 +349,14 @@ def explain_page(engine: Engine, model_key: str, query: RecordsQuery) -> list[st
     return plans
 
 
-def _count(session, query: RecordsQuery, model_key: str) -> int:
+def _count(counts: Counts, query: RecordsQuery, model_key: str) -> int:
     by_estimate, by_record = _estimate_conditions(query, model_key), _record_conditions(query)
     if by_estimate:
         stmt = select(func.count(ImageEstimate.record_id)).where(*by_estimate)
         if by_record:
             stmt = stmt.join(Record, Record.id == ImageEstimate.record_id).where(*by_record)
-        return cached_count(session.connection(), stmt)
-    return cached_count(session.connection(), select(func.count(Record.id)).where(*by_record))
+        return counts(stmt)
+    return counts(select(func.count(Record.id)).where(*by_record))
 
 
 def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> RecordsPage:
@@ -374,11 +371,13 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
     if query.sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, got {query.sort!r}")
     with session_scope(engine) as session:
-        archive_total = cached_count(session.connection(), select(func.count(Record.id)))
-        total = _count(session, query, model_key) if query.filters() else archive_total
+        counts = Counts(session.connection())  # kept until the next write (db/counts.py)
+        archive_total = counts(select(func.count(Record.id)))
+        total = _count(counts, query, model_key) if query.filters() else archive_total
         pages = max(1, math.ceil(total / query.per_page))
         page = min(max(1, query.page), pages)
-        keys = _page_keys(session, query, model_key, total, page)
+        keys = _page_keys(session, counts, query, model_key, total, page)
+        dated, datable = dating_progress(counts, model_key)
         stmt = (select(Record.id, Record.source_id, Record.title, Record.date_raw, Record.year, Record.holder,
                        Record.status, Image.id.label("image_id"), Image.status.label("image_status"),
                        Image.error.label("image_error"), ImageEstimate.image_id.label("estimate_image_id"),
@@ -391,7 +390,6 @@ def list_records(engine: Engine, model_key: str, query: RecordsQuery) -> Records
                 .where(Record.id.in_(keys)))
         found = {row.id: _row(row) for row in session.execute(stmt)} if keys else {}
     rows = [found[key] for key in keys if key in found]
-    dated, datable = dating_progress(engine, model_key)
     return RecordsPage(rows=rows, page=page, pages=pages, total=total, sort=query.sort, dated=dated, datable=datable,
                        query=query, archive_total=archive_total)
 
