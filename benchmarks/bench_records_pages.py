@@ -62,7 +62,6 @@ def copy_to_postgres(sqlite_path: Path, url: str) -> None:
                     copy.write(buffer.getvalue())
         for table in ("records", "images", "estimates"):
             target.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")
-        target.execute("UPDATE estimates SET unsure = unsure")  # (no-op) keeps the types honest after COPY
     source.close()
 
 
