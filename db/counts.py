@@ -2,8 +2,9 @@
 
 /records shows the archive's total, the filtered total and the dating progress, and its later pages need the
 size of the index segment they read from the far end. Each is an index-only count of up to a million entries
-(50-250 ms at 1M), the same on every view while nothing is written. `Counts` keeps each count on the
-database connection beside a change token, and counts again as soon as the token differs (`Counts`):
+(60-125 ms of CPU each at 1M on SQLite, benchmarks/results/records_floor.md), the same on every view while
+nothing is written. `Counts` keeps each count on the database connection beside a change token, and counts
+again as soon as the token differs:
 
 - SQLite: `PRAGMA data_version` (changes when another connection commits), this connection's
   `total_changes` (its own inserts, updates and deletes) and `PRAGMA schema_version`;
