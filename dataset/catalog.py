@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Engine, exists, func, null, select
 
@@ -28,8 +29,9 @@ LEFT_OUT_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One binned image. A NamedTuple, not a dataclass: export makes a million per pass, ten times cheaper so."""
+
     image_id: int  # images.id
     record_id: int  # records.id
     source_id: str  # the archive's identifier
