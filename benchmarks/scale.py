@@ -2,7 +2,10 @@
 
     .venv/bin/python benchmarks/scale.py --sizes 10000,100000            # SQLite, then its copy on PostgreSQL
     .venv/bin/python benchmarks/scale.py --sizes 1000000 --work /tmp/scale-1m --skip harvest,date-undated,records
-    .venv/bin/python benchmarks/scale.py --report --also /tmp/scale-1m   # table and plot from what is done
+    .venv/bin/python benchmarks/scale.py --sizes 10000,100000,1000000 --all-pictures --work /tmp/fotofecha-scale-1m \
+        --model /tmp/fotofecha-scale/model                                  # a picture per record: 1M-row manifest
+    .venv/bin/python benchmarks/scale.py --report --also benchmarks/results/scale_1m_earlier.json \
+        --also /tmp/fotofecha-scale-1m                                      # table and plot from what is done
 
 For each size: an OAI-PMH repository of generated records (benchmarks/scale_archive.py: made on request
 by index, never held in memory) is harvested with `cli.py crawl --oai`; one record in ten gets a small
@@ -17,6 +20,12 @@ when run again; a stage killed half way runs again from its start. Writes
 benchmarks/results/scale.md (the table and the targets) and scale.png (CPU time per record against size).
 `--skip harvest` writes the generated records straight into the database instead (a 1M harvest takes
 long on a shared machine; its cost per record is the smaller sizes').
+
+`--all-pictures` (in a work directory of its own) gives every record a picture instead: a pool of 4,000 real
+64 px files reused by path, with synthetic sha256 and dedupe verdicts written directly (fill_pictures), since
+writing and deduplicating a million distinct files takes hours on two cores. Its stages are fill, pictures,
+manifest (`export --no-copy`: a manifest row per kept picture, no files written) and date-undated (the records
+without a year, 1 in 20, each with a picture to decode and date).
 """
 
 from __future__ import annotations
@@ -342,7 +351,8 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="stages not to run, comma-separated (e.g. harvest,dedupe,export,"
                         "date-undated for a quick 1M); a skipped harvest inserts the records directly")
     parser.add_argument("--also", type=Path, action="append", default=[],
-                        help="another work directory whose finished stages join the table (a 1M run kept apart)")
+                        help="another work directory (or a state .json) whose finished stages join the table "
+                        "(a 1M run kept apart; benchmarks/results/scale_1m_earlier.json keeps runs whose directory is gone)")
     parser.add_argument("--report", action="store_true", help="only write the table and plot from state.json")
     parser.add_argument("--all-pictures", action="store_true",
                         help="every record gets a picture (a pool of files reused by path, dedupe verdicts written "
@@ -367,7 +377,7 @@ def main() -> None:
 
     stages = dict(bench.state["stages"])
     for other in args.also:
-        stages.update(json.loads((other / "state.json").read_text())["stages"])
+        stages.update(json.loads((other if other.suffix == ".json" else other / "state.json").read_text())["stages"])
     print(write_report({**bench.state, "stages": stages}, args.results))
 
 

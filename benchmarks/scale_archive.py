@@ -265,11 +265,11 @@ POOL_FILES = 4000  # distinct picture files that `fill_pictures` reuses by path
 NEAR_EVERY = 50  # fill_pictures: every NEAR_EVERY-th picture joins its predecessor's near-duplicate group
 
 
-def fill_pictures(db_url: str, images_dir: Path, real_photos: Path, seed: int) -> int:
+def fill_pictures(db_url: str, images_dir: Path, real_photos: Path, seed: int, pool_files: int = POOL_FILES) -> int:
     """Give every record one stored picture, cheaply, with a dedupe verdict; returns how many.
 
     A million distinct JPEGs would take hours to write and dedupe on two cores, and export's manifest does not
-    read pixels: each image row points at one of POOL_FILES real 64 px crops (written once, reused by path),
+    read pixels: each image row points at one of `pool_files` real 64 px crops (written once, reused by path),
     with its own synthetic sha256, and gets a dedupe verdict directly: unique, every NEAR_EVERY-th one in its
     predecessor's near-duplicate group (two kept clusters), so splits still have groups to keep whole. Rows are inserted in
     batches, read from the records in id order, never all held.
@@ -281,7 +281,7 @@ def fill_pictures(db_url: str, images_dir: Path, real_photos: Path, seed: int) -
 
     sources = _sources(real_photos)
     paths = []
-    for n in range(POOL_FILES):
+    for n in range(pool_files):
         rng = random.Random(seed * 7_000_003 + n)
         base = sources[rng.randrange(len(sources))]
         side = rng.randint(PICTURE_SIDE, min(base.size))
@@ -304,7 +304,7 @@ def fill_pictures(db_url: str, images_dir: Path, real_photos: Path, seed: int) -
             images, verdicts = [], []
             for record_id in ids:
                 image_id, n = next_id, attached
-                path, size = paths[n % POOL_FILES]
+                path, size = paths[n % pool_files]
                 images.append({"id": image_id, "record_id": record_id, "url": f"http://127.0.0.1/p/{record_id}.jpg",
                                "path": path, "sha256": hashlib.sha256(f"{seed}:{record_id}".encode()).hexdigest(),
                                "width": PICTURE_SIDE, "height": PICTURE_SIDE, "format": "JPEG", "bytes": size,
