@@ -41,14 +41,15 @@ class ManifestSpool:
         self._at = 0
         self._out = path.open("wb")
         self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="")
+        # The manifest's own line end, so that a cell holding one is quoted alike; _csv drops it from each line.
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
         self._reader: int | None = None
 
     def _csv(self, cells: list) -> bytes:
         self._buffer.seek(0)
         self._buffer.truncate()
         self._writer.writerow(cells)
-        return self._buffer.getvalue().encode("utf-8")
+        return self._buffer.getvalue()[:-1].encode("utf-8")
 
     def _pad(self, k: int) -> None:
         missing = k - len(self.offset)
@@ -65,17 +66,23 @@ class ManifestSpool:
             self._pad(k + 1)
             return
         safe = safe_cell  # every text cell a spreadsheet could run as a formula (db/csvsafe.py)
-        head = self._csv([c.record_id, safe(c.source_id), c.image_id, safe(file), c.year, c.year_min, c.year_max,
-                          safe(labels[c.bin_index]), c.bin_index, ""])
+        head = [c.record_id, safe(c.source_id), c.image_id, safe(file), c.year, c.year_min, c.year_max,
+                safe(labels[c.bin_index]), c.bin_index]
         tail = [c.cluster_id, size[0], size[1], c.group_id, safe(c.source), safe(c.title), safe(c.description),
                 safe(c.holder), safe(c.place)]
         if self.people:
             found = (people or {}).get(c.image_id)
             tail += ["", "", "", NOT_EXAMINED] if found is None else [found.people, found.faces, found.figures,
                                                                        found.category]
-        data = head + self._csv(tail) + b"\n"
+        if "\0" in c.source_id or "\0" in file:  # the split's place cannot be marked with a NUL: two writes
+            before = self._csv([*head, ""])
+            cut, data = len(before), before + self._csv(tail) + b"\n"
+        else:  # one write, a NUL where the split goes (csv writes it as it is), cut out with its comma
+            marked = self._csv([*head, "\0", *tail])
+            cut = marked.index(b"\0")
+            data = marked[:cut] + marked[cut + 2:] + b"\n"
         self.offset.append(self._at)
-        self.head.append(len(head))
+        self.head.append(cut)
         self.length.append(len(data))
         self.source_of.append(self._source_index.setdefault(c.source, len(self._source_index)))
         self._out.write(data)

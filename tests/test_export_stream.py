@@ -141,3 +141,26 @@ def test_an_archive_that_changes_between_the_passes_is_refused(tiny_archive, tmp
     with pytest.raises(ArchiveChanged, match="changed while export read them"):  # copying reads the catalog twice
         export(url, tmp_path / "ds", image_size=16)
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith("archive.db")]  # no half-built export left
+
+
+@pytest.mark.parametrize("source_id,title", [("SC-1", "Plaza"), ("a,b", 'dice "hola"'), ("=cmd", "@SUM(A1)"),
+                                             ("nul\0id", "Logroño\nnueva línea"), ("-5", "")])
+def test_a_spooled_line_reads_back_as_the_csv_row_with_its_split(tmp_path, source_id, title):
+    import io
+
+    from dataset.catalog import Candidate
+    from dataset.manifest_spool import ManifestSpool
+    from db import csvsafe
+
+    c = Candidate(7, 3, source_id, "/x/7.jpg", 1901, 1900, 1902, 0, 7, 7, False, 40, 30, "JPEG", "src", title,
+                  "desc, with comma", "=holder", "Haro")
+    spool = ManifestSpool(tmp_path / "lines", people=False)
+    spool.add(1, c, "train/1900-1919/7.jpg", (40, 30), None, ("1900-1919",), None)
+    spool.close(2)
+    expected = io.StringIO()
+    csvsafe.writer(expected, lineterminator="\n").writerow(
+        [3, source_id, 7, "train/1900-1919/7.jpg", 1901, 1900, 1902, "1900-1919", 0, "valid", 7, 40, 30, 7, "src",
+         title, "desc, with comma", "=holder", "Haro"])
+    assert spool.line(1, "valid") == expected.getvalue().encode() and spool.line(0, "train") == b""
+    spool.close_and_remove()
+    assert not (tmp_path / "lines").exists()
