@@ -92,12 +92,15 @@ def assign_parts(bin_of: Sequence[int], group_of: Sequence[int], fractions: Sequ
     order = list(range(len(size)))
     random.Random(seed).shuffle(order)
     order.sort(key=lambda g: -size[g])  # stable: big groups first, ties in seeded order
-    part_of_group = np.zeros(len(size), dtype=np.int64)
+    part_of_group = [0] * len(size)
     for g in order:
-        if size[g] == 1:
+        if size[g] == 1:  # most groups: the part whose bin lacks most, the first on a tie (no key tuples)
             b = bin_of[lone[g]]
             wanted, have = target[b], assigned[b]
-            best = max(parts, key=lambda s: (wanted[s] - have[s], -s))
+            best, most = 0, wanted[0] - have[0]
+            for s in parts:
+                if wanted[s] - have[s] > most:
+                    best, most = s, wanted[s] - have[s]
             have[best] += 1
         else:
             bins_here = Counter(bin_of[p] for p in members[start[g]:start[g] + size[g]].tolist())
@@ -106,7 +109,7 @@ def assign_parts(bin_of: Sequence[int], group_of: Sequence[int], fractions: Sequ
             for b, n in bins_here.items():
                 assigned[b][best] += n
         part_of_group[g] = best
-    return part_of_group[group_index].tolist()
+    return np.array(part_of_group, dtype=np.int64)[group_index].tolist()
 
 
 def balance_train(
