@@ -117,6 +117,7 @@ class CatalogStream:
     def __iter__(self) -> Iterator[Candidate]:
         self.left_out, self.not_deduped = Counter(self._counted), 0
         bins, left_out = self.bins, self.left_out
+        bin_of: dict[tuple[int, int], int | None] = {}  # (year_min, year_max) -> bins.index_of_range
         text_columns = (Record.title, Record.description, Record.holder, Record.place) if self.with_text else \
             (null(), null(), null(), null())
         # Core rows, not the ORM's: at a million pictures the ORM's per-row loading was a third of export's time.
@@ -146,20 +147,19 @@ class CatalogStream:
                 if lo is None or hi is None:
                     left_out["open_date"] += 1
                     continue
-                index = bins.index_of_range(lo, hi)
+                index = bin_of.get((lo, hi), -1)
+                if index == -1:  # a range not met yet (an archive has a few thousand)
+                    index = bin_of[lo, hi] = bins.index_of_range(lo, hi)
                 if index is None:
                     inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
                     left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
                     continue
                 if role is None:
                     self.not_deduped += 1
-                yield Candidate(
-                    image_id=image_id, record_id=record_id, source_id=source_id, path=path, year=year,
-                    year_min=lo, year_max=hi, bin_index=index,
-                    cluster_id=cluster_id if cluster_id is not None else image_id,
-                    group_id=group_id if group_id is not None else image_id,
-                    excluded=bool(excluded), width=width, height=height, format=fmt, source=source,
-                    title=title or "", description=description or "", holder=holder or "", place=place or "",
+                yield Candidate(  # positional: a million per pass
+                    image_id, record_id, source_id, path, year, lo, hi, index,
+                    cluster_id if cluster_id is not None else image_id, group_id if group_id is not None else image_id,
+                    bool(excluded), width, height, fmt, source, title or "", description or "", holder or "", place or "",
                 )
 
 
