@@ -109,13 +109,20 @@ class CatalogStream:
             })
         self.left_out: Counter[str] = Counter(self._counted)  # LEFT_OUT_REASONS key -> count, so far
         self.not_deduped = 0  # binned images without a dedupe verdict, so far
+        self.read = 0  # rows read so far by the iteration
+
+    def stored_count(self) -> int:
+        """How many rows an iteration reads (every stored picture of a record not withdrawn): a progress bar's total."""
+        with session_scope(self.engine) as session:
+            return session.scalar(select(func.count()).select_from(Image).join(Record, Image.record_id == Record.id)
+                                  .where(_STORED, Record.status != "deleted"))
 
     def reasons(self) -> dict[str, int]:
         """left_out in report order, without zeros."""
         return {k: self.left_out[k] for k in LEFT_OUT_REASONS if self.left_out[k]}
 
     def __iter__(self) -> Iterator[Candidate]:
-        self.left_out, self.not_deduped = Counter(self._counted), 0
+        self.left_out, self.not_deduped, self.read = Counter(self._counted), 0, 0
         bins, left_out = self.bins, self.left_out
         bin_of: dict[tuple[int, int], int | None] = {}  # (year_min, year_max) -> bins.index_of_range
         text_columns = (Record.title, Record.description, Record.holder, Record.place) if self.with_text else \
@@ -134,33 +141,35 @@ class CatalogStream:
                 .where(_STORED, Record.status != "deleted")
                 .order_by(Image.id)
             )
-            for r in (row for chunk in rows.partitions() for row in chunk):  # fetchmany, not a call per row
-                (record_id, source_id, source, year, year_min, year_max, title, description, holder, place, image_id,
-                 path, width, height, fmt, cluster_id, group_id, excluded, role) = r
-                if role == "unreadable":
-                    left_out["unreadable_image"] += 1
-                    continue
-                lo, hi = _date_range(year, year_min, year_max)
-                if lo is None and hi is None:
-                    left_out["no_date"] += 1
-                    continue
-                if lo is None or hi is None:
-                    left_out["open_date"] += 1
-                    continue
-                index = bin_of.get((lo, hi), -1)
-                if index == -1:  # a range not met yet (an archive has a few thousand)
-                    index = bin_of[lo, hi] = bins.index_of_range(lo, hi)
-                if index is None:
-                    inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
-                    left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
-                    continue
-                if role is None:
-                    self.not_deduped += 1
-                yield Candidate(  # positional: a million per pass
-                    image_id, record_id, source_id, path, year, lo, hi, index,
-                    cluster_id if cluster_id is not None else image_id, group_id if group_id is not None else image_id,
-                    bool(excluded), width, height, fmt, source, title or "", description or "", holder or "", place or "",
-                )
+            for chunk in rows.partitions():  # fetchmany, not a call per row
+                self.read += len(chunk)
+                for r in chunk:
+                    (record_id, source_id, source, year, year_min, year_max, title, description, holder, place, image_id,
+                     path, width, height, fmt, cluster_id, group_id, excluded, role) = r
+                    if role == "unreadable":
+                        left_out["unreadable_image"] += 1
+                        continue
+                    lo, hi = _date_range(year, year_min, year_max)
+                    if lo is None and hi is None:
+                        left_out["no_date"] += 1
+                        continue
+                    if lo is None or hi is None:
+                        left_out["open_date"] += 1
+                        continue
+                    index = bin_of.get((lo, hi), -1)
+                    if index == -1:  # a range not met yet (an archive has a few thousand)
+                        index = bin_of[lo, hi] = bins.index_of_range(lo, hi)
+                    if index is None:
+                        inside = bins.index_of(lo) is not None or bins.index_of(hi) is not None
+                        left_out["spans_bins" if inside or lo < bins.edges[0] <= hi else "outside_bins"] += 1
+                        continue
+                    if role is None:
+                        self.not_deduped += 1
+                    yield Candidate(  # positional: a million per pass
+                        image_id, record_id, source_id, path, year, lo, hi, index,
+                        cluster_id if cluster_id is not None else image_id, group_id if group_id is not None else image_id,
+                        bool(excluded), width, height, fmt, source, title or "", description or "", holder or "", place or "",
+                    )
 
 
 _STORED = (Image.status == "ok") & Image.path.is_not(None)  # an image with a file to read

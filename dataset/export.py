@@ -174,6 +174,9 @@ def _plan(engine: Engine, config: ExportConfig, spool: ManifestSpool | None) -> 
     stream = CatalogStream(engine, config.bins, config.origin, with_text=spool is not None)
     image_ids, bin_of, group_of, source_ids = array("q"), array("h"), array("q"), []
     binned, window = 0, []
+    # --no-copy lists as it reads: the bar counts the stored pictures read (those left out included)
+    bar = progress(total=stream.stored_count() if spool is not None else None, desc="listing", unit="img",
+                   enabled=config.progress and spool is not None)
     for c in stream:
         binned += 1
         if c.excluded:
@@ -183,12 +186,15 @@ def _plan(engine: Engine, config: ExportConfig, spool: ManifestSpool | None) -> 
             if len(window) == WINDOW:
                 _list(engine, window, stream.bins.labels, spool)
                 window = []
+                bar.update(stream.read - bar.n)
         image_ids.append(c.image_id)
         bin_of.append(c.bin_index)
         group_of.append(c.group_id)
         source_ids.append(c.source_id)
     if spool is not None:
         _list(engine, window, stream.bins.labels, spool)
+    bar.update(stream.read - bar.n)
+    bar.close()
     if stream.not_deduped:
         raise NotDeduped(
             f"{stream.not_deduped} of {binned} binned images have no dedupe verdict, so duplicates "

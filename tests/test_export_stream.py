@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from cli import main
 from dataset import export as export_module
@@ -164,3 +164,17 @@ def test_a_spooled_line_reads_back_as_the_csv_row_with_its_split(tmp_path, sourc
     assert spool.line(1, "valid") == expected.getvalue().encode() and spool.line(0, "train") == b""
     spool.close_and_remove()
     assert not (tmp_path / "lines").exists()
+
+
+def test_no_copy_shows_every_stored_picture_read(tiny_archive, tmp_path, capsys, monkeypatch):
+    from db.progress import QUIET_ENV
+
+    monkeypatch.delenv(QUIET_ENV, raising=False)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    engine = make_engine(tiny_archive)
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(StoredImage).where(StoredImage.status == "ok"))
+    run_export(engine, ExportConfig(out=tmp_path / "ds", copy=False), tiny_archive)
+    engine.dispose()
+    # the bar's last line: every stored picture read (the ones left out too), out of all of them
+    assert stored > len(manifest(tmp_path / "ds")) and f"listing: {stored}/{stored} (100%)" in capsys.readouterr().err
