@@ -53,8 +53,8 @@ def write_report(state: dict, results: Path) -> str:
                       f"({m['seconds']:.0f} s); its speed is the pass's, not the model's quality."]
     lines += ["", "## Growth: time per record at the largest size over the smallest (target <= 1.5)", "",
               "CPU s is the fairer ratio on a shared machine; each stage's start-up (imports) weighs more at small sizes.",
-              "With three sizes, the last column leaves the start-up out: the CPU each further record costs between the two",
-              "largest sizes over what it costs between the two smallest.",
+              "With three sizes or more, the last column leaves the start-up out: the CPU each further record costs from the",
+              "second size to the largest, over what it costs from the smallest to the second.",
               "", "| backend | stage | sizes | ratio (wall) | ratio (CPU) | ratio (CPU, marginal) |",
               "|:--|:--|:--|--:|--:|--:|"]
     by_stage: dict[tuple[str, str], list[dict]] = {}
@@ -68,7 +68,7 @@ def write_report(state: dict, results: Path) -> str:
         cpu = (large["cpu_s"] / large["size"]) / max(small["cpu_s"] / small["size"], 1e-9)
         marginal = ""
         if len(runs) >= 3 and runs[1]["cpu_s"] > runs[0]["cpu_s"]:
-            late = (runs[-1]["cpu_s"] - runs[-2]["cpu_s"]) / (runs[-1]["size"] - runs[-2]["size"])
+            late = (runs[-1]["cpu_s"] - runs[1]["cpu_s"]) / (runs[-1]["size"] - runs[1]["size"])
             early = (runs[1]["cpu_s"] - runs[0]["cpu_s"]) / (runs[1]["size"] - runs[0]["size"])
             marginal = f"{late / early:.2f}{' (over)' if late / early > FLAT else ''}"
         lines.append(f"| {backend} | {stage} | {small['size']:,} -> {large['size']:,} | {ratio:.2f}"
