@@ -2,7 +2,10 @@
 
     .venv/bin/python benchmarks/scale.py --sizes 10000,100000            # SQLite, then its copy on PostgreSQL
     .venv/bin/python benchmarks/scale.py --sizes 1000000 --work /tmp/scale-1m --skip harvest,date-undated,records
-    .venv/bin/python benchmarks/scale.py --report --also /tmp/scale-1m   # table and plot from what is done
+    .venv/bin/python benchmarks/scale.py --sizes 10000,100000,1000000 --all-pictures --work /tmp/fotofecha-scale-1m \
+        --model /tmp/fotofecha-scale/model                                  # a picture per record: 1M-row manifest
+    .venv/bin/python benchmarks/scale.py --report --also benchmarks/results/scale_1m_earlier.json \
+        --also /tmp/fotofecha-scale-1m                                      # table and plot from what is done
 
 For each size: an OAI-PMH repository of generated records (benchmarks/scale_archive.py: made on request
 by index, never held in memory) is harvested with `cli.py crawl --oai`; one record in ten gets a small
@@ -17,6 +20,12 @@ when run again; a stage killed half way runs again from its start. Writes
 benchmarks/results/scale.md (the table and the targets) and scale.png (CPU time per record against size).
 `--skip harvest` writes the generated records straight into the database instead (a 1M harvest takes
 long on a shared machine; its cost per record is the smaller sizes').
+
+`--all-pictures` (in a work directory of its own) gives every record a picture instead: a pool of 4,000 real
+64 px files reused by path, with synthetic sha256 and dedupe verdicts written directly (fill_pictures), since
+writing and deduplicating a million distinct files takes hours on two cores. Its stages are fill, pictures,
+manifest (`export --no-copy`: a manifest row per kept picture, no files written) and date-undated (the records
+without a year, 1 in 20, each with a picture to decode and date).
 """
 
 from __future__ import annotations
@@ -36,7 +45,14 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.scale_archive import PROFILE, LazyOaiServer, attach_pictures, fill_records  # noqa: E402
+from benchmarks.scale_archive import (  # noqa: E402
+    POOL_FILES,
+    PROFILE,
+    LazyOaiServer,
+    attach_pictures,
+    fill_pictures,
+    fill_records,
+)
 
 REAL_PHOTOS = Path("/work/shared/real-photos/images")
 SAMPLE_S = 0.05  # seconds between two RSS samples
@@ -132,8 +148,9 @@ class Postgres:
 
 
 class Bench:
-    def __init__(self, work: Path, seed: int, skip: set[str]) -> None:
+    def __init__(self, work: Path, seed: int, skip: set[str], model: Path | None = None) -> None:
         self.skip = skip  # stages not run (--skip); a skipped harvest fills the database directly
+        self.model = model  # date-undated's run (--model); None: train the small one once
         self.work = work
         self.seed = seed
         self.state_path = work / "state.json"
@@ -253,8 +270,50 @@ class Bench:
         self.stage(size, p, "records", records(pg_url, p))
         self.stage(size, p, "db-info", lambda: command("db", "info", "--db", pg_url, name="info-pg", url=pg_url))
 
-    def _model(self, export_dir: Path) -> Path:
-        """The small model date-undated uses: trained once (1 epoch, 64 px, timm's tiny test_efficientnet)."""
+    def run_every_picture(self, size: int) -> None:
+        """--all-pictures: every record gets a picture (fill_pictures), then the manifest of `size` rows
+        (export --no-copy) and date-undated over the undated records' pictures (1 in 20)."""
+        folder = self.work / str(size)
+        folder.mkdir(parents=True, exist_ok=True)
+        sqlite = f"sqlite:///{folder / 'archive.db'}"
+        logs = folder / "logs"
+        logs.mkdir(exist_ok=True)
+
+        def timed(work, output) -> dict:
+            started, cpu = time.monotonic(), time.process_time()
+            result = work()
+            return {"seconds": round(time.monotonic() - started, 2), "cpu_s": round(time.process_time() - cpu, 2),
+                    "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 1), "db_mb": database_mb(sqlite),
+                    "output": output(result)}
+
+        def fill() -> dict:
+            (folder / "archive.db").unlink(missing_ok=True)
+            return timed(lambda: fill_records(sqlite, size, self.seed), lambda n: f"{n} records inserted directly")
+
+        def pictures() -> dict:
+            shutil.rmtree(folder / "images", ignore_errors=True)
+            result = timed(lambda: fill_pictures(sqlite, folder / "images", REAL_PHOTOS, self.seed),
+                           lambda n: f"{n} pictures ({POOL_FILES} files reused by path), dedupe verdicts written")
+            return result | {"pictures": int(result["output"].split()[0])}
+
+        def manifest() -> dict:
+            out = folder / "manifest"
+            return measure(cli("export", "--db", sqlite, "--out", str(out), "--no-copy", "--force"),
+                           logs / "manifest.log") | {"db_mb": database_mb(sqlite), "manifest_rows": _rows(out)}
+
+        s = "sqlite"
+        self.stage(size, s, "fill", fill)
+        self.stage(size, s, "pictures", pictures)
+        self.stage(size, s, "manifest", manifest)
+        model = None if "date-undated" in self.skip else self._model(None)
+        self.stage(size, s, "date-undated", lambda: measure(
+            cli("date-undated", "--model", str(model), "--db", sqlite, "--batch-size", "64"),
+            logs / "undated.log") | {"db_mb": database_mb(sqlite)})
+
+    def _model(self, export_dir: Path | None) -> Path:
+        """The small model date-undated uses: --model, or trained once (1 epoch, 64 px, timm's tiny test_efficientnet)."""
+        if self.model is not None:
+            return self.model
         run = self.work / "model"
         if "model" not in self.state:
             shutil.rmtree(run, ignore_errors=True)
@@ -292,16 +351,25 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="stages not to run, comma-separated (e.g. harvest,dedupe,export,"
                         "date-undated for a quick 1M); a skipped harvest inserts the records directly")
     parser.add_argument("--also", type=Path, action="append", default=[],
-                        help="another work directory whose finished stages join the table (a 1M run kept apart)")
+                        help="another work directory (or a state .json) whose finished stages join the table "
+                        "(a 1M run kept apart; benchmarks/results/scale_1m_earlier.json keeps runs whose directory is gone)")
     parser.add_argument("--report", action="store_true", help="only write the table and plot from state.json")
+    parser.add_argument("--all-pictures", action="store_true",
+                        help="every record gets a picture (a pool of files reused by path, dedupe verdicts written "
+                        "directly): fill, pictures, manifest (export --no-copy), date-undated; keep it in its own --work")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="date-undated's run directory (default: train a tiny one once on the first export)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(args.work, args.seed, {name.strip() for name in args.skip.split(",") if name.strip()})
+    bench = Bench(args.work, args.seed, {name.strip() for name in args.skip.split(",") if name.strip()}, args.model)
     backends = [b.strip() for b in args.backends.split(",")]
     try:
         if not args.report:
             for size in (int(s) for s in args.sizes.split(",")):
-                bench.run_size(size, backends)
+                if args.all_pictures:
+                    bench.run_every_picture(size)
+                else:
+                    bench.run_size(size, backends)
     finally:
         if bench.postgres is not None:
             bench.postgres.stop()
@@ -309,7 +377,7 @@ def main() -> None:
 
     stages = dict(bench.state["stages"])
     for other in args.also:
-        stages.update(json.loads((other / "state.json").read_text())["stages"])
+        stages.update(json.loads((other if other.suffix == ".json" else other / "state.json").read_text())["stages"])
     print(write_report({**bench.state, "stages": stages}, args.results))
 
 

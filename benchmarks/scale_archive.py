@@ -259,3 +259,64 @@ def attach_pictures(db_url: str, size: int, seed: int, images_dir: Path, real_ph
             attached += len(batch)
     engine.dispose()
     return attached
+
+
+POOL_FILES = 4000  # distinct picture files that `fill_pictures` reuses by path
+NEAR_EVERY = 50  # fill_pictures: every NEAR_EVERY-th picture joins its predecessor's near-duplicate group
+
+
+def fill_pictures(db_url: str, images_dir: Path, real_photos: Path, seed: int, pool_files: int = POOL_FILES) -> int:
+    """Give every record one stored picture, cheaply, with a dedupe verdict; returns how many.
+
+    A million distinct JPEGs would take hours to write and dedupe on two cores, and export's manifest does not
+    read pixels: each image row points at one of `pool_files` real 64 px crops (written once, reused by path),
+    with its own synthetic sha256, and gets a dedupe verdict directly: unique, every NEAR_EVERY-th one in its
+    predecessor's near-duplicate group (two kept clusters), so splits still have groups to keep whole. Rows are inserted in
+    batches, read from the records in id order, never all held.
+    """
+    from sqlalchemy import insert, select
+
+    from db.models import Image, ImageDuplicate, Record
+    from db.session import make_engine
+
+    sources = _sources(real_photos)
+    paths = []
+    for n in range(pool_files):
+        rng = random.Random(seed * 7_000_003 + n)
+        base = sources[rng.randrange(len(sources))]
+        side = rng.randint(PICTURE_SIDE, min(base.size))
+        x, y = rng.randint(0, base.width - side), rng.randint(0, base.height - side)
+        buffer = io.BytesIO()
+        base.crop((x, y, x + side, y + side)).resize((PICTURE_SIDE, PICTURE_SIDE)).save(buffer, "JPEG", quality=85)
+        path = images_dir / "pool" / f"{n:05d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+        paths.append((str(path), len(buffer.getvalue())))
+    engine = make_engine(db_url)
+    stamp = datetime(2024, 1, 1)
+    attached, after = 0, 0
+    with engine.begin() as conn:
+        next_id = (conn.execute(select(Image.id).order_by(Image.id.desc()).limit(1)).scalar() or 0) + 1
+        while True:
+            ids = conn.execute(select(Record.id).where(Record.id > after).order_by(Record.id).limit(5000)).scalars().all()
+            if not ids:
+                break
+            images, verdicts = [], []
+            for record_id in ids:
+                image_id, n = next_id, attached
+                path, size = paths[n % pool_files]
+                images.append({"id": image_id, "record_id": record_id, "url": f"http://127.0.0.1/p/{record_id}.jpg",
+                               "path": path, "sha256": hashlib.sha256(f"{seed}:{record_id}".encode()).hexdigest(),
+                               "width": PICTURE_SIDE, "height": PICTURE_SIDE, "format": "JPEG", "bytes": size,
+                               "status": "ok", "fetched_at": stamp})
+                near = n % NEAR_EVERY == 1
+                verdicts.append({"image_id": image_id, "cluster_id": image_id, "excluded": False, "role": "unique",
+                                 "group_id": image_id - 1 if near else image_id, "distance": None, "transform": None,
+                                 "algorithm": "phash", "threshold": 8, "decided_at": stamp})
+                next_id += 1
+                attached += 1
+            conn.execute(insert(Image), images)
+            conn.execute(insert(ImageDuplicate), verdicts)
+            after = ids[-1]
+    engine.dispose()
+    return attached

@@ -157,12 +157,15 @@ def balance_report(bins_spec: str, origin: int, fmt: str, plot: Path | None, min
 @click.option("--workers", default=_default_workers, show_default="CPU count", type=click.IntRange(1, 64),
               help="Resizing processes.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--no-copy", is_flag=True,
+              help="Write only manifest.csv and export.json: each row's file is the stored picture's own path "
+              "(for archives too big to copy; train reads it as it is).")
 @max_pixels_option
 @db_option
 @quiet_option
 def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, min_per_class: int | None,
-           max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, max_pixels: int,
-           db_url: str) -> None:
+           max_per_class: int | None, image_size: int, seed: int, workers: int, force: bool, no_copy: bool,
+           max_pixels: int, db_url: str) -> None:
     """Write a leak-free train/valid/test dataset (ImageFolder layout, manifest.csv, export.json).
 
     \b
@@ -174,7 +177,7 @@ def export(bins_spec: str, origin: int, out: Path, splits: str, balance: str, mi
     from db.session import make_engine
 
     config = ExportConfig(out, bins_spec, origin, parse_fractions(splits), balance, min_per_class, max_per_class,
-                          image_size, seed, force, workers, max_pixels=max_pixels)
+                          image_size, seed, force, workers, max_pixels=max_pixels, copy=not no_copy)
     click.echo(format_summary(run_export(make_engine(db_url, must_exist=True), config, db_url)))
 
 

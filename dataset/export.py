@@ -10,21 +10,24 @@ import json
 import os
 import shutil
 import tempfile
+from array import array
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from dataset.catalog import Candidate, load_catalog
+from dataset.bins import Bins
+from dataset.catalog import Candidate, CatalogStream
 from dataset.imageio import UnreadableImage, load_image, resize_short_side
-from dataset.people_counts import NOT_EXAMINED, ImagePeople, load_people
-from dataset.split import SPLITS, BadSplitOptions, assign_splits, balance_train, stable_key
+from dataset.manifest_spool import ManifestSpool
+from dataset.people_counts import any_examined, people_of
+from dataset.split import SPLITS, BadSplitOptions, assign_parts, balance_positions
 from dataset.workers import worker_pool
 from db import csvsafe
 from db.errors import PipelineError
@@ -70,6 +73,7 @@ class ExportConfig:
     workers: int = 1  # resizing processes
     progress: bool = True  # tqdm bar on stderr
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are failed rows (db.pixels)
+    copy: bool = True  # False (--no-copy): no files written; manifest.csv's file column holds each stored picture's path
 
 
 @dataclass(frozen=True)
@@ -101,63 +105,213 @@ def check_config(config: ExportConfig) -> None:
 
 
 def run_export(engine: Engine, config: ExportConfig, database_url: str) -> ExportSummary:
-    """Select, split, balance and write the dataset; returns the counts."""
-    check_config(config)
-    catalog = load_catalog(engine, config.bins, config.origin)
-    if catalog.not_deduped:
-        raise NotDeduped(
-            f"{catalog.not_deduped} of {len(catalog.items)} binned images have no dedupe verdict, so duplicates "
-            "could cross splits. Run 'cli.py dedupe' first."
-        )
-    left_out = dict(catalog.left_out)
-    candidates = sorted((c for c in catalog.items if not c.excluded), key=stable_key)
-    if len(candidates) != len(catalog.items):
-        left_out["excluded_duplicate"] = len(catalog.items) - len(candidates)
-    if not candidates:
-        raise EmptyExport(
-            f"Found 0 dated, deduplicated images in bins {config.bins!r}. Run 'cli.py crawl' or 'cli.py import' "
-            "first, or see 'cli.py balance-report' for why images are left out."
-        )
-    split_of = assign_splits(candidates, config.splits, config.seed)
-    by_split = {s: [c for c in candidates if split_of[c.image_id] == s] for s in SPLITS}
-    train = balance_train(by_split["train"], config.balance, config.seed, config.min_per_class, config.max_per_class)
-    if len(set(c.image_id for c in train)) < len(by_split["train"]):
-        left_out["undersampled"] = len(by_split["train"]) - len(set(c.image_id for c in train))
-    rows = [("train", c) for c in train] + [(s, c) for s in SPLITS[1:] for c in by_split[s]]
+    """Select, split, balance and write the dataset; returns the counts.
 
-    labels = catalog.bins.labels
-    suffix = None if config.image_size else "original"
-    files = {c.image_id: _relative_file(s, labels[c.bin_index], c, suffix) for s, c in rows}
+    No pass holds an object per picture (a million-picture archive is exported in a few hundred MB): _plan
+    reads the catalog into compact columns (bins, groups) and splits from them; with --no-copy it also spools
+    each picture's manifest line as it goes (dataset/manifest_spool.py), so the catalog is read once. Otherwise
+    _write_pictures reads it again, WINDOW pictures at a time, writing each one's file and spooling its line.
+    _write_manifest then reads the lines back in the manifest's row order.
+    """
+    check_config(config)
     config.out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(config.out)
     building = Path(tempfile.mkdtemp(prefix=f".{config.out.name}.building-{os.getpid()}-", dir=config.out.parent))
+    spool = ManifestSpool(building / ".manifest-lines", people=any_examined(engine))
     try:
-        sizes, failed = _write_images(rows, files, building, config)
-        rows = [(s, c) for s, c in rows if c.image_id in sizes]
-        counts = {s: {label: 0 for label in labels} for s in SPLITS}
-        for s, c in rows:
-            counts[s][labels[c.bin_index]] += 1
-        _write_manifest(building / "manifest.csv", rows, files, sizes, labels, load_people(engine))
+        plan = _plan(engine, config, None if config.copy else spool)
+        if config.copy:
+            _write_pictures(engine, config, plan, building, spool)
+        spool.close(len(plan.image_ids))
+        header = MANIFEST_COLUMNS + (PEOPLE_MANIFEST_COLUMNS if spool.people else ())
+        counts, sources, rows = _write_manifest(building / "manifest.csv", header, plan, spool)
+        spool.close_and_remove()
         meta = {
             "format_version": FORMAT_VERSION,
-            "bins": catalog.bins.to_json(),
+            "bins": plan.bins.to_json(),
             "args": _args_json(config),
             "counts": counts,
             "database": make_url(database_url).render_as_string(hide_password=True),
-            "sources": dict(Counter(c.source for c in {c.image_id: c for _, c in rows}.values())),
+            "sources": sources,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": version("fotofecha"),
-            "images": len(sizes),
-            "rows": len(rows),
-            "left_out": left_out,
-            "failed": failed,
+            "images": spool.images,
+            "rows": rows,
+            "left_out": plan.left_out,
+            "failed": spool.failed,
         }
         (building / "export.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _move_into_place(building, config.out)
     except BaseException:
+        spool.close_and_remove()
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return ExportSummary(config.out, counts, len(sizes), len(rows), left_out, failed)
+    return ExportSummary(config.out, counts, spool.images, rows, plan.left_out, spool.failed)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    bins: Bins  # the catalog's bins
+    left_out: dict[str, int]  # reason -> images (or records) not in the export
+    image_ids: array  # the kept pictures' ids, in the catalog's order (by image id): "k" below indexes these
+    bin_of: array  # k -> bin index
+    split_of: array  # k -> index into SPLITS, or -1 when balancing left the picture out
+    rows: np.ndarray  # the manifest's rows in order: k of each (an oversampled picture repeats)
+    pictures: int  # distinct pictures in rows: files to write
+
+
+class ArchiveChanged(PipelineError):
+    """The archive's pictures changed between export's passes."""
+
+
+# Pictures handled per round while the catalog streams: what export holds at once besides its compact columns.
+WINDOW = 4000
+
+
+def _plan(engine: Engine, config: ExportConfig, spool: ManifestSpool | None) -> _Plan:
+    """Every binned picture's id, bin and group, then the splits and the train balance; with a `spool`
+    (--no-copy) each picture is also listed (its file looked up) and its line spooled."""
+    stream = CatalogStream(engine, config.bins, config.origin, with_text=spool is not None)
+    image_ids, bin_of, group_of, source_ids = array("q"), array("h"), array("q"), []
+    binned, window = 0, []
+    # --no-copy lists as it reads: the bar counts the stored pictures read (those left out included)
+    bar = progress(total=stream.stored_count() if spool is not None else None, desc="listing", unit="img",
+                   enabled=config.progress and spool is not None)
+    for c in stream:
+        binned += 1
+        if c.excluded:
+            continue
+        if spool is not None:
+            window.append((len(image_ids), c))
+            if len(window) == WINDOW:
+                _list(engine, window, stream.bins.labels, spool)
+                window = []
+                bar.update(stream.read - bar.n)
+        image_ids.append(c.image_id)
+        bin_of.append(c.bin_index)
+        group_of.append(c.group_id)
+        source_ids.append(c.source_id)
+    if spool is not None:
+        _list(engine, window, stream.bins.labels, spool)
+    bar.update(stream.read - bar.n)
+    bar.close()
+    if stream.not_deduped:
+        raise NotDeduped(
+            f"{stream.not_deduped} of {binned} binned images have no dedupe verdict, so duplicates "
+            "could cross splits. Run 'cli.py dedupe' first."
+        )
+    left_out = stream.reasons()
+    if len(image_ids) != binned:
+        left_out["excluded_duplicate"] = binned - len(image_ids)
+    if not image_ids:
+        raise EmptyExport(
+            f"Found 0 dated, deduplicated images in bins {config.bins!r}. Run 'cli.py crawl' or 'cli.py import' "
+            "first, or see 'cli.py balance-report' for why images are left out."
+        )
+    # stable_key order: by source_id, ties (one record's pictures) already in image id order, which sorted() keeps
+    order = np.array(sorted(range(len(image_ids)), key=source_ids.__getitem__), dtype=np.int64)
+    del source_ids
+    bins = np.frombuffer(bin_of, dtype=np.int16)
+    parts = np.array(assign_parts(bins[order].tolist(), np.frombuffer(group_of, dtype=np.int64)[order],
+                                  config.splits, config.seed), dtype=np.int8)
+    del group_of
+    in_part = [order[parts == s] for s in range(len(SPLITS))]  # each part's pictures (k), in stable_key order
+    del order, parts
+    train = in_part[0]
+    kept = np.array(balance_positions(bins[train].tolist(), config.balance, config.seed, config.min_per_class,
+                                      config.max_per_class), dtype=np.int64)
+    split_of = np.full(len(image_ids), -1, dtype=np.int8)
+    for s, members in enumerate(in_part):
+        split_of[members[kept] if s == 0 else members] = s
+    distinct_train = len(np.unique(kept))
+    if distinct_train < len(train):
+        left_out["undersampled"] = len(train) - distinct_train
+    rows = np.concatenate([train[kept], in_part[1], in_part[2]])
+    return _Plan(stream.bins, left_out, image_ids, bin_of, array("b", split_of.tobytes()), rows,
+                 distinct_train + len(in_part[1]) + len(in_part[2]))
+
+
+def _list(engine: Engine, window: list[tuple[int, Candidate]], labels: tuple[str, ...], spool: ManifestSpool) -> None:
+    """--no-copy: each picture's stored file looked up (its size from the database when it has it), its line spooled."""
+    people = people_of(engine, [c.image_id for _, c in window]) if spool.people else None
+    for k, c in window:
+        _, size, error = _listed_one(c)
+        spool.add(k, c, c.path, size, error, labels, people)
+
+
+def _write_pictures(engine: Engine, config: ExportConfig, plan: _Plan, root: Path, spool: ManifestSpool) -> None:
+    """The catalog again, with text: each picture in the manifest written (resized or copied), its line spooled."""
+    labels = plan.bins.labels
+    suffix = None if config.image_size else "original"
+    n = len(plan.image_ids)
+    pool = worker_pool(config.workers) if config.workers > 1 and plan.pictures >= 2 * config.workers else None
+    chunksize = max(1, min(32, plan.pictures // (config.workers * 8)))
+    bar = progress(total=plan.pictures, desc="exporting", unit="img", enabled=config.progress)
+
+    def flush(window: list[tuple[int, Candidate]]) -> None:
+        jobs, files = [], []
+        for k, c in window:
+            files.append(_relative_file(SPLITS[plan.split_of[k]], labels[c.bin_index], c, suffix))
+            dest = root / files[-1]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            jobs.append((c.image_id, c.path, str(dest), config.image_size, config.max_pixels))
+        results = pool.map(_export_one, jobs, chunksize=chunksize) if pool else map(_export_one, jobs)
+        people = people_of(engine, [c.image_id for _, c in window]) if spool.people else None
+        for (k, c), file, (_, size, error) in zip(window, files, results, strict=True):
+            bar.update(1)
+            spool.add(k, c, file, size, error, labels, people)
+
+    try:
+        window, k = [], 0
+        for c in CatalogStream(engine, config.bins, config.origin, with_text=True):
+            if c.excluded:
+                continue
+            if k >= n or c.image_id != plan.image_ids[k]:
+                raise ArchiveChanged(f"The archive's pictures changed while export read them (image {c.image_id}). "
+                                     "Run 'cli.py export' again once nothing else writes to the archive.")
+            if plan.split_of[k] >= 0:
+                window.append((k, c))
+                if len(window) == WINDOW:
+                    flush(window)
+                    window = []
+            k += 1
+        if window:
+            flush(window)
+        if k != n:
+            raise ArchiveChanged(f"The archive lost {n - k} pictures while export read it. "
+                                 "Run 'cli.py export' again once nothing else writes to the archive.")
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _write_manifest(path: Path, header: tuple[str, ...], plan: _Plan,
+                    spool: ManifestSpool) -> tuple[dict[str, dict[str, int]], dict[str, int], int]:
+    """The spooled lines in the manifest's row order; returns the counts per split and bin, the sources and the rows."""
+    labels = plan.bins.labels
+    counts = {s: {label: 0 for label in labels} for s in SPLITS}
+    sources: Counter[int] = Counter()
+    seen = bytearray(len(plan.image_ids))
+    rows = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csvsafe.writer(handle, lineterminator="\n").writerow(header)
+    with path.open("ab") as out:
+        for start in range(0, len(plan.rows), WINDOW):
+            chunk = []
+            for k in plan.rows[start:start + WINDOW].tolist():
+                split = SPLITS[plan.split_of[k]]
+                line = spool.line(k, split)
+                if not line:
+                    continue
+                chunk.append(line)
+                counts[split][labels[plan.bin_of[k]]] += 1
+                if not seen[k]:
+                    seen[k] = 1
+                    sources[spool.source_of[k]] += 1
+            rows += len(chunk)
+            out.write(b"".join(chunk))
+    return counts, {spool.sources[code]: n for code, n in sources.items()}, rows
 
 
 def _remove_stale_builds(out: Path) -> None:
@@ -213,52 +367,17 @@ def _export_one(job: tuple[int, str, str, int, int]) -> tuple[int, tuple[int, in
         return image_id, None, f"cannot write: {exc}"
 
 
-def _run_jobs(jobs: list, workers: int) -> Iterator[tuple[int, tuple[int, int] | None, str | None]]:
-    if workers <= 1 or len(jobs) < 2 * workers:
-        yield from map(_export_one, jobs)
-        return
-    with worker_pool(workers) as pool:
-        yield from pool.map(_export_one, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 8))))
-
-
-def _write_images(rows: list, files: dict[int, str], root: Path, config: ExportConfig) -> tuple[dict, list]:
-    jobs, seen = [], set()
-    for _, c in rows:
-        if c.image_id in seen:
-            continue
-        seen.add(c.image_id)
-        dest = root / files[c.image_id]
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        jobs.append((c.image_id, c.path, str(dest), config.image_size, config.max_pixels))
-    sizes, failed = {}, []
-    bar = progress(total=len(jobs), desc="exporting", unit="img", enabled=config.progress)
-    for image_id, size, error in _run_jobs(jobs, config.workers):
-        bar.update(1)
-        if size is None:
-            failed.append({"image_id": image_id, "error": error})
-        else:
-            sizes[image_id] = size
-    bar.close()
-    return sizes, sorted(failed, key=lambda f: f["image_id"])
-
-
-def _write_manifest(path: Path, rows: list, files: dict[int, str], sizes: dict, labels: tuple[str, ...],
-                    examined: dict[int, ImagePeople] | None) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csvsafe.writer(handle, lineterminator="\n")
-        writer.writerow(MANIFEST_COLUMNS + (PEOPLE_MANIFEST_COLUMNS if examined is not None else ()))
-        for split, c in rows:
-            width, height = sizes[c.image_id]
-            people = []
-            if examined is not None:
-                found = examined.get(c.image_id)
-                people = ["", "", "", NOT_EXAMINED] if found is None else [
-                    found.people, found.faces, found.figures, found.category]
-            writer.writerow([
-                c.record_id, c.source_id, c.image_id, files[c.image_id], c.year, c.year_min, c.year_max,
-                labels[c.bin_index], c.bin_index, split, c.cluster_id, width, height, c.group_id, c.source,
-                c.title, c.description, c.holder, c.place, *people,
-            ])
+def _listed_one(c: Candidate) -> tuple[int, tuple[int, int] | None, str | None]:
+    """--no-copy: the stored picture's size (from the database when it has it), or why it cannot be listed."""
+    if not os.path.isfile(c.path):
+        return c.image_id, None, f"file not found: {c.path}"
+    if c.width and c.height:
+        return c.image_id, (c.width, c.height), None
+    try:
+        with PILImage.open(c.path) as img:
+            return c.image_id, img.size, None
+    except (OSError, PILImage.DecompressionBombError) as exc:
+        return c.image_id, None, f"cannot read {c.path}: {exc}"
 
 
 def _move_into_place(building: Path, out: Path) -> None:

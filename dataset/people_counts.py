@@ -10,6 +10,7 @@ ImagePeople(people=2, faces=2, figures=0, category='group')
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -21,6 +22,7 @@ from db.session import session_scope
 NOT_EXAMINED = "not_examined"  # not examined yet, or its examination failed (people_scans.status 'failed')
 # Report columns: the categories, then the images without an answer.
 COLUMNS = (*CATEGORIES, NOT_EXAMINED)
+ID_CHUNK = 900  # image ids per IN (...) list: under SQLite's old 999-parameter limit
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per examined image, millions in a large archive
@@ -42,6 +44,25 @@ def load_people(engine: Engine) -> dict[int, ImagePeople] | None:
         ).all()
     return {image_id: ImagePeople(people, faces, figures, category)
             for image_id, people, faces, figures, category in rows}
+
+
+def any_examined(engine: Engine) -> bool:
+    """Whether `cli.py detect` ever examined an image of this archive."""
+    with session_scope(engine) as session:
+        return session.execute(select(PeopleScan.image_id).limit(1)).first() is not None
+
+
+def people_of(engine: Engine, image_ids: Sequence[int]) -> dict[int, ImagePeople]:
+    """load_people for some images only (export reads a million pictures' a window at a time)."""
+    found: dict[int, ImagePeople] = {}
+    with session_scope(engine) as session:
+        for start in range(0, len(image_ids), ID_CHUNK):
+            found.update((image_id, ImagePeople(people, faces, figures, category)) for image_id, people, faces, figures,
+                         category in session.execute(
+                             select(PeopleScan.image_id, PeopleScan.people, PeopleScan.faces, PeopleScan.figures,
+                                    PeopleScan.category)
+                             .where(PeopleScan.status == "ok", PeopleScan.image_id.in_(image_ids[start:start + ID_CHUNK]))))
+    return found
 
 
 def category_of(examined: dict[int, ImagePeople], image_id: int) -> str:

@@ -12,6 +12,8 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+import numpy as np
+
 from dataset.catalog import Candidate
 from db.errors import PipelineError
 
@@ -60,26 +62,54 @@ def assign_groups(items: Sequence[Candidate], fractions: Sequence[float], seed: 
     Every group_id lands whole in one part. `items` need image_id, source_id, bin_index and group_id
     (a Candidate, or a manifest row).
     """
+    ordered = sorted(items, key=stable_key)
+    parts = assign_parts([c.bin_index for c in ordered], [c.group_id for c in ordered], fractions, seed)
+    return {c.image_id: part for c, part in zip(ordered, parts, strict=True)}
+
+
+def assign_parts(bin_of: Sequence[int], group_of: Sequence[int], fractions: Sequence[float], seed: int) -> list[int]:
+    """assign_groups on plain columns: the bin and group of each image, given in stable_key order; returns each
+    image's part, in the same order. No object per image: export splits a million pictures with it.
+
+    Groups are placed largest first, ties in a seeded shuffle of their order of first appearance (that is, of
+    their smallest stable_key), each into the part whose bins most lack images.
+    """
     parts = range(len(fractions))
-    per_bin = Counter(c.bin_index for c in items)
+    per_bin = Counter(bin_of)
     target = {b: split_targets(n, fractions) for b, n in per_bin.items()}
     assigned: dict[int, list[int]] = {b: [0] * len(fractions) for b in per_bin}
-    groups: dict[int, list[Candidate]] = defaultdict(list)
-    for c in items:
-        groups[c.group_id].append(c)
-    order = sorted(groups, key=lambda g: min(map(stable_key, groups[g])))
+    groups, first, inverse, counts = np.unique(np.asarray(group_of, dtype=np.int64), return_index=True,
+                                               return_inverse=True, return_counts=True)
+    appearance = np.argsort(first, kind="stable")  # groups by their first member's position
+    rank = np.empty_like(appearance)
+    rank[appearance] = np.arange(len(groups))
+    group_index = rank[inverse.reshape(-1)]  # each position's group, numbered by first appearance
+    size = counts[appearance].tolist()  # members per group
+    lone = first[appearance].tolist()  # each group's first member: a one-image group's only one
+    members = np.argsort(group_index, kind="stable")  # positions grouped, each group's in order
+    start = np.concatenate(([0], np.cumsum(counts[appearance])[:-1])).tolist()
+    del groups, first, inverse, counts, appearance, rank
+    order = list(range(len(size)))
     random.Random(seed).shuffle(order)
-    order.sort(key=lambda g: -len(groups[g]))  # stable: big groups first, ties in seeded order
-    part_of = {}
+    order.sort(key=lambda g: -size[g])  # stable: big groups first, ties in seeded order
+    part_of_group = [0] * len(size)
     for g in order:
-        bins_here = Counter(c.bin_index for c in groups[g])
-        lack = [sum((target[b][s] - assigned[b][s]) * n for b, n in bins_here.items()) for s in parts]
-        best = max(parts, key=lambda s: (lack[s], -s))
-        for b, n in bins_here.items():
-            assigned[b][best] += n
-        for c in groups[g]:
-            part_of[c.image_id] = best
-    return part_of
+        if size[g] == 1:  # most groups: the part whose bin lacks most, the first on a tie (no key tuples)
+            b = bin_of[lone[g]]
+            wanted, have = target[b], assigned[b]
+            best, most = 0, wanted[0] - have[0]
+            for s in parts:
+                if wanted[s] - have[s] > most:
+                    best, most = s, wanted[s] - have[s]
+            have[best] += 1
+        else:
+            bins_here = Counter(bin_of[p] for p in members[start[g]:start[g] + size[g]].tolist())
+            lack = [sum((target[b][s] - assigned[b][s]) * n for b, n in bins_here.items()) for s in parts]
+            best = max(parts, key=lambda s: (lack[s], -s))
+            for b, n in bins_here.items():
+                assigned[b][best] += n
+        part_of_group[g] = best
+    return np.array(part_of_group, dtype=np.int64)[group_index].tolist()
 
 
 def balance_train(
@@ -90,25 +120,33 @@ def balance_train(
     undersample: every bin cut to --max-per-class (default: the smallest non-empty bin).
     oversample: every non-empty bin repeated up to --min-per-class (default: the largest bin).
     """
+    ordered = sorted(rows, key=stable_key)
+    return [ordered[p] for p in balance_positions([c.bin_index for c in ordered], mode, seed, min_per_class,
+                                                  max_per_class)]
+
+
+def balance_positions(bin_of: Sequence[int], mode: str, seed: int, min_per_class: int | None = None,
+                      max_per_class: int | None = None) -> list[int]:
+    """balance_train on one column: each train image's bin, in stable_key order; returns the positions kept (or
+    repeated), by bin, then position. The same seed draws the same images as balance_train."""
     if mode not in BALANCE_MODES:
         raise BadSplitOptions(f"Unknown --balance {mode!r}: expected one of {', '.join(BALANCE_MODES)}.")
-    by_bin: dict[int, list[Candidate]] = defaultdict(list)
-    for c in sorted(rows, key=stable_key):
-        by_bin[c.bin_index].append(c)
+    by_bin: dict[int, list[int]] = defaultdict(list)
+    for position, b in enumerate(bin_of):
+        by_bin[b].append(position)
     rng = random.Random(seed)
-    result: list[Candidate] = []
+    result: list[int] = []
     sizes = [len(v) for v in by_bin.values()]
     for b in sorted(by_bin):
         members = by_bin[b]
         if mode == "undersample":
             cap = max_per_class if max_per_class is not None else min(sizes)
             chosen = rng.sample(members, cap) if len(members) > cap else members
-            result.extend(sorted(chosen, key=stable_key))
+            result.extend(sorted(chosen))
         elif mode == "oversample":
             goal = min_per_class if min_per_class is not None else max(sizes)
             full, extra = divmod(max(goal, len(members)), len(members))
-            repeated = members * full + rng.sample(members, extra)
-            result.extend(sorted(repeated, key=stable_key))
+            result.extend(sorted(members * full + rng.sample(members, extra)))
         else:
             result.extend(members)
     return result
