@@ -15,7 +15,6 @@ head (the cells before `split`) and a tail (the cells after it), joined around t
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 from array import array
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from dataset.catalog import Candidate
 from dataset.people_counts import NOT_EXAMINED, ImagePeople
-from db.csvsafe import safe_cell
+from db import csvsafe
 
 
 class ManifestSpool:
@@ -42,7 +41,8 @@ class ManifestSpool:
         self._out = path.open("wb")
         self._buffer = io.StringIO()
         # The manifest's own line end, so that a cell holding one is quoted alike; _csv drops it from each line.
-        self._writer = csv.writer(self._buffer, lineterminator="\n")
+        # Every text cell a spreadsheet could run as a formula gets its quote there (db/csvsafe.py).
+        self._writer = csvsafe.writer(self._buffer, lineterminator="\n")
         self._reader: int | None = None
 
     def _csv(self, cells: list) -> bytes:
@@ -65,11 +65,9 @@ class ManifestSpool:
             self.failed.append({"image_id": c.image_id, "error": error})
             self._pad(k + 1)
             return
-        safe = safe_cell  # every text cell a spreadsheet could run as a formula (db/csvsafe.py)
-        head = [c.record_id, safe(c.source_id), c.image_id, safe(file), c.year, c.year_min, c.year_max,
-                safe(labels[c.bin_index]), c.bin_index]
-        tail = [c.cluster_id, size[0], size[1], c.group_id, safe(c.source), safe(c.title), safe(c.description),
-                safe(c.holder), safe(c.place)]
+        head = [c.record_id, c.source_id, c.image_id, file, c.year, c.year_min, c.year_max, labels[c.bin_index],
+                c.bin_index]
+        tail = [c.cluster_id, size[0], size[1], c.group_id, c.source, c.title, c.description, c.holder, c.place]
         if self.people:
             found = (people or {}).get(c.image_id)
             tail += ["", "", "", NOT_EXAMINED] if found is None else [found.people, found.faces, found.figures,
