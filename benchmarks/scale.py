@@ -305,6 +305,9 @@ class Bench:
         self.stage(size, s, "fill", fill)
         self.stage(size, s, "pictures", pictures)
         self.stage(size, s, "manifest", manifest)
+        # balance-report over every picture (the stage of the same name above reads one record in ten's)
+        self.stage(size, s, "balance-pictures", lambda: measure(cli("balance-report", "--db", sqlite),
+                                                                logs / "balance.log") | {"db_mb": database_mb(sqlite)})
         model = None if "date-undated" in self.skip else self._model(None)
         self.stage(size, s, "date-undated", lambda: measure(
             cli("date-undated", "--model", str(model), "--db", sqlite, "--batch-size", "64"),
@@ -356,7 +359,8 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only write the table and plot from state.json")
     parser.add_argument("--all-pictures", action="store_true",
                         help="every record gets a picture (a pool of files reused by path, dedupe verdicts written "
-                        "directly): fill, pictures, manifest (export --no-copy), date-undated; keep it in its own --work")
+                        "directly): fill, pictures, manifest (export --no-copy), balance-pictures (balance-report), date-undated; "
+                        "keep it in its own --work")
     parser.add_argument("--model", type=Path, default=None,
                         help="date-undated's run directory (default: train a tiny one once on the first export)")
     args = parser.parse_args()

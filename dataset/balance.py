@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dataset.bins import Bins
-from dataset.catalog import LEFT_OUT_REASONS, load_catalog
+from dataset.catalog import LEFT_OUT_REASONS, CatalogStream
 from dataset.people_counts import COLUMNS as PEOPLE_COLUMNS
-from dataset.people_counts import category_of, load_people
+from dataset.people_counts import any_examined, category_of, people_of
 from db import csvsafe
 from db.errors import PipelineError
 
@@ -69,35 +69,53 @@ PEOPLE_HEADERS = {"portrait": "portraits", "group": "groups", "one": "one person
                   "not_examined": "not examined"}
 
 
+# Kept pictures whose people category is read per round trip: what the report holds at once.
+PEOPLE_WINDOW = 4000
+
+
+def _count_people(engine: Engine, window: list[tuple[int, int]], people: list[dict[str, int]]) -> None:
+    """Add each picture of `window` ((image id, bin)) to its bin's people category."""
+    examined = people_of(engine, [image_id for image_id, _ in window])
+    for image_id, bin_index in window:
+        people[bin_index][category_of(examined, image_id)] += 1
+
+
 def balance_report(engine: Engine, config: BalanceConfig) -> BalanceReport:
     """Count images per bin (before and after dedupe exclusions) and explain the rest."""
     if config.min_count < 0:
         raise BadReportOptions(f"--min-count {config.min_count} is negative: expected 0 or more images.")
-    catalog = load_catalog(engine, config.bins, config.origin, with_text=False)  # counts only
-    before = Counter(c.bin_index for c in catalog.items)
-    excluded = Counter(c.bin_index for c in catalog.items if c.excluded)
-    total_after = len(catalog.items) - sum(excluded.values())
+    stream = CatalogStream(engine, config.bins, config.origin, with_text=False)  # counts only, nothing kept
+    before, excluded = Counter(), Counter()
+    people = [{column: 0 for column in PEOPLE_COLUMNS} for _ in stream.bins.labels] if any_examined(engine) else None
+    window: list[tuple[int, int]] = []  # (image id, bin) of kept pictures whose people category is not read yet
+    for c in stream:
+        before[c.bin_index] += 1
+        if c.excluded:
+            excluded[c.bin_index] += 1
+        elif people is not None:
+            window.append((c.image_id, c.bin_index))
+            if len(window) == PEOPLE_WINDOW:
+                _count_people(engine, window, people)
+                window = []
+    if people is not None:
+        _count_people(engine, window, people)
+    bins, total_before = stream.bins, sum(before.values())
+    total_after = total_before - sum(excluded.values())
     rows = []
-    for i, label in enumerate(catalog.bins.labels):
+    for i, label in enumerate(bins.labels):
         after = before[i] - excluded[i]
         rows.append(BinCount(
-            label, catalog.bins.edges[i], catalog.bins.edges[i + 1] - 1, before[i], excluded[i], after,
+            label, bins.edges[i], bins.edges[i + 1] - 1, before[i], excluded[i], after,
             after / total_after if total_after else 0.0,
         ))
     filled = [r.after for r in rows if r.after]
-    examined = load_people(engine)
-    people = None
-    if examined is not None:
-        people = [{column: 0 for column in PEOPLE_COLUMNS} for _ in rows]
-        for c in catalog.items:
-            if not c.excluded:
-                people[c.bin_index][category_of(examined, c.image_id)] += 1
+    left_out = stream.reasons()
     return BalanceReport(
-        bins=catalog.bins, rows=rows, total_before=len(catalog.items), total_after=total_after,
+        bins=bins, rows=rows, total_before=total_before, total_after=total_after,
         empty_bins=[r.label for r in rows if not r.after],
         imbalance_ratio=round(max(filled) / min(filled), 2) if filled else None,
-        left_out=catalog.left_out, not_deduped=catalog.not_deduped,
-        suggestion=_suggestion(rows, catalog.bins, config.min_count, catalog.left_out),
+        left_out=left_out, not_deduped=stream.not_deduped,
+        suggestion=_suggestion(rows, bins, config.min_count, left_out),
         people=people,
     )
 

@@ -1,9 +1,10 @@
 """What the detection stage stored, read back for the reports: per image, its people and category.
 
 balance-report counts the categories per period and export writes them into manifest.csv; both read
-them here. An archive nobody ran `cli.py detect` on gives None, so their outputs stay as they were.
+them here, a window of pictures at a time. On an archive nobody ran `cli.py detect` on, any_examined is
+False and their outputs stay as they were.
 
->>> examined = load_people(engine)  # doctest: +SKIP
+>>> examined = people_of(engine, [41, 42])  # doctest: +SKIP
 >>> examined[42]  # doctest: +SKIP
 ImagePeople(people=2, faces=2, figures=0, category='group')
 """
@@ -33,19 +34,6 @@ class ImagePeople:
     category: str  # dataset.people.CATEGORIES
 
 
-def load_people(engine: Engine) -> dict[int, ImagePeople] | None:
-    """image_id -> what was found, for the images examined successfully; None when no image was ever examined."""
-    with session_scope(engine) as session:
-        if session.execute(select(PeopleScan.image_id).limit(1)).first() is None:
-            return None
-        rows = session.execute(
-            select(PeopleScan.image_id, PeopleScan.people, PeopleScan.faces, PeopleScan.figures, PeopleScan.category)
-            .where(PeopleScan.status == "ok")
-        ).all()
-    return {image_id: ImagePeople(people, faces, figures, category)
-            for image_id, people, faces, figures, category in rows}
-
-
 def any_examined(engine: Engine) -> bool:
     """Whether `cli.py detect` ever examined an image of this archive."""
     with session_scope(engine) as session:
@@ -53,7 +41,7 @@ def any_examined(engine: Engine) -> bool:
 
 
 def people_of(engine: Engine, image_ids: Sequence[int]) -> dict[int, ImagePeople]:
-    """load_people for some images only (export reads a million pictures' a window at a time)."""
+    """image_id -> what was found, for those of `image_ids` examined successfully (a window of pictures)."""
     found: dict[int, ImagePeople] = {}
     with session_scope(engine) as session:
         for start in range(0, len(image_ids), ID_CHUNK):
