@@ -93,15 +93,20 @@ def _add_pictures(url: str, first: int, pictures: int, picture: Path) -> None:
     engine.dispose()
 
 
-def _export_peak(url: str, out: Path) -> int:
+def _peak(url: str, work) -> tuple:
+    """work(engine)'s result and the most Python memory it held at once."""
     engine = make_engine(url)
     tracemalloc.start()
     try:
-        run_export(engine, ExportConfig(out=out, copy=False, progress=False, force=True), url)
-        return tracemalloc.get_traced_memory()[1]
+        return work(engine), tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
         engine.dispose()
+
+
+def _export_peak(url: str, out: Path) -> int:
+    return _peak(url, lambda engine: run_export(
+        engine, ExportConfig(out=out, copy=False, progress=False, force=True), url))[1]
 
 
 def test_a_large_export_holds_no_object_per_picture(tmp_path, monkeypatch):
@@ -183,14 +188,7 @@ def test_no_copy_shows_every_stored_picture_read(tiny_archive, tmp_path, capsys,
 def _report_peak(url: str) -> tuple[int, int]:
     from dataset.balance import BalanceConfig, balance_report
 
-    engine = make_engine(url)
-    tracemalloc.start()
-    try:
-        report = balance_report(engine, BalanceConfig())
-        return report.total_after, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        engine.dispose()
+    return _peak(url, lambda engine: balance_report(engine, BalanceConfig()).total_after)
 
 
 def test_balance_report_holds_no_object_per_picture(tmp_path, monkeypatch):
