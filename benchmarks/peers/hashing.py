@@ -19,13 +19,16 @@ from benchmarks.peers.common import (
 )
 
 
-def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: str = str(ROOT)) -> dict:
+def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: str = str(ROOT),
+                         trim: bool = True) -> dict:
     """dataset.hashing.hash_paths of the checkout at `root` (this one, or --baseline's older tree)."""
     sys.path.insert(0, root)
     from dataset.hashing import hash_paths
 
     jobs = [(k, path, ("phash",)) for k, path in enumerate(jpeg_files(folder))]
-    options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the option
+    options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the options
+    if not trim:
+        options["trim"] = False
     cpu, start = cpu_seconds(), time.perf_counter()
     hashed = 0
     for result in hash_paths(jobs, workers=workers, **options):
@@ -81,7 +84,9 @@ def compare_hash(args, lines: list[str]) -> None:
     for name, label, folder in sets:
         ours = partial(run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers)
         runs = {"fotofecha (phash, trimmed, 8 orientations)": partial(ours, True),
-                "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False)}
+                "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False),
+                "fotofecha --no-transforms --no-trim (phash, whole picture, upright)": partial(
+                    ours, False, str(ROOT), False)}
         if args.baseline:
             runs[f"fotofecha before ({args.baseline.name}: phash, trimmed, 8 orientations)"] = partial(
                 run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, True, str(args.baseline))
