@@ -156,17 +156,21 @@ def step_costs(args, lines: list[str]) -> None:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB").resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS).convert("L"))
 
-    def floor(path: str) -> np.ndarray:
+    def floor_decode(path: str) -> Image.Image:
         with Image.open(path) as img:
             img.draft("L", (PHASH_SIDE, PHASH_SIDE))
-            return np.asarray(img.convert("L").resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))
+            return img.convert("L")
+
+    def floor(path: str) -> np.ndarray:
+        return np.asarray(floor_decode(path).resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))
 
     lines += ["## Where the time goes: CPU ms per image, one process (least of the rounds)", "",
               "| set | decode in colour at the hash's size | grey | trim: reduced copies | trim: border search | "
               "32x32 resize | DCT, medians, 8 orientations | fotofecha total | imagededup's whole decode + 32x32 resize "
               "| that / fotofecha | floor: grey decode at 1/8, resize, DCT | imagededup / floor "
-              "| fotofecha --no-trim --no-transforms (hash_batch) | imagededup / that |",
-              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "| fotofecha --no-trim --no-transforms (hash_batch) | imagededup / that "
+              "| flat outer line at the 1/8 grey decode | trimmed by default |",
+              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     sets = [("synthetic", sorted(str(p) for p in DEFAULT_DIR.glob("photo_*.jpg"))[: min(args.synthetic, 200)]),
             ("real-large", jpeg_files(str(TMP / f"fotofecha-bench-real-large-{args.large}"))),
             ("real-small", jpeg_files(str(REAL_DIR)))]
@@ -189,14 +193,18 @@ def step_costs(args, lines: list[str]) -> None:
         plain, _ = cpu_ms(lambda batch: hash_batch([(p, ("phash",)) for p in batch], orientations=False, trim=False),
                           [files])
         plain /= len(files)  # one batch of the whole set
+        flat = sum(has_flat_edge(np.asarray(floor_decode(p), dtype=np.float32)) for p in files) / len(files)
+        cut = sum(trim_picture(g, lambda c=c: c)[1] is not None for g, c in pairs) / len(files)
         lines.append(f"| {name} | {decode:.2f} | {grey:.2f} | {reduce:.2f} | {trim - reduce:.2f} | {resize:.2f} | "
                      f"{dct:.2f} | {total:.2f} | {peer:.2f} | {peer / total:.1f}x | {least:.2f} | {peer / least:.1f}x | "
-                     f"{plain:.2f} | {peer / plain:.1f}x |")
+                     f"{plain:.2f} | {peer / plain:.1f}x | {100 * flat:.0f}% | {100 * cut:.0f}% |")
     lines += ["", "trim: reduced copies is trim_picture's box reductions (grey, and colour where an edge is flat); "
               "border search is the rest of trim_picture. The floor hashes without trimming, upright only, from a "
               "greyscale 1/8-scale decode: its ratio is about the most any Pillow-based hashing could gain "
               "over imagededup in one process. The last two columns are dedupe --no-trim --no-transforms's own path "
-              "(dataset.hashing.hash_batch, trim=False), which is that floor plus its per-file bookkeeping.", ""]
+              "(dataset.hashing.hash_batch, trim=False), which is that floor plus its per-file bookkeeping. The last two: "
+              "the share of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
+              "and the share dedupe trims by default.", ""]
 
 
 def compare_agreement(args, lines: list[str]) -> None:
