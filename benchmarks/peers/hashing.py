@@ -201,9 +201,9 @@ def step_costs(args, lines: list[str]) -> None:
     lines += ["", "trim: reduced copies is trim_picture's box reductions (grey, and colour where an edge is flat); "
               "border search is the rest of trim_picture. The floor hashes without trimming, upright only, from a "
               "greyscale 1/8-scale decode: its ratio is about the most any Pillow-based hashing could gain "
-              "over imagededup in one process. The last two columns are dedupe --no-trim --no-transforms's own path "
-              "(dataset.hashing.hash_batch, trim=False), which is that floor plus its per-file bookkeeping. The last two: "
-              "the share of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
+              "over imagededup in one process. The two --no-trim columns are dedupe --no-trim --no-transforms's own path "
+              "(dataset.hashing.hash_batch, trim=False): that floor plus its per-file bookkeeping. The two shares: "
+              "of pictures of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
               "and the share dedupe trims by default.", ""]
 
 
