@@ -203,8 +203,8 @@ def step_costs(args, lines: list[str]) -> None:
               "greyscale 1/8-scale decode: its ratio is about the most any Pillow-based hashing could gain "
               "over imagededup in one process. The two --no-trim columns are dedupe --no-trim --no-transforms's own path "
               "(dataset.hashing.hash_batch, trim=False): that floor plus its per-file bookkeeping. The two shares: "
-              "of pictures of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
-              "and the share dedupe trims by default.", ""]
+              "of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
+              "and of those dedupe trims by default.", ""]
 
 
 def compare_agreement(args, lines: list[str]) -> None:
