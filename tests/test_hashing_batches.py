@@ -1,4 +1,4 @@
-"""Hashing in batches, upright only for `dedupe --no-transforms`, at the decode size the hashes need."""
+"""Hashing in batches, upright only for `dedupe --no-transforms`, whole for `--no-trim`, at the decode size the hashes need."""
 
 import io
 from pathlib import Path
