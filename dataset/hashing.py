@@ -246,8 +246,8 @@ def hash_paths(
 
     A batch is at most BATCH_FILES files, fewer when that leaves each worker several batches to balance the load.
     This process is one of the `workers`: it hashes batches from the end of the list while `workers - 1`
-    forked processes take them from the front, so one fork fewer is paid (on small scans the forks and
-    their copied pages cost more than a tenth of the whole run).
+    forked processes take them from the front, so one fork fewer is paid and this process does not sit
+    idle waiting for results.
     """
     size = max(1, min(BATCH_FILES, -(-len(jobs) // (max(1, workers) * 4))))
     batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
@@ -260,8 +260,8 @@ def hash_paths(
         done_here: dict[int, list] = {}
         ready = 0  # batches yielded so far, in order
         for k in range(len(batches) - 1, -1, -1):
-            if k < ready or not futures[k].cancel():
-                continue  # the pool has it: the batches before k are taken or done too, but keep checking cheaply
+            if not futures[k].cancel():
+                break  # the pool has taken k, and so every batch before it: it takes them in order
             done_here[k] = work(batches[k])
             while ready < len(batches) and (ready in done_here or futures[ready].done()):
                 yield done_here.pop(ready) if ready in done_here else futures[ready].result()
