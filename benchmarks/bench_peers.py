@@ -15,11 +15,12 @@ Comparisons (each a child process per run, so one tool's memory and imports neve
   synthetic (replica photographs upscaled to 1280x960, 1.2 MP), real-large (the real photographs of
   shared/real-photos upscaled to 0.4..23.5 MP, log-spaced, grain added; written once to a temporary
   folder), real-small (the 200 real photographs as they are, 0.27 MP). fotofecha's dataset.hashing
-  (phash, trimmed, 8 orientations, and upright only as `dedupe --no-transforms` hashes) against
+  (phash, trimmed, 8 orientations; upright only as `dedupe --no-transforms` hashes; the whole picture,
+  upright, as `dedupe --no-trim --no-transforms` hashes) against
   imagededup's PHash().encode_images. Wall seconds and CPU seconds (the process and its workers).
 - steps: CPU per image of each step of fotofecha's hashing in one process (decode at the hash's size,
   trim, phash in 8 orientations), beside imagededup's decode and resize done the same way in Pillow.
-- agree: how far fotofecha's upright phash (untrimmed, and trimmed as stored) lies from imagehash.phash
+- agree: how far fotofecha's upright phash (whole as --no-trim stores it, trimmed as stored by default) lies from imagehash.phash
   of the fully decoded file and from imagededup's PHash (which differs from imagehash by definition: its
   median leaves out the DC term, a bit is set at >= the median, and it shrinks in colour before going grey).
 - search: near-duplicate pairs within 8 bits among N uniform random 64-bit hashes, 1% planted pairs: fotofecha's

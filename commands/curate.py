@@ -58,22 +58,26 @@ def import_(folder: Path, metadata: Path | None, source: str, images_dir: Path, 
               help="CSV of duplicate clusters, conflicting catalogued years first.")
 @click.option("--transforms/--no-transforms", default=True, show_default=True,
               help="Also match copies scanned mirrored, upside down or turned a quarter (8 orientations).")
+@click.option("--trim/--no-trim", default=True, show_default=True,
+              help="Cut borders, card mounts and scanner beds before hashing; --no-trim hashes the whole "
+                   "picture (faster; misses mounted copies).")
 @max_pixels_option
 @db_option
 @quiet_option
-def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, transforms: bool, max_pixels: int,
-           db_url: str) -> None:
+def dedupe(hash_name: str, threshold: int, workers: int, report: Path | None, transforms: bool, trim: bool,
+           max_pixels: int, db_url: str) -> None:
     """Hash new images and mark near-duplicates (keeps the best of each cluster; deletes nothing).
 
     \b
-    Borders, card mounts and scanner-bed margins are trimmed before hashing.
+    Borders, card mounts and scanner-bed margins are trimmed before hashing (--no-trim: not).
     Incremental: stored hashes are reused, so a new --threshold only re-clusters.
     Example:  cli.py dedupe --threshold 8 --report data/duplicates.csv
     """
     from dataset.dedupe import DedupeConfig, format_summary, run_dedupe
     from db.session import make_engine
 
-    config = DedupeConfig(hash_name, threshold, workers, report, transforms=transforms, max_pixels=max_pixels)
+    config = DedupeConfig(hash_name, threshold, workers, report, transforms=transforms, trim=trim,
+                          max_pixels=max_pixels)
     click.echo(format_summary(run_dedupe(make_engine(db_url, must_exist=True), config), config))
 
 

@@ -47,6 +47,7 @@ class DedupeConfig:
     progress: bool = True  # tqdm bar on stderr while hashing
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger pictures are unreadable (db.pixels)
     transforms: bool = True  # also match mirrored, flipped and quarter-turned copies (8 orientations; off: hash upright only)
+    trim: bool = True  # cut borders, mounts and scanner beds before hashing (off: the whole picture, faster, as phash)
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,12 @@ def run_dedupe(engine: Engine, config: DedupeConfig) -> DedupeSummary:
         raise BadDedupeOptions(f"--threshold {config.threshold} is out of range: expected 0..32 bits of 64 (default 8).")
     algorithms = algorithms_for(config.hash)
     hashes = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=config.progress,
-                                    max_pixels=config.max_pixels, orientations=config.transforms)
+                                    max_pixels=config.max_pixels, orientations=config.transforms, trim=config.trim)
     items, arrays, unreadable, unhashed = _load(engine, algorithms, config.transforms)
     if unhashed:  # a crawl stored images while we hashed: hash those too, once; later arrivals wait
         more = compute_missing_hashes(engine, algorithms, workers=config.workers, progress=False,
-                                      max_pixels=config.max_pixels, orientations=config.transforms)
+                                      max_pixels=config.max_pixels, orientations=config.transforms,
+                                      trim=config.trim)
         hashes = HashSummary(hashes.hashed + more.hashed, hashes.failed + more.failed, hashes.reused)
         items, arrays, unreadable, unhashed = _load(engine, algorithms, config.transforms)
     index_of = {item.image_id: k for k, item in enumerate(items)}

@@ -9,7 +9,10 @@ reduced picture (dataset/trim.py), so one print hashes alike on and off its moun
 is imagehash's of the trimmed picture, bit for bit; the other 7 orientations (dataset/orientations.py)
 cost no decode and no resize for phash, whose DCT only changes signs and transposes under a mirror or
 a quarter turn, and one more 9x8 thumbnail for dhash; `orientations=False` (dedupe --no-transforms)
-skips them. Files are hashed in parallel worker processes, a batch per task, and the DCTs and medians
+skips them. `trim=False` (dedupe --no-trim) hashes the whole picture as the published phash does,
+from a greyscale decode at the smallest scale that keeps phash's 32 px (PLAIN_SIDE; a JPEG's 1/8
+scale from 256 px up): no colour, no border search, about the least any Pillow-based hasher decodes.
+Each stored hash says which of the two it is (HASH_KINDS). Files are hashed in parallel worker processes, a batch per task, and the DCTs and medians
 of a batch run as one array operation; results are committed in batches, so an interrupted run keeps
 what it did.
 """
@@ -46,6 +49,11 @@ PHASH_SIDE = HASH_SIDE * 4  # phash's thumbnail: 32x32 pixels, whose DCT keeps t
 # against 97 at 128; at 32 a mounted 240x180 print hashes 6 bits from its unmounted self
 # (tests/test_hashing.py). Scans of 1024 px and more still decode at 1/8.
 DECODE_SIDE = 4 * PHASH_SIDE
+# Short side a file is decoded at for an untrimmed hash (dedupe --no-trim): phash's own input. A
+# JPEG's 1/8-scale decode is its 8x8 block means, a box filter before the Lanczos resize to 32.
+PLAIN_SIDE = PHASH_SIDE
+# What a stored hash was computed from: "trimmed" (borders cut, the default) or "plain" (the whole picture).
+HASH_KINDS = ("trimmed", "plain")
 # Short side of the copy borders are looked for on, at most: a decode larger than this (a big scan at
 # 1/8 scale) is box-reduced first, so big and small decodes trim alike and cheaply.
 TRIM_SIDE = 128
@@ -69,12 +77,13 @@ class PictureHashes:
 
 
 def hash_picture(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: bool = True,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True) -> PictureHashes:
-    """Hashes of one file's trimmed picture in all 8 orientations (upright only without `orientations`).
+                 max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True, trim: bool = True) -> PictureHashes:
+    """Hashes of one file's trimmed picture in all 8 orientations (upright only without `orientations`;
+    the whole picture without `trim`).
 
     Raises UnreadableImage.
     """
-    result = hash_batch([(path, tuple(algorithms))], draft, max_pixels, orientations)[0]
+    result = hash_batch([(path, tuple(algorithms))], draft, max_pixels, orientations, trim)[0]
     if isinstance(result, UnreadableImage):
         raise result
     return result
@@ -92,10 +101,11 @@ def hash_file(path: str | Path, algorithms: Iterable[str] = ("phash",), draft: b
 
 
 def hash_batch(files: list[tuple[str | Path, tuple[str, ...]]], draft: bool = True,
-               max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True) -> list[PictureHashes | UnreadableImage]:
+               max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True,
+               trim: bool = True) -> list[PictureHashes | UnreadableImage]:
     """PictureHashes, or the UnreadableImage that stopped it, for each (path, algorithms) in `files`, in order.
 
-    Each file is decoded and trimmed on its own; the phash DCTs and medians of the whole batch are one
+    Each file is decoded and trimmed (unless not `trim`) on its own; the phash DCTs and medians of the whole batch are one
     array operation each, so small scans do not pay numpy's per-call overhead 8 times each.
     """
     for _, algorithms in files:
@@ -105,6 +115,10 @@ def hash_batch(files: list[tuple[str | Path, tuple[str, ...]]], draft: bool = Tr
     pictures: list[tuple[PILImage.Image, str | None] | UnreadableImage] = []
     for path, _ in files:
         try:
+            if not trim:
+                pictures.append((load_image(path, mode="L", min_side=PLAIN_SIDE if draft else None,
+                                            max_pixels=max_pixels), None))
+                continue
             colour = load_image(path, mode="RGB", min_side=DECODE_SIDE if draft else None, max_pixels=max_pixels)
         except UnreadableImage as exc:
             pictures.append(exc)
@@ -216,41 +230,57 @@ def hashes_to_array(hexes: list[str]) -> np.ndarray:
 
 
 def _hash_batch_job(
-    jobs: list[tuple[int, str, tuple[str, ...]]], max_pixels: int, orientations: bool
+    jobs: list[tuple[int, str, tuple[str, ...]]], max_pixels: int, orientations: bool, trim: bool
 ) -> list[tuple[int, PictureHashes | None, str | None]]:
     results = hash_batch([(path, algorithms) for _, path, algorithms in jobs], max_pixels=max_pixels,
-                         orientations=orientations)
+                         orientations=orientations, trim=trim)
     return [(key, None, str(result)) if isinstance(result, UnreadableImage) else (key, result, None)
             for (key, _, _), result in zip(jobs, results, strict=True)]
 
 
 def hash_paths(
     jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
-    orientations: bool = True,
+    orientations: bool = True, trim: bool = True,
 ) -> Iterator[list[tuple[int, PictureHashes | None, str | None]]]:
     """Batches of (key, hashes or None, error or None) for the (key, path, algorithms) jobs, in order; `workers` processes.
 
     A batch is at most BATCH_FILES files, fewer when that leaves each worker several batches to balance the load.
+    This process is one of the `workers`: it hashes batches from the end of the list while `workers - 1`
+    forked processes take them from the front, so one fork fewer is paid and this process does not sit
+    idle waiting for results.
     """
     size = max(1, min(BATCH_FILES, -(-len(jobs) // (max(1, workers) * 4))))
     batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
-    work = partial(_hash_batch_job, max_pixels=max_pixels, orientations=orientations)
+    work = partial(_hash_batch_job, max_pixels=max_pixels, orientations=orientations, trim=trim)
     if workers <= 1 or len(batches) < 2:
         yield from map(work, batches)
         return
-    with worker_pool(workers) as pool:
-        yield from pool.map(work, batches)
+    with worker_pool(workers - 1) as pool:
+        futures = [pool.submit(work, batch) for batch in batches]
+        done_here: dict[int, list] = {}
+        ready = 0  # batches yielded so far, in order
+        for k in range(len(batches) - 1, -1, -1):
+            if not futures[k].cancel():
+                break  # the pool has taken k, and so every batch before it: it takes them in order
+            done_here[k] = work(batches[k])
+            while ready < len(batches) and (ready in done_here or futures[ready].done()):
+                yield done_here.pop(ready) if ready in done_here else futures[ready].result()
+                ready += 1
+        for k in range(ready, len(batches)):
+            yield done_here.pop(k) if k in done_here else futures[k].result()
 
 
 def compute_missing_hashes(
     engine: Engine, algorithms: tuple[str, ...], workers: int = 1, progress: bool = True,
-    max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS, orientations: bool = True, trim: bool = True,
 ) -> HashSummary:
     """Hash every ok image that lacks a hash by `algorithms` (or whose file changed since); store the results.
 
     Hashes stored before trimming and orientations existed (variants None) are computed again, and so
-    are hashes stored upright only (variants "", by `orientations=False`) when `orientations` is on.
+    are hashes stored upright only (variants "", by `orientations=False`) when `orientations` is on,
+    and hashes of the other kind (trimmed or plain, HASH_KINDS) than `trim` asks for.
     """
+    kind = HASH_KINDS[0] if trim else HASH_KINDS[1]
     with session_scope(engine) as session:
         images = session.execute(
             select(Image.id, Image.path, Image.sha256).where(Image.status == "ok", Image.path.is_not(None))
@@ -264,7 +294,7 @@ def compute_missing_hashes(
         todo = tuple(
             a for a in algorithms
             if (row := stored.get((image_id, a))) is None or row.status != "ok" or row.image_sha256 != sha
-            or row.variants is None or (orientations and not row.variants)
+            or row.variants is None or (orientations and not row.variants) or (row.kind or HASH_KINDS[0]) != kind
         )
         if todo:
             jobs.append((image_id, path, todo))
@@ -275,20 +305,21 @@ def compute_missing_hashes(
     hashed = failed = 0
     pending: list[tuple[int, PictureHashes | None, str | None]] = []
     bar = progress_bar(total=len(jobs), desc="hashing", unit="img", enabled=progress and bool(jobs))
-    for batch in hash_paths(jobs, workers, max_pixels, orientations):
+    for batch in hash_paths(jobs, workers, max_pixels, orientations, trim):
         pending.extend(batch)
         bar.update(len(batch))
         if len(pending) >= COMMIT_EVERY:
-            _store(engine, pending, todo_of, sha_of)
+            _store(engine, pending, todo_of, sha_of, kind)
             pending = []
         failed += sum(1 for _, picture, _ in batch if picture is None)
         hashed += sum(1 for _, picture, _ in batch if picture is not None)
     bar.close()
-    _store(engine, pending, todo_of, sha_of)
+    _store(engine, pending, todo_of, sha_of, kind)
     return HashSummary(hashed=hashed, failed=failed, reused=reused)
 
 
-def _store(engine: Engine, results: list, todo_of: dict[int, tuple[str, ...]], sha_of: dict[int, str]) -> None:
+def _store(engine: Engine, results: list, todo_of: dict[int, tuple[str, ...]], sha_of: dict[int, str],
+           kind: str) -> None:
     if not results:
         return
     with session_scope(engine) as session:
@@ -307,6 +338,7 @@ def _store(engine: Engine, results: list, todo_of: dict[int, tuple[str, ...]], s
                 row.hash_hex = hashes[0] if hashes else None
                 row.variants = " ".join(hashes[1:]) if hashes else None
                 row.trim = picture.trim if picture else None
+                row.kind = kind
                 row.status = "ok" if picture else "failed"
                 row.error = error
                 row.image_sha256 = sha_of[image_id]

@@ -130,6 +130,12 @@ def _v10_estimates_record_year(conn: Connection) -> None:
     refresh_estimates(conn)
 
 
+def _v11_hash_kind(conn: Connection) -> None:
+    # Every hash stored so far was computed from the trimmed picture, which NULL stands for (dataset/hashing.py):
+    # only a --no-trim run hashes them again.
+    _add_columns(conn, [ImageHash.__table__.c.kind])
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "records, images, pages, crawl runs", _v1_baseline),
     Migration(2, "image_hashes, image_duplicates (curation)", _v2_curation),
@@ -144,6 +150,7 @@ MIGRATIONS: list[Migration] = [
               _v9_estimates_by_record),
     Migration(10, "estimates.record_year and its indexes: /records' year order under an estimate filter",
               _v10_estimates_record_year),
+    Migration(11, "image_hashes.kind: hashed trimmed or whole (dedupe --no-trim)", _v11_hash_kind),
 ]
 
 

@@ -139,6 +139,9 @@ class ImageHash(Base):
     variants: Mapped[str | None] = mapped_column(Text)
     # schema v5: borders trimmed before hashing, "left,top,right,bottom" as shares of the side; None if none
     trim: Mapped[str | None] = mapped_column(String(64))
+    # schema v11: trimmed (borders cut before hashing, the default) | plain (the whole picture, dedupe
+    # --no-trim); None on rows stored before v11, which are trimmed; a run that wants the other kind hashes again
+    kind: Mapped[str | None] = mapped_column(String(16))
     # the Image.sha256 this hash was computed from: a re-downloaded file is hashed again
     image_sha256: Mapped[str | None] = mapped_column(String(64))
     # ok | failed (unreadable file, see error)

@@ -1,15 +1,16 @@
-"""Hashing in batches, upright only for `dedupe --no-transforms`, at the decode size the hashes need."""
+"""Hashing in batches, upright only for `dedupe --no-transforms`, whole for `--no-trim`, at the decode size the hashes need."""
 
 import io
 from pathlib import Path
 
 import imagehash
 import pytest
+from PIL import Image, ImageOps
 from sqlalchemy import select
 
 from crawler.replica.photos import mount_print, render_photo
 from dataset.dedupe import DedupeConfig, run_dedupe
-from dataset.hashing import DECODE_SIDE, hash_batch, hash_paths, hash_picture, trim_picture
+from dataset.hashing import DECODE_SIDE, PLAIN_SIDE, hash_batch, hash_paths, hash_picture, trim_picture
 from dataset.imageio import UnreadableImage, load_image
 from db.models import ImageHash
 from db.session import session_scope
@@ -103,3 +104,67 @@ def test_no_transforms_hashes_upright_only_and_a_run_with_transforms_hashes_agai
     assert (full.hashed, full.reused_hashes) == (3, 0)
     assert all(len(variants.split()) == 7 for variants in stored_variants(fresh_db))
     assert run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False)).reused_hashes == 3
+
+
+def test_no_trim_hashes_the_whole_picture_as_imagehash_does(tmp_path):
+    # A mounted print under 64 px is decoded as it is: the untrimmed hashes are imagehash's of the whole
+    # picture, card included, bit for bit; the default hashes only the print inside the card.
+    path = tmp_path / "small_card.png"
+    mount_print(render_photo(1948, 3, (40, 30)), "card", (4, 4, 5, 9), seed=5).save(path)
+    plain = hash_picture(path, ["phash", "dhash"], orientations=False, trim=False)
+    trimmed = hash_picture(path, ["phash", "dhash"], orientations=False)
+    assert plain.trim is None and trimmed.trim is not None
+    with Image.open(path) as img:
+        whole = img.convert("L")
+    assert plain.hashes == {"phash": (str(imagehash.phash(whole)),), "dhash": (str(imagehash.dhash(whole)),)}
+    assert plain.hashes["phash"] != trimmed.hashes["phash"]
+
+
+def test_no_trim_decodes_jpegs_at_phash_size_near_the_published_phash_of_the_full_decode():
+    # 600-640 px real scans decode at 1/8 (75-80 px), whose 8x8 block means filter before the resize to 32:
+    # on average within 2 bits of imagehash.phash of the whole decode (1.67 on all 200, 83% within 2 bits).
+    assert PLAIN_SIDE == 32
+    photos = sorted(REAL_PHOTOS.glob("*/*.jpg"))[::10] if REAL_PHOTOS.exists() else []
+    photos += [DATA / "colour_1962.jpg", DATA / "rotated_exif6.jpg"]
+    distances = []
+    for photo in photos:
+        ours = hash_picture(photo, ["phash"], orientations=False, trim=False).hashes["phash"][0]
+        with Image.open(photo) as img:
+            reference = str(imagehash.phash(ImageOps.exif_transpose(img)))
+        distances.append((int(ours, 16) ^ int(reference, 16)).bit_count())
+    assert sum(distances) / len(distances) <= 2.0 and max(distances) <= 8, distances
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_hash_paths_with_workers_gives_what_one_process_gives(files, workers):
+    # The calling process hashes batches from the end while the forks take the front: the same results, in order.
+    jobs = [(k, str(path), ("phash", "dhash")) for k, path in enumerate(files * 3)]
+    alone = [item for batch in hash_paths(jobs, workers=1) for item in batch]
+    shared = [item for batch in hash_paths(jobs, workers=workers) for item in batch]
+    assert shared == alone and len(shared) == len(jobs)
+
+
+def stored_kinds(engine) -> list[tuple[str | None, str | None]]:
+    with session_scope(engine) as session:
+        return sorted((row.kind, row.trim) for row in session.scalars(select(ImageHash)))
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_no_trim_hashes_are_kept_apart_from_trimmed_ones(fresh_db, add_photo):
+    picture = render_photo(1931, 2, (240, 180))
+    add_photo("card", mount_print(picture, "card", (20, 16, 22, 40), seed=1), "1931")
+    add_photo("plain", render_photo(1950, 1, (240, 180)), "1950")
+    quick = run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False, trim=False))
+    assert (quick.hashed, quick.reused_hashes) == (2, 0)
+    assert stored_kinds(fresh_db) == [("plain", None)] * 4  # phash and dhash of two pictures, nothing cut
+    assert run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False, trim=False)).reused_hashes == 2
+    full = run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False))
+    assert (full.hashed, full.reused_hashes) == (2, 0)  # the trimmed kind is hashed again
+    kinds = stored_kinds(fresh_db)
+    assert [kind for kind, _ in kinds] == ["trimmed"] * 4 and all(trim is not None for _, trim in kinds)
+    # Rows stored before schema v11 (kind NULL) were trimmed: a default run reuses them.
+    with session_scope(fresh_db) as session:
+        for row in session.scalars(select(ImageHash)):
+            row.kind = None
+    assert run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False)).reused_hashes == 2
+    assert run_dedupe(fresh_db, DedupeConfig(progress=False, transforms=False, trim=False)).hashed == 2

@@ -19,13 +19,16 @@ from benchmarks.peers.common import (
 )
 
 
-def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: str = str(ROOT)) -> dict:
+def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: str = str(ROOT),
+                         trim: bool = True) -> dict:
     """dataset.hashing.hash_paths of the checkout at `root` (this one, or --baseline's older tree)."""
     sys.path.insert(0, root)
     from dataset.hashing import hash_paths
 
     jobs = [(k, path, ("phash",)) for k, path in enumerate(jpeg_files(folder))]
-    options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the option
+    options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the options
+    if not trim:
+        options["trim"] = False
     cpu, start = cpu_seconds(), time.perf_counter()
     hashed = 0
     for result in hash_paths(jobs, workers=workers, **options):
@@ -81,7 +84,9 @@ def compare_hash(args, lines: list[str]) -> None:
     for name, label, folder in sets:
         ours = partial(run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers)
         runs = {"fotofecha (phash, trimmed, 8 orientations)": partial(ours, True),
-                "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False)}
+                "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False),
+                "fotofecha --no-transforms --no-trim (phash, whole picture, upright)": partial(
+                    ours, False, str(ROOT), False)}
         if args.baseline:
             runs[f"fotofecha before ({args.baseline.name}: phash, trimmed, 8 orientations)"] = partial(
                 run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, True, str(args.baseline))
@@ -122,6 +127,7 @@ def step_costs(args, lines: list[str]) -> None:
         TRIM_SIDE,
         _low_frequencies,
         _reduced,
+        hash_batch,
         phash_orientations,
         trim_picture,
     )
@@ -150,16 +156,21 @@ def step_costs(args, lines: list[str]) -> None:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB").resize((PHASH_SIDE, PHASH_SIDE), Image.Resampling.LANCZOS).convert("L"))
 
-    def floor(path: str) -> np.ndarray:
+    def floor_decode(path: str) -> Image.Image:
         with Image.open(path) as img:
             img.draft("L", (PHASH_SIDE, PHASH_SIDE))
-            return np.asarray(img.convert("L").resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))
+            return img.convert("L")
+
+    def floor(path: str) -> np.ndarray:
+        return np.asarray(floor_decode(path).resize((PHASH_SIDE, PHASH_SIDE), RESAMPLE))
 
     lines += ["## Where the time goes: CPU ms per image, one process (least of the rounds)", "",
               "| set | decode in colour at the hash's size | grey | trim: reduced copies | trim: border search | "
               "32x32 resize | DCT, medians, 8 orientations | fotofecha total | imagededup's whole decode + 32x32 resize "
-              "| that / fotofecha | floor: grey decode at 1/8, resize, DCT | imagededup / floor |",
-              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "| that / fotofecha | floor: grey decode at 1/8, resize, DCT | imagededup / floor "
+              "| fotofecha --no-trim --no-transforms (hash_batch) | imagededup / that "
+              "| flat outer line at the 1/8 grey decode | trimmed by default |",
+              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     sets = [("synthetic", sorted(str(p) for p in DEFAULT_DIR.glob("photo_*.jpg"))[: min(args.synthetic, 200)]),
             ("real-large", jpeg_files(str(TMP / f"fotofecha-bench-real-large-{args.large}"))),
             ("real-small", jpeg_files(str(REAL_DIR)))]
@@ -179,12 +190,21 @@ def step_costs(args, lines: list[str]) -> None:
         least, pixels = cpu_ms(floor, files)
         least_dct, _ = cpu_ms(lambda stack: phash_orientations(_low_frequencies(stack), False), [np.stack(pixels)])
         least += least_dct / len(files)
+        plain, _ = cpu_ms(lambda batch: hash_batch([(p, ("phash",)) for p in batch], orientations=False, trim=False),
+                          [files])
+        plain /= len(files)  # one batch of the whole set
+        flat = sum(has_flat_edge(np.asarray(floor_decode(p), dtype=np.float32)) for p in files) / len(files)
+        cut = sum(trim_picture(g, lambda c=c: c)[1] is not None for g, c in pairs) / len(files)
         lines.append(f"| {name} | {decode:.2f} | {grey:.2f} | {reduce:.2f} | {trim - reduce:.2f} | {resize:.2f} | "
-                     f"{dct:.2f} | {total:.2f} | {peer:.2f} | {peer / total:.1f}x | {least:.2f} | {peer / least:.1f}x |")
+                     f"{dct:.2f} | {total:.2f} | {peer:.2f} | {peer / total:.1f}x | {least:.2f} | {peer / least:.1f}x | "
+                     f"{plain:.2f} | {peer / plain:.1f}x | {100 * flat:.0f}% | {100 * cut:.0f}% |")
     lines += ["", "trim: reduced copies is trim_picture's box reductions (grey, and colour where an edge is flat); "
               "border search is the rest of trim_picture. The floor hashes without trimming, upright only, from a "
-              "greyscale 1/8-scale decode: its last column is about the most any Pillow-based hashing could gain "
-              "over imagededup in one process.", ""]
+              "greyscale 1/8-scale decode: its ratio is about the most any Pillow-based hashing could gain "
+              "over imagededup in one process. The two --no-trim columns are dedupe --no-trim --no-transforms's own path "
+              "(dataset.hashing.hash_batch, trim=False): that floor plus its per-file bookkeeping. The two shares: "
+              "of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
+              "and of those dedupe trims by default.", ""]
 
 
 def compare_agreement(args, lines: list[str]) -> None:
@@ -194,8 +214,7 @@ def compare_agreement(args, lines: list[str]) -> None:
     import numpy as np
     from PIL import Image
 
-    from dataset.hashing import DECODE_SIDE, hash_batch, low_frequencies, phash_orientations
-    from dataset.imageio import load_image
+    from dataset.hashing import hash_batch
 
     def bits(a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()
@@ -211,8 +230,8 @@ def compare_agreement(args, lines: list[str]) -> None:
         if name == "real-large":
             ensure_large_real(args.large, large_folder)
         files = jpeg_files(str(folder))
-        untrimmed = [f"{int(phash_orientations(low_frequencies(load_image(p, 'L', DECODE_SIDE))[None], False)[0, 0]):016x}"
-                     for p in files]
+        untrimmed = [picture.hashes["phash"][0]
+                     for picture in hash_batch([(p, ("phash",)) for p in files], orientations=False, trim=False)]
         trimmed = [picture.hashes["phash"][0] for picture in hash_batch([(p, ("phash",)) for p in files])]
         full = []
         for path in files:
@@ -224,7 +243,8 @@ def compare_agreement(args, lines: list[str]) -> None:
         else:
             theirs = run_child(args.peers_python, "phash-imagededup", str(folder))["hashes"]
             references["imagededup PHash (its own definition)"] = [theirs[p] for p in files]
-        for label, ours in [("upright, untrimmed", untrimmed), ("upright, trimmed (stored)", trimmed)]:
+        for label, ours in [("upright, whole picture (stored by --no-trim)", untrimmed),
+                            ("upright, trimmed (stored by default)", trimmed)]:
             for against, reference in references.items():
                 distance = np.array([bits(a, b) for a, b in zip(ours, reference, strict=True)])
                 lines.append(f"| {name} | {label} | {against} | {len(files)} | {distance.mean():.2f} | "
