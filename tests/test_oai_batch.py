@@ -45,7 +45,8 @@ def test_a_page_is_one_batch_and_the_next_page_is_asked_for_first():
     request, batch = outputs
     assert request.url.endswith("verb=ListRecords&resumptionToken=T2")
     parts = batch["items"]
-    assert [type(part).__name__ for part in parts] == ["RecordItem"] * 3 + ["PageItem"]
+    # records with no picture to fetch are plain dicts (ListedRecord), not Scrapy items
+    assert [type(part).__name__ for part in parts] == ["ListedRecord"] * 3 + ["PageItem"]
     assert [part["source_id"] for part in parts[:3]] == ["LRM-000001", "LRM-000002", "LRM-000003"]
     assert parts[3]["kind"] == "listing" and parts[3]["status"] == "ok"
     # the counters a page used to add record by record, added once
@@ -55,7 +56,7 @@ def test_a_page_is_one_batch_and_the_next_page_is_asked_for_first():
 def test_the_next_page_is_asked_for_before_the_items_are_built_and_a_page_lost_after_it_leaves_the_harvest_unfinished():
     spider = spider_for()
 
-    def broken(record):
+    def broken(record, **options):
         raise ValueError("a bug in mapping this record")
 
     spider._record_item = broken

@@ -31,7 +31,7 @@ from scrapy import signals
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
+from crawler.items import RECORD_TYPES, DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
 from db.estimates import refresh_estimates
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
@@ -257,7 +257,7 @@ def _runs(items: list) -> Iterator[list]:
     run: list[RecordItem] = []
     keys: set[tuple[str, str]] = set()
     for item in items:
-        key = (item["source"], item["source_id"]) if isinstance(item, RecordItem) else None
+        key = (item["source"], item["source_id"]) if isinstance(item, RECORD_TYPES) else None
         if run and (key is None or key in keys):
             yield run
             run, keys = [], set()
@@ -296,7 +296,7 @@ class StorePipeline:
             self._count_not_stored(part)
 
     def _count_not_stored(self, item) -> None:
-        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+        if not isinstance(item, (*RECORD_TYPES, PageItem, DeletedItem)):
             return
         kind = "page" if isinstance(item, PageItem) else "record"
         self.crawler.stats.inc_value(NOT_STORED_STAT)
@@ -314,7 +314,7 @@ class StorePipeline:
             self.engine.dispose()
 
     def process_item(self, item):
-        parts = [part for part in batch_parts(item) if isinstance(part, (RecordItem, PageItem, DeletedItem))]
+        parts = [part for part in batch_parts(item) if isinstance(part, (*RECORD_TYPES, PageItem, DeletedItem))]
         if not parts:
             return item
         if self.batch_size == 1 and not isinstance(item, RecordBatch):
@@ -357,7 +357,7 @@ class StorePipeline:
         with self.engine.begin() as connection:
             for run in _runs(items):
                 first = run[0]
-                if isinstance(first, RecordItem):
+                if isinstance(first, RECORD_TYPES):
                     done += zip(run, write_records(connection, run, self.failed_pages), strict=True)
                 elif isinstance(first, PageItem):
                     store_page(connection, first, self.run_id, source)
@@ -368,7 +368,7 @@ class StorePipeline:
                     done.append((first, mark_deleted(connection, first)))
         counts: Counter[str] = Counter()  # summed here, then one stats call per counter (not per item)
         for item, outcome in done:
-            if isinstance(item, RecordItem):
+            if isinstance(item, RECORD_TYPES):
                 self.failed_pages.discard(item.get("page_url"))
                 _count_record(counts, item, outcome)
             elif isinstance(item, PageItem):

@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from crawler.items import RecordItem, batch_parts
+from crawler.items import RECORD_TYPES, RecordItem, batch_parts
 from crawler.profile import RECORD_FIELDS
 from db.dates import says_undated
 
@@ -57,7 +57,7 @@ class ValidatePipeline:
     def process_item(self, item):
         required = self.crawler.spider.profile.required
         for part in batch_parts(item):
-            if isinstance(part, RecordItem):
+            if isinstance(part, RECORD_TYPES):
                 validate(part, required)
         return item
 

@@ -33,7 +33,15 @@ from twisted.python.failure import Failure
 
 from crawler.dublincore import dc_fields, strip_prefix
 from crawler.failures import failed_page
-from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, record_item
+from crawler.items import (
+    DeletedItem,
+    ListedRecord,
+    PageItem,
+    RecordBatch,
+    RecordItem,
+    listed_record,
+    record_item,
+)
 from crawler.oai import (
     METADATA_PREFIX,
     NotOaiResponse,
@@ -297,7 +305,7 @@ class OaiSpider(scrapy.Spider):
             self.deleted += 1
             parts.append(self._deleted_item(record))
             return
-        item = self._record_item(record)
+        item = self._record_item(record, listed=True)
         known_hash = self.known.get(item["source_id"])
         if known_hash is not None and known_hash == content_hash(item):
             counts["fotofecha/records/skipped"] += 1
@@ -350,11 +358,16 @@ class OaiSpider(scrapy.Spider):
         source_id = strip_prefix(record.identifier, self.profile.oai_identifier_prefix)
         return DeletedItem(source=self.profile.source, source_id=source_id, datestamp=record.datestamp)
 
-    def _record_item(self, record):
+    def _record_item(self, record, listed: bool = False) -> RecordItem | ListedRecord:
+        """The record's item; listed: a list page's record, a ListedRecord unless it has a picture to fetch
+        (the image pipeline takes RecordItems alone)."""
         fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
         # Dublin Core text comes whitespace-normalised from crawler/oai.py; the header's identifier does not.
         fields["source_id"] = " ".join(fields["source_id"].split())
-        return record_item({"source": self.profile.source, **fields}, normalised=True)
+        values = {"source": self.profile.source, **fields}
+        if listed and not fields["image_url"]:
+            return listed_record(values)
+        return record_item(values, normalised=True)
 
     def _list_error(self, response: Response, code: str, message: str) -> Iterator:
         if code == "noRecordsMatch":
