@@ -209,3 +209,15 @@ def test_the_date_cache_holds_a_large_harvests_phrasings():
     # a 20,000-record harvest of the replica reads ~9,000 distinct date and coverage values, each up to four
     # times: with fewer entries they push each other out and every read parses again (~20 us each)
     assert parse_date.cache_info().maxsize >= 20_000
+
+
+def test_content_hash_writes_what_json_dumps_writes_for_every_kind_of_value():
+    """The payload is put together field by field (no dict per record): quotes, backslashes, control characters,
+    non-ASCII and non-text values hash as json.dumps(sort_keys=True, ensure_ascii=False) writes them."""
+    odd = ['"quoted" \\ back', "tab\tnew\nline\x00\x1f", "Nájera — «ñ» 𝄞", "", " ", 7, 1.5, True, ["a"]]
+    for value in odd:
+        for name in HASHED_FIELDS:
+            item = {"source_id": "LRM-1", "title": "Plaza", name: value}
+            by_hand = hashlib.sha256(json.dumps({field: item.get(field) for field in HASHED_FIELDS}, sort_keys=True,
+                                                ensure_ascii=False).encode("utf-8")).hexdigest()
+            assert content_hash(item) == by_hand, (name, value)

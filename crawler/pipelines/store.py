@@ -28,7 +28,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from scrapy import signals
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from crawler.items import RECORD_TYPES, DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
@@ -42,6 +42,7 @@ RECORD_COLUMNS = (
     "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
     "date_precision", "page_url", "image_url", "content_hash", "status", "error",
 )
+PAGE_COLUMNS = ("kind", "status", "http_status", "error", "run_id", "fetched_at")
 IMAGE_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes", "status", "error", "fetched_at")
 RECORDS, IMAGES, PAGES = Record.__table__, Image.__table__, Page.__table__
 # Values per IN (...) list: under SQLite's oldest limit of 999 bound parameters.
@@ -78,7 +79,7 @@ class _Sql:
         self.dialect = dialect
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.processors = {(table.name, column.name): processor
-                           for table in (RECORDS, IMAGES) for column in table.columns
+                           for table in (RECORDS, IMAGES, PAGES) for column in table.columns
                            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         self.new_columns = ("source", "source_id", *RECORD_COLUMNS, "first_seen", "last_seen")
         self.insert_record = self._insert("records", self.new_columns)
@@ -86,6 +87,9 @@ class _Sql:
         self.image_columns = ("record_id", "url", *IMAGE_COLUMNS)
         self.insert_image = self._insert("images", self.image_columns)
         self.update_image = self._update("images", IMAGE_COLUMNS)
+        self.update_page = (f"UPDATE pages SET {', '.join(f'{c} = {self.mark}' for c in PAGE_COLUMNS)} "
+                            f"WHERE url = {self.mark}")
+        self.insert_page = self._insert("pages", ("url", *PAGE_COLUMNS))
         # A column's processor, or None: applied to one value where it is computed once (now), per row otherwise.
         self.record_row = [self.processors.get(("records", c)) for c in RECORD_COLUMNS]
         self.image_row = [self.processors.get(("images", c)) for c in IMAGE_COLUMNS]
@@ -238,12 +242,20 @@ def mark_deleted(connection: Connection, item: DeletedItem) -> bool:
 
 
 def store_page(connection: Connection, item: PageItem, run_id: int | None, source: str) -> None:
-    """Insert or update the page row; a listing's seen_urls mark the known records it shows as seen now."""
+    """Insert or update the page row; a listing's seen_urls mark the known records it shows as seen now.
+
+    On the connection's cursor, as the records are (an OAI-PMH harvest stores a listing row per page)."""
     now = utcnow()
-    values = {"kind": item["kind"], "status": item["status"], "http_status": item.get("http_status"),
-              "error": item.get("error"), "run_id": run_id, "fetched_at": now}
-    if connection.execute(update(PAGES).where(PAGES.c.url == item["url"]).values(values)).rowcount == 0:
-        connection.execute(insert(PAGES).values(url=item["url"], **values))
+    sql = _sql(connection)
+    values = (item["kind"], item["status"], item.get("http_status"), item.get("error"), run_id,
+              sql.value("pages", "fetched_at", now))
+    cursor = connection.connection.cursor()
+    try:
+        sql.run(cursor, sql.update_page, (*values, item["url"]))
+        if cursor.rowcount == 0:
+            sql.run(cursor, sql.insert_page, (item["url"], *values))
+    finally:
+        cursor.close()
     seen = item.get("seen_urls")
     if seen:
         # Known records the listing still shows: seen now, not refetched.
