@@ -31,7 +31,15 @@ from scrapy import signals
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from crawler.items import RECORD_TYPES, DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
+from crawler.items import (
+    RECORD_TYPES,
+    DeletedItem,
+    ListedRecord,
+    PageItem,
+    RecordBatch,
+    RecordItem,
+    batch_parts,
+)
 from db.estimates import refresh_estimates
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
@@ -90,9 +98,13 @@ class _Sql:
         self.update_page = (f"UPDATE pages SET {', '.join(f'{c} = {self.mark}' for c in PAGE_COLUMNS)} "
                             f"WHERE url = {self.mark}")
         self.insert_page = self._insert("pages", ("url", *PAGE_COLUMNS))
-        # A column's processor, or None: applied to one value where it is computed once (now), per row otherwise.
-        self.record_row = [self.processors.get(("records", c)) for c in RECORD_COLUMNS]
-        self.image_row = [self.processors.get(("images", c)) for c in IMAGE_COLUMNS]
+        # (index, processor) of the columns that have one: applied per row (to `now` once, where it is computed).
+        self.record_row = self._converted("records", RECORD_COLUMNS)
+        self.image_row = self._converted("images", IMAGE_COLUMNS)
+
+    def _converted(self, table: str, columns: Sequence[str]) -> list[tuple[int, object]]:
+        return [(index, processor) for index, column in enumerate(columns)
+                if (processor := self.processors.get((table, column))) is not None]
 
     def _insert(self, table: str, columns: Sequence[str]) -> str:
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.mark] * len(columns))})"
@@ -108,10 +120,10 @@ class _Sql:
         return processor(value) if processor is not None and value is not None else value
 
     @staticmethod
-    def convert(values: list, processors: list) -> list:
+    def convert(values: list, processors: list[tuple[int, object]]) -> list:
         """`values` with each column's bind processor applied (in place; None stays None)."""
-        for index, processor in enumerate(processors):
-            if processor is not None and values[index] is not None:
+        for index, processor in processors:
+            if values[index] is not None:
                 values[index] = processor(values[index])
         return values
 
@@ -184,10 +196,11 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
     convert, record_row, image_row = sql.convert, sql.record_row, sql.image_row
     for key, item in zip(keys, items, strict=True):
-        present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
+        # A plain dict as it is, a Scrapy item copied once: then C-level lookups (this runs for every record)
+        present = item if item.__class__ is ListedRecord else dict(item)
         get = present.get
         image = get("image")
-        values = convert([get(column) for column in RECORD_COLUMNS], record_row)
+        values = convert(list(map(get, RECORD_COLUMNS)), record_row)
         row, kept = stored.get(key), None
         if row is None:
             new_rows.append((*key, *values, now, now))
@@ -365,12 +378,13 @@ class StorePipeline:
     def _write(self, items: list) -> None:
         """Store `items` in one transaction, in order; count them once it has committed."""
         source = self.crawler.spider.profile.source
-        done: list[tuple[object, str | bool | None]] = []
+        # (item, outcome) in order; a run of records as one entry: (the run, its outcomes)
+        done: list[tuple[object, list[str] | bool | None]] = []
         with self.engine.begin() as connection:
             for run in _runs(items):
                 first = run[0]
                 if isinstance(first, RECORD_TYPES):
-                    done += zip(run, write_records(connection, run, self.failed_pages), strict=True)
+                    done.append((run, write_records(connection, run, self.failed_pages)))
                 elif isinstance(first, PageItem):
                     store_page(connection, first, self.run_id, source)
                     if first["kind"] == "record" and first["status"] == "failed":
@@ -380,9 +394,10 @@ class StorePipeline:
                     done.append((first, mark_deleted(connection, first)))
         counts: Counter[str] = Counter()  # summed here, then one stats call per counter (not per item)
         for item, outcome in done:
-            if isinstance(item, RECORD_TYPES):
-                self.failed_pages.discard(item.get("page_url"))
-                _count_record(counts, item, outcome)
+            if isinstance(item, list):
+                if self.failed_pages:
+                    self.failed_pages.difference_update(record.get("page_url") for record in item)
+                _count_records(counts, item, outcome)
             elif isinstance(item, PageItem):
                 if item["kind"] == "record" and item["status"] == "failed":
                     self.failed_pages.add(item["url"])
@@ -394,15 +409,19 @@ class StorePipeline:
             stats.inc_value(key, count)
 
 
-def _count_record(counts: Counter[str], item: RecordItem, outcome: str) -> None:
-    counts[f"fotofecha/records/{outcome}"] += 1
-    counts["fotofecha/records/done"] += 1
-    if item["status"] != "ok":
-        counts[f"fotofecha/records/{item['status']}"] += 1
-    for reason in item.get("reasons") or ():
-        counts[f"fotofecha/failed/{reason}"] += 1
-    image = item.get("image")
-    if image is not None:
-        counts[f"fotofecha/images/{image['status']}"] += 1
-        if image["status"] != "ok":
-            counts[f"fotofecha/failed/{image['reason']}"] += 1
+def _count_records(counts: Counter[str], run: list, outcomes: list[str]) -> None:
+    """A stored run of records in the counters: outcomes, statuses, failure reasons, images."""
+    counts["fotofecha/records/done"] += len(run)
+    for outcome, count in Counter(outcomes).items():
+        counts[f"fotofecha/records/{outcome}"] += count
+    for item in run:
+        get = item.get
+        if item["status"] != "ok":
+            counts[f"fotofecha/records/{item['status']}"] += 1
+        for reason in get("reasons") or ():
+            counts[f"fotofecha/failed/{reason}"] += 1
+        image = get("image")
+        if image is not None:
+            counts[f"fotofecha/images/{image['status']}"] += 1
+            if image["status"] != "ok":
+                counts[f"fotofecha/failed/{image['reason']}"] += 1
