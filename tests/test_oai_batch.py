@@ -221,3 +221,42 @@ def test_content_hash_writes_what_json_dumps_writes_for_every_kind_of_value():
             by_hand = hashlib.sha256(json.dumps({field: item.get(field) for field in HASHED_FIELDS}, sort_keys=True,
                                                 ensure_ascii=False).encode("utf-8")).hexdigest()
             assert content_hash(item) == by_hand, (name, value)
+
+
+def _spider_middlewares(spider_class) -> set[str]:
+    """The spider middlewares a crawl with crawler/settings.py runs for `spider_class`, by class name."""
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    spider_class.update_settings(settings)
+    return {(path if isinstance(path, str) else path.__name__).rpartition(".")[2]
+            for path in build_component_list(settings.getwithbase("SPIDER_MIDDLEWARES"))}
+
+
+def test_an_oai_crawl_leaves_out_the_spider_middlewares_a_list_does_not_need_and_an_html_crawl_keeps_them():
+    from crawler.spiders.archive import ArchiveSpider
+
+    oai = _spider_middlewares(OaiSpider)
+    assert {"StartSpiderMiddleware", "HttpErrorMiddleware", "ParseErrorMiddleware"} <= oai
+    assert not oai & {"RefererMiddleware", "UrlLengthMiddleware", "DepthMiddleware", "MetaCopyDetectionMiddleware"}
+    html = _spider_middlewares(ArchiveSpider)
+    assert {"RefererMiddleware", "UrlLengthMiddleware", "DepthMiddleware", "ParseErrorMiddleware"} <= html
+
+
+def test_what_start_up_left_is_frozen_for_the_harvest_and_collectable_again_after_it(tmp_path):
+    import asyncio
+    import gc
+
+    spider = spider_for(f"sqlite:///{tmp_path / 'archive.db'}")
+
+    async def first_request():
+        return await anext(spider.start())
+
+    try:
+        assert isinstance(asyncio.run(first_request()), scrapy.Request)
+        assert gc.get_freeze_count() > 0
+    finally:
+        spider.closed("shutdown")
+    assert gc.get_freeze_count() == 0
