@@ -36,6 +36,12 @@ IMAGE_SOURCES = ("identifier", "relation", "source")
 _SYSTEM_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
 
+def elements_read(holder_element: str | Sequence[str] = "rights") -> frozenset[str]:
+    """The DC elements (local names) dc_fields reads with this holder setting: a harvest parses only these."""
+    holders = (holder_element,) if isinstance(holder_element, str) else tuple(holder_element)
+    return frozenset(("title", "description", "date", "spatial", "coverage", *IMAGE_SOURCES, *holders))
+
+
 def _language_rank(lang: str) -> int:
     if lang.split("-")[0] in PREFERRED_LANGUAGES:
         return 0

@@ -260,3 +260,26 @@ def test_what_start_up_left_is_frozen_for_the_harvest_and_collectable_again_afte
     finally:
         spider.closed("shutdown")
     assert gc.get_freeze_count() == 0
+
+
+def test_a_list_page_parsed_for_the_elements_dc_fields_reads_maps_to_the_same_fields():
+    """The spider parses only the DC elements its holder setting and dc_fields read: same fields, fewer elements."""
+    from pathlib import Path
+
+    from crawler.dublincore import dc_fields, elements_read
+
+    data = Path(__file__).parent / "data" / "oai"
+    bodies = [(data / name).read_bytes() for name in ("dspace_listrecords.xml", "omeka_listrecords_latin1.xml",
+                                                       "atom_listrecords.xml")]
+    bodies.append(envelope(records_page(range(1, 40), "T2", 80)))
+    compared = 0
+    for holder in ("rights", ("creator", "contributor"), ("publisher", "rights"), "subject"):
+        wanted = elements_read(holder)
+        for body in bodies:
+            whole, read = parse_list(body).records, parse_list(body, wanted).records
+            assert len(whole) == len(read)
+            for full, partial in zip(whole, read, strict=True):
+                assert set(partial.dc) <= wanted and set(partial.dc) == set(full.dc) & wanted
+                assert dc_fields(partial, holder, "oai:") == dc_fields(full, holder, "oai:")
+                compared += 1
+    assert compared > 150

@@ -36,7 +36,7 @@ import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.dublincore import dc_fields, strip_prefix
+from crawler.dublincore import dc_fields, elements_read, strip_prefix
 from crawler.failures import failed_page
 from crawler.items import (
     DeletedItem,
@@ -109,6 +109,7 @@ class OaiSpider(scrapy.Spider):
         if not endpoint:
             raise ValueError("the oai spider needs endpoint=URL of an OAI-PMH repository")
         self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile)
+        self.dc_read = elements_read(self.profile.oai_holder)  # list pages parse only what dc_fields maps
         self.endpoint = endpoint_of(endpoint)
         self.set_spec = set_spec or None
         self.limit = int(limit) if limit not in (None, "") else None
@@ -250,7 +251,7 @@ class OaiSpider(scrapy.Spider):
 
     def parse_records(self, response: Response) -> Iterator:
         try:
-            page = parse_list(response.body)
+            page = parse_list(response.body, self.dc_read)
         except NotOaiResponse as exc:
             yield self._not_oai(response, "ListRecords", exc)
             return
