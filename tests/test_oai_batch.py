@@ -249,17 +249,20 @@ def test_what_start_up_left_is_frozen_for_the_harvest_and_collectable_again_afte
     import asyncio
     import gc
 
+    from crawler.spiders.oai import GC_YOUNG
+
     spider = spider_for(f"sqlite:///{tmp_path / 'archive.db'}")
+    before = gc.get_threshold()
 
     async def first_request():
         return await anext(spider.start())
 
     try:
         assert isinstance(asyncio.run(first_request()), scrapy.Request)
-        assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == (GC_YOUNG, *before[1:])
     finally:
         spider.closed("shutdown")
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
 
 
 def test_a_list_page_parsed_for_the_elements_dc_fields_reads_maps_to_the_same_fields():
