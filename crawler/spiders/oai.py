@@ -1,9 +1,10 @@
 """The OAI-PMH spider: Identify -> ListMetadataFormats -> (ListSets) -> ListRecords in oai_dc.
 
-Same items, pipelines and tables as the HTML spider: each record becomes a RecordItem (Dublin
-Core mapped by crawler/dublincore.py), each withdrawn one a DeletedItem, each ListRecords answer
-a listing PageItem; a page's records go to the pipelines together, as one RecordBatch (those with
-a picture to fetch go alone, so their downloads overlap). Paging follows resumptionTokens, and the
+Same pipelines and tables as the HTML spider: each record becomes a record item (Dublin Core
+mapped by crawler/dublincore.py, from only the elements it reads), each withdrawn one a DeletedItem,
+each ListRecords answer a listing PageItem; a page's records go to the pipelines together, as one
+RecordBatch of plain ListedRecord dicts (those with a picture to fetch go alone, as RecordItems, so
+their downloads overlap). Paging follows resumptionTokens, and the
 next page is asked for before this one is stored; completeListSize feeds the progress bar.
 
 Incremental: when a harvest lists to the end, its first responseDate is kept (oai_harvests) and
