@@ -92,10 +92,8 @@ class OaiSpider(scrapy.Spider):
         # posts a long URL instead) and the meta-copy warning. HttpErrorMiddleware stays: an HTTP error goes
         # to listing_failed, a row.
         "SPIDER_MIDDLEWARES": {**SPIDER_MIDDLEWARES, **dict.fromkeys(UNUSED_SPIDER_MIDDLEWARES)},
-        # Up to fifty pages per transaction (or FOTOFECHA_STORE_BATCH_S' worth): a commit costs what storing 40 records
-        # does; a harvest killed loses at most this much, stored again by the rerun.
-        "FOTOFECHA_STORE_BATCH": 5000,
-        "FOTOFECHA_STORE_BATCH_S": 1.0,
+        # Up to ten pages per transaction (or FOTOFECHA_STORE_BATCH_S' worth): a commit costs what storing 40 records does.
+        "FOTOFECHA_STORE_BATCH": 1000,
         # Scrapy's check for `return value` in generator callbacks re-reads the callback's source (ast.parse) for
         # every response whose bound method it no longer holds: 7% of a metadata harvest's CPU. These have none.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
