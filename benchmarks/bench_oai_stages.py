@@ -117,7 +117,10 @@ def run_stages(version: types.SimpleNamespace, bodies: list[bytes], profile) -> 
         for record in page.records:
             fields = version.dublincore.dc_fields(record, profile.oai_holder, profile.oai_identifier_prefix)
             fields["source_id"] = " ".join(fields["source_id"].split())  # as crawler/spiders/oai.py does
-            batch.append(version.items.record_item({"source": profile.source, **fields}, normalised=True))
+            values = {"source": profile.source, **fields}
+            listed = getattr(version.items, "listed_record", None)  # as the spider builds a list page's records
+            batch.append(listed(values) if listed is not None else
+                         version.items.record_item(values, normalised=True))
         batches.append(batch)
     seconds["dublin core -> item"] = time.process_time() - start
     start = time.process_time()

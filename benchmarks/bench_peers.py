@@ -65,6 +65,7 @@ def main() -> None:
                         help="comma-separated hash counts for the search comparison")
     parser.add_argument("--oai-sizes", type=lambda text: [int(n) for n in text.split(",")], default=[20_000, 100_000],
                         help="comma-separated replica sizes (records) for the OAI harvest")
+    parser.add_argument("--oai-floor", action="store_true", help="also the floor of a Scrapy harvest (peers/oai.py)")
     parser.add_argument("--baseline", type=Path, help="an older checkout of fotofecha to hash beside this one "
                         "(e.g. git archive COMMIT | tar -x -C DIR)")
     parser.add_argument("--peers-python", type=Path, default=PEERS_PYTHON, help="the interpreter with the peers")

@@ -14,6 +14,7 @@ import argparse
 import multiprocessing
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -43,6 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=20000, help="records in the replica")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--top", type=int, default=0, help="also list the N frames with most self and inclusive time")
+    parser.add_argument("--samples", type=Path, default=None, help="keep py-spy's raw samples in this file")
     args = parser.parse_args()
     header = machine()
     parent, child = multiprocessing.Pipe()
@@ -63,6 +66,8 @@ def main() -> None:
                 "--images-dir", str(workdir / "images"), "--no-autothrottle", "--delay", "0", "--concurrency", "16",
             ], workdir)
             stacks = [line.rstrip().rpartition(" ") for line in samples.read_text().splitlines() if line.strip()]
+            if args.samples:
+                args.samples.write_text(samples.read_text())
         served = serving.cpu_times()
     finally:
         parent.send("stop")
@@ -76,6 +81,23 @@ def main() -> None:
     for group, frame in GROUPS.items():
         count = sum(int(n) for stack, _, n in stacks if frame in stack)
         print(f"| {group} | {100 * count / total:.1f}% |")
+    if args.top:
+        print_top(stacks, total, args.top)
+
+
+def print_top(stacks: list[tuple[str, str, str]], total: int, top: int) -> None:
+    """The frames with the most samples on top of the stack (self) and anywhere in it (inclusive)."""
+    own: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    for stack, _, count in stacks:
+        frames = stack.split(";")
+        own[frames[-1]] += int(count)
+        for frame in set(frames):
+            anywhere[frame] += int(count)
+    for title, counter in (("self", own), ("inclusive", anywhere)):
+        print(f"\n| frame ({title}) | share of samples |\n|:--|--:|")
+        for frame, count in counter.most_common(top):
+            print(f"| `{frame[:110]}` | {100 * count / total:.1f}% |")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,12 @@ IMAGE_SOURCES = ("identifier", "relation", "source")
 _SYSTEM_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
 
+def elements_read(holder_element: str | Sequence[str] = "rights") -> frozenset[str]:
+    """The DC elements (local names) dc_fields reads with this holder setting: a harvest parses only these."""
+    holders = (holder_element,) if isinstance(holder_element, str) else tuple(holder_element)
+    return frozenset(("title", "description", "date", "spatial", "coverage", *IMAGE_SOURCES, *holders))
+
+
 def _language_rank(lang: str) -> int:
     if lang.split("-")[0] in PREFERRED_LANGUAGES:
         return 0
@@ -116,6 +122,16 @@ def strip_prefix(identifier: str, prefix: str) -> str:
     return identifier[len(prefix):] if prefix and identifier.startswith(prefix) else identifier
 
 
+def _first(values: list[tuple[str, str]] | None) -> str | None:
+    """The first text in the best language (see preferred)."""
+    if not values:
+        return None
+    if len(values) == 1:  # most elements come once
+        return values[0][0]
+    texts = preferred(values)
+    return texts[0] if texts else None
+
+
 def dc_fields(record: OaiRecord, holder_element: str | Sequence[str] = "rights",
               identifier_prefix: str = "") -> dict[str, str | None]:
     """The record fields (source_id, title, holder, place, description, date_raw, page_url, image_url, image_via).
@@ -123,25 +139,27 @@ def dc_fields(record: OaiRecord, holder_element: str | Sequence[str] = "rights",
     `holder_element` is one element, or several tried in order (the first with a value names the holder).
     """
     dc = record.dc
-
-    def first(element: str) -> str | None:
-        texts = preferred(dc.get(element, []))
-        return texts[0] if texts else None
-
-    holder_elements = (holder_element,) if isinstance(holder_element, str) else tuple(holder_element)
-
-    descriptions = preferred(dc.get("description", []))
-    dates = [text for text, _ in dc.get("date", [])]
-    date_raw, _ = best_date([t for t in dates if not _SYSTEM_TIMESTAMP.match(t)] or dates)
+    get = dc.get
+    holder = None
+    for element in (holder_element,) if isinstance(holder_element, str) else holder_element:
+        holder = _first(get(element))
+        if holder:
+            break
+    descriptions = preferred(get("description", []))
+    dated = get("date")
+    date_raw = None
+    if dated:
+        dates = [text for text, _ in dated]
+        date_raw, _ = best_date([t for t in dates if not _SYSTEM_TIMESTAMP.match(t)] or dates)
     links = _links(dc)
-    pages = [t for t, _ in dc.get("identifier", ()) if t in links and links[t] is None]
+    pages = [t for t, _ in get("identifier", ()) if t in links and links[t] is None]
     image_url, via = _picture(links)
     return {
         "source_id": strip_prefix(record.identifier, identifier_prefix),
-        "title": first("title"),
-        "holder": next((h for h in map(first, holder_elements) if h), None),
+        "title": _first(get("title")),
+        "holder": holder or None,
         "place": _place(dc),
-        "description": " ".join(dict.fromkeys(descriptions)) or None,
+        "description": (descriptions[0] if len(descriptions) == 1 else " ".join(dict.fromkeys(descriptions))) or None,
         "date_raw": date_raw,
         "page_url": pages[0] if pages else None,
         "image_url": image_url,

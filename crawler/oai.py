@@ -154,19 +154,21 @@ _IDENTIFIER, _DATESTAMP, _SET_SPEC = f"{{{OAI_NS}}}identifier", f"{{{OAI_NS}}}da
 _LOCAL_NAMES: dict[str, str] = {}  # "{namespace}title" -> "title": a page repeats a dozen tags a hundred times
 
 
-def _dc_values(metadata) -> dict[str, list[tuple[str, str]]]:
+def _dc_values(metadata, wanted: frozenset[str] | None = None) -> dict[str, list[tuple[str, str]]]:
     values: dict[str, list[tuple[str, str]]] = {}
     if metadata is None:
         return values
     for element in metadata.iter(_DC_ANY, _DCTERMS_ANY):
+        tag = element.tag
+        local = _LOCAL_NAMES.get(tag) or _LOCAL_NAMES.setdefault(tag, tag.rpartition("}")[2])
+        if wanted is not None and local not in wanted:
+            continue
         # A leaf's text is its .text; mixed content needs the walk.
         raw = element.text if len(element) == 0 else "".join(element.itertext())
         if not raw:
             continue
         text = " ".join(raw.split())
         if text:
-            tag = element.tag
-            local = _LOCAL_NAMES.get(tag) or _LOCAL_NAMES.setdefault(tag, tag.rpartition("}")[2])
             lang = element.get(XML_LANG)
             entry = (text, lang.strip().lower() if lang else "")
             if local in values:
@@ -176,7 +178,7 @@ def _dc_values(metadata) -> dict[str, list[tuple[str, str]]]:
     return values
 
 
-def _record(node) -> OaiRecord:
+def _record(node, wanted: frozenset[str] | None = None) -> OaiRecord:
     """A <record> (header and metadata) or a bare <header>, read child by child: one pass, no path lookups."""
     header, metadata = (node, None) if node.tag == _HEADER else (None, None)
     if header is None:
@@ -201,12 +203,15 @@ def _record(node) -> OaiRecord:
         datestamp=datestamp or "",
         deleted=header is not None and header.get("status") == "deleted",
         set_specs=tuple(set_specs),
-        dc=_dc_values(metadata),
+        dc=_dc_values(metadata, wanted),
     )
 
 
-def parse_list(body: bytes) -> OaiList:
-    """A ListRecords, ListIdentifiers or ListSets answer (or an OAI error)."""
+def parse_list(body: bytes, wanted: frozenset[str] | None = None) -> OaiList:
+    """A ListRecords, ListIdentifiers or ListSets answer (or an OAI error).
+
+    wanted: the DC elements (local names) to read into each record's dc, the others skipped; None: all.
+    """
     root = _root(body)
     error = _error(root)
     records: list[OaiRecord] = []
@@ -217,7 +222,7 @@ def parse_list(body: bytes) -> OaiList:
         if container is None:
             continue
         if verb == "ListRecords":
-            records = [_record(node) for node in container.iterfind("o:record", NS)]
+            records = [_record(node, wanted) for node in container.iterfind("o:record", NS)]
         elif verb == "ListIdentifiers":
             records = [_record(node) for node in container.iterfind("o:header", NS)]
         else:

@@ -30,3 +30,11 @@ def test_a_crawls_start_leaves_the_switched_off_parts_unimported():
     probe = json.loads(done.stdout.strip().splitlines()[-1])
     assert probe["loaded"] == []
     assert "CoreStats" in probe["extensions"]  # the crawl's own counters are still there
+
+
+def test_the_http_download_handler_is_imported_with_the_oai_spider_not_at_the_first_request():
+    """Its import (inspect.stack() for deprecated aliases, 0.2-0.4 s) belongs to start-up, not to the harvest."""
+    probe = "import sys, crawler.spiders.oai; print('scrapy.core.downloader.handlers.http11' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "True"

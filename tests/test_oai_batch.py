@@ -45,7 +45,8 @@ def test_a_page_is_one_batch_and_the_next_page_is_asked_for_first():
     request, batch = outputs
     assert request.url.endswith("verb=ListRecords&resumptionToken=T2")
     parts = batch["items"]
-    assert [type(part).__name__ for part in parts] == ["RecordItem"] * 3 + ["PageItem"]
+    # records with no picture to fetch are plain dicts (ListedRecord), not Scrapy items
+    assert [type(part).__name__ for part in parts] == ["ListedRecord"] * 3 + ["PageItem"]
     assert [part["source_id"] for part in parts[:3]] == ["LRM-000001", "LRM-000002", "LRM-000003"]
     assert parts[3]["kind"] == "listing" and parts[3]["status"] == "ok"
     # the counters a page used to add record by record, added once
@@ -55,7 +56,7 @@ def test_a_page_is_one_batch_and_the_next_page_is_asked_for_first():
 def test_the_next_page_is_asked_for_before_the_items_are_built_and_a_page_lost_after_it_leaves_the_harvest_unfinished():
     spider = spider_for()
 
-    def broken(record):
+    def broken(record, **options):
         raise ValueError("a bug in mapping this record")
 
     spider._record_item = broken
@@ -208,3 +209,80 @@ def test_the_date_cache_holds_a_large_harvests_phrasings():
     # a 20,000-record harvest of the replica reads ~9,000 distinct date and coverage values, each up to four
     # times: with fewer entries they push each other out and every read parses again (~20 us each)
     assert parse_date.cache_info().maxsize >= 20_000
+
+
+def test_content_hash_writes_what_json_dumps_writes_for_every_kind_of_value():
+    """The payload is put together field by field (no dict per record): quotes, backslashes, control characters,
+    non-ASCII and non-text values hash as json.dumps(sort_keys=True, ensure_ascii=False) writes them."""
+    odd = ['"quoted" \\ back', "tab\tnew\nline\x00\x1f", "Nájera — «ñ» 𝄞", "", " ", 7, 1.5, True, ["a"]]
+    for value in odd:
+        for name in HASHED_FIELDS:
+            item = {"source_id": "LRM-1", "title": "Plaza", name: value}
+            by_hand = hashlib.sha256(json.dumps({field: item.get(field) for field in HASHED_FIELDS}, sort_keys=True,
+                                                ensure_ascii=False).encode("utf-8")).hexdigest()
+            assert content_hash(item) == by_hand, (name, value)
+
+
+def _spider_middlewares(spider_class) -> set[str]:
+    """The spider middlewares a crawl with crawler/settings.py runs for `spider_class`, by class name."""
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    spider_class.update_settings(settings)
+    return {(path if isinstance(path, str) else path.__name__).rpartition(".")[2]
+            for path in build_component_list(settings.getwithbase("SPIDER_MIDDLEWARES"))}
+
+
+def test_an_oai_crawl_leaves_out_the_spider_middlewares_a_list_does_not_need_and_an_html_crawl_keeps_them():
+    from crawler.spiders.archive import ArchiveSpider
+
+    oai = _spider_middlewares(OaiSpider)
+    assert {"StartSpiderMiddleware", "HttpErrorMiddleware", "ParseErrorMiddleware"} <= oai
+    assert not oai & {"RefererMiddleware", "UrlLengthMiddleware", "DepthMiddleware", "MetaCopyDetectionMiddleware"}
+    html = _spider_middlewares(ArchiveSpider)
+    assert {"RefererMiddleware", "UrlLengthMiddleware", "DepthMiddleware", "ParseErrorMiddleware"} <= html
+
+
+def test_what_start_up_left_is_frozen_for_the_harvest_and_collectable_again_after_it(tmp_path):
+    import asyncio
+    import gc
+
+    from crawler.spiders.oai import GC_YOUNG
+
+    spider = spider_for(f"sqlite:///{tmp_path / 'archive.db'}")
+    before = gc.get_threshold()
+
+    async def first_request():
+        return await anext(spider.start())
+
+    try:
+        assert isinstance(asyncio.run(first_request()), scrapy.Request)
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() == (GC_YOUNG, *before[1:])
+    finally:
+        spider.closed("shutdown")
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_a_list_page_parsed_for_the_elements_dc_fields_reads_maps_to_the_same_fields():
+    """The spider parses only the DC elements its holder setting and dc_fields read: same fields, fewer elements."""
+    from pathlib import Path
+
+    from crawler.dublincore import dc_fields, elements_read
+
+    data = Path(__file__).parent / "data" / "oai"
+    bodies = [(data / name).read_bytes() for name in ("dspace_listrecords.xml", "omeka_listrecords_latin1.xml",
+                                                       "atom_listrecords.xml")]
+    bodies.append(envelope(records_page(range(1, 40), "T2", 80)))
+    compared = 0
+    for holder in ("rights", ("creator", "contributor"), ("publisher", "rights"), "subject"):
+        wanted = elements_read(holder)
+        for body in bodies:
+            whole, read = parse_list(body).records, parse_list(body, wanted).records
+            assert len(whole) == len(read)
+            for full, partial in zip(whole, read, strict=True):
+                assert set(partial.dc) <= wanted and set(partial.dc) == set(full.dc) & wanted
+                assert dc_fields(partial, holder, "oai:") == dc_fields(full, holder, "oai:")
+                compared += 1
+    assert compared > 150

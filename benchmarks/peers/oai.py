@@ -1,4 +1,11 @@
-"""bench_peers.py's OAI-PMH harvest: `cli.py crawl --oai` against a minimal Sickle script."""
+"""bench_peers.py's OAI-PMH harvest: `cli.py crawl --oai` against a minimal Sickle script.
+
+With --oai-floor a third harvester runs beside them: the Sickle script's work (identifier, title and date
+to SQLite, executemany per page) done inside Scrapy with the crawl's own settings and spider middlewares,
+the next page asked for first as the crawl does. It is the floor of any harvest built on Scrapy on this
+machine: what is left between it and `crawl --oai` is the project's own work per record (the whole
+Dublin Core, dates, validation and content hashes, the store's upserts), between it and Sickle Scrapy's.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +41,64 @@ def child_oai_sickle(base_url: str, db_path: str) -> dict:
     db.close()
     return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "cpu_process": cpu_seconds(),
             "items": count + len(page), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child_oai_scrapy_floor(base_url: str, db_path: str) -> dict:
+    """The Sickle script's work inside Scrapy, with the crawl's settings: the floor of a Scrapy harvest."""
+    import resource
+    import sqlite3
+
+    sys.path.insert(0, str(ROOT))
+    import scrapy
+    from lxml import etree
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
+
+    from crawler.oai import NS, verb_url
+    from crawler.spiders.oai import OaiSpider
+
+    title, date = "{http://purl.org/dc/elements/1.1/}title", "{http://purl.org/dc/elements/1.1/}date"
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TABLE IF NOT EXISTS records (identifier TEXT PRIMARY KEY, title TEXT, date TEXT)")
+    count = 0
+
+    class Floor(scrapy.Spider):
+        name = "oai_floor"
+        custom_settings = {name: value for name, value in OaiSpider.custom_settings.items()
+                           if not name.startswith("FOTOFECHA_")}
+
+        async def start(self):
+            yield scrapy.Request(verb_url(base_url, "ListRecords", metadataPrefix="oai_dc"), dont_filter=True)
+
+        def parse(self, response):
+            nonlocal count
+            root = etree.fromstring(response.body)
+            token = root.findtext("o:ListRecords/o:resumptionToken", namespaces=NS)
+            if token:  # the next page first, as the crawl asks for it
+                yield scrapy.Request(verb_url(base_url, "ListRecords", resumptionToken=token), dont_filter=True)
+            rows = []
+            for record in root.iterfind("o:ListRecords/o:record", NS):
+                header = record.find("o:header", NS)
+                if header.get("status") == "deleted":
+                    continue
+                rows.append((header.findtext("o:identifier", namespaces=NS), record.findtext(f".//{title}"),
+                             record.findtext(f".//{date}")))
+            db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", rows)
+            db.commit()
+            count += len(rows)
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict({"ITEM_PIPELINES": {}, "LOG_LEVEL": "WARNING", "AUTOTHROTTLE_ENABLED": False,
+                      "DOWNLOAD_DELAY": 0, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "CONCURRENT_REQUESTS": 32},
+                     priority="cmdline")
+    process = CrawlerProcess(settings, install_root_handler=False)
+    cpu, start = cpu_seconds(), time.perf_counter()
+    process.crawl(Floor)
+    process.start()
+    db.close()
+    return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "cpu_process": cpu_seconds(),
+            "items": count, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _serve_metadata(records: int, conn) -> None:
@@ -89,9 +154,18 @@ def _oai_rows(args, size: int, missing: str | None) -> list[str]:
             result["process"] = time.perf_counter() - started
         return result
 
+    def floor() -> dict:
+        with tempfile.TemporaryDirectory(prefix="bench_peers_floor_") as tmp:
+            started = time.perf_counter()
+            result = run_child(Path(sys.executable), "oai-scrapy-floor", f"{base_url}/oai", str(Path(tmp) / "records.db"))
+            result["process"] = time.perf_counter() - started
+        return result
+
     runs = {"fotofecha cli.py crawl --oai": fotofecha}
     if not missing:
         runs["Sickle + sqlite3 executemany per page"] = sickle
+    if getattr(args, "oai_floor", False):
+        runs[FLOOR] = floor
     try:
         results = alternate(args.rounds, runs)
     finally:
@@ -111,4 +185,5 @@ def _oai_rows(args, size: int, missing: str | None) -> list[str]:
     return rows
 
 
-CHILDREN = {"oai-sickle": child_oai_sickle}
+FLOOR = "floor: the Sickle script's work inside Scrapy (crawl settings)"
+CHILDREN = {"oai-sickle": child_oai_sickle, "oai-scrapy-floor": child_oai_scrapy_floor}

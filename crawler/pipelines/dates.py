@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.items import RecordItem, batch_parts
+from crawler.items import RECORD_TYPES, RecordItem, batch_parts
 from db.dates import parse_date
 
 
@@ -17,6 +17,6 @@ def set_dates(item: RecordItem) -> None:
 class DatePipeline:
     def process_item(self, item):
         for part in batch_parts(item):
-            if isinstance(part, RecordItem):
+            if isinstance(part, RECORD_TYPES):
                 set_dates(part)
         return item

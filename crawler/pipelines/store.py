@@ -28,10 +28,18 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 
 from scrapy import signals
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, batch_parts
+from crawler.items import (
+    RECORD_TYPES,
+    DeletedItem,
+    ListedRecord,
+    PageItem,
+    RecordBatch,
+    RecordItem,
+    batch_parts,
+)
 from db.estimates import refresh_estimates
 from db.models import Image, Page, Record, utcnow
 from db.session import make_engine
@@ -42,6 +50,7 @@ RECORD_COLUMNS = (
     "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
     "date_precision", "page_url", "image_url", "content_hash", "status", "error",
 )
+PAGE_COLUMNS = ("kind", "status", "http_status", "error", "run_id", "fetched_at")
 IMAGE_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes", "status", "error", "fetched_at")
 RECORDS, IMAGES, PAGES = Record.__table__, Image.__table__, Page.__table__
 # Values per IN (...) list: under SQLite's oldest limit of 999 bound parameters.
@@ -78,7 +87,7 @@ class _Sql:
         self.dialect = dialect
         self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.processors = {(table.name, column.name): processor
-                           for table in (RECORDS, IMAGES) for column in table.columns
+                           for table in (RECORDS, IMAGES, PAGES) for column in table.columns
                            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
         self.new_columns = ("source", "source_id", *RECORD_COLUMNS, "first_seen", "last_seen")
         self.insert_record = self._insert("records", self.new_columns)
@@ -86,9 +95,16 @@ class _Sql:
         self.image_columns = ("record_id", "url", *IMAGE_COLUMNS)
         self.insert_image = self._insert("images", self.image_columns)
         self.update_image = self._update("images", IMAGE_COLUMNS)
-        # A column's processor, or None: applied to one value where it is computed once (now), per row otherwise.
-        self.record_row = [self.processors.get(("records", c)) for c in RECORD_COLUMNS]
-        self.image_row = [self.processors.get(("images", c)) for c in IMAGE_COLUMNS]
+        self.update_page = (f"UPDATE pages SET {', '.join(f'{c} = {self.mark}' for c in PAGE_COLUMNS)} "
+                            f"WHERE url = {self.mark}")
+        self.insert_page = self._insert("pages", ("url", *PAGE_COLUMNS))
+        # (index, processor) of the columns that have one: applied per row (to `now` once, where it is computed).
+        self.record_row = self._converted("records", RECORD_COLUMNS)
+        self.image_row = self._converted("images", IMAGE_COLUMNS)
+
+    def _converted(self, table: str, columns: Sequence[str]) -> list[tuple[int, object]]:
+        return [(index, processor) for index, column in enumerate(columns)
+                if (processor := self.processors.get((table, column))) is not None]
 
     def _insert(self, table: str, columns: Sequence[str]) -> str:
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.mark] * len(columns))})"
@@ -104,10 +120,10 @@ class _Sql:
         return processor(value) if processor is not None and value is not None else value
 
     @staticmethod
-    def convert(values: list, processors: list) -> list:
+    def convert(values: list, processors: list[tuple[int, object]]) -> list:
         """`values` with each column's bind processor applied (in place; None stays None)."""
-        for index, processor in enumerate(processors):
-            if processor is not None and values[index] is not None:
+        for index, processor in processors:
+            if values[index] is not None:
                 values[index] = processor(values[index])
         return values
 
@@ -180,10 +196,11 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     image_inserts: list[tuple[tuple[str, str], dict]] = []  # (record key, image) for rows not stored yet
     convert, record_row, image_row = sql.convert, sql.record_row, sql.image_row
     for key, item in zip(keys, items, strict=True):
-        present = dict(item)  # one copy, then C-level lookups: this runs for every record of a harvest
+        # A plain dict as it is, a Scrapy item copied once: then C-level lookups (this runs for every record)
+        present = item if item.__class__ is ListedRecord else dict(item)
         get = present.get
         image = get("image")
-        values = convert([get(column) for column in RECORD_COLUMNS], record_row)
+        values = convert(list(map(get, RECORD_COLUMNS)), record_row)
         row, kept = stored.get(key), None
         if row is None:
             new_rows.append((*key, *values, now, now))
@@ -238,12 +255,20 @@ def mark_deleted(connection: Connection, item: DeletedItem) -> bool:
 
 
 def store_page(connection: Connection, item: PageItem, run_id: int | None, source: str) -> None:
-    """Insert or update the page row; a listing's seen_urls mark the known records it shows as seen now."""
+    """Insert or update the page row; a listing's seen_urls mark the known records it shows as seen now.
+
+    On the connection's cursor, as the records are (an OAI-PMH harvest stores a listing row per page)."""
     now = utcnow()
-    values = {"kind": item["kind"], "status": item["status"], "http_status": item.get("http_status"),
-              "error": item.get("error"), "run_id": run_id, "fetched_at": now}
-    if connection.execute(update(PAGES).where(PAGES.c.url == item["url"]).values(values)).rowcount == 0:
-        connection.execute(insert(PAGES).values(url=item["url"], **values))
+    sql = _sql(connection)
+    values = (item["kind"], item["status"], item.get("http_status"), item.get("error"), run_id,
+              sql.value("pages", "fetched_at", now))
+    cursor = connection.connection.cursor()
+    try:
+        sql.run(cursor, sql.update_page, (*values, item["url"]))
+        if cursor.rowcount == 0:
+            sql.run(cursor, sql.insert_page, (item["url"], *values))
+    finally:
+        cursor.close()
     seen = item.get("seen_urls")
     if seen:
         # Known records the listing still shows: seen now, not refetched.
@@ -257,7 +282,7 @@ def _runs(items: list) -> Iterator[list]:
     run: list[RecordItem] = []
     keys: set[tuple[str, str]] = set()
     for item in items:
-        key = (item["source"], item["source_id"]) if isinstance(item, RecordItem) else None
+        key = (item["source"], item["source_id"]) if isinstance(item, RECORD_TYPES) else None
         if run and (key is None or key in keys):
             yield run
             run, keys = [], set()
@@ -296,7 +321,7 @@ class StorePipeline:
             self._count_not_stored(part)
 
     def _count_not_stored(self, item) -> None:
-        if not isinstance(item, (RecordItem, PageItem, DeletedItem)):
+        if not isinstance(item, (*RECORD_TYPES, PageItem, DeletedItem)):
             return
         kind = "page" if isinstance(item, PageItem) else "record"
         self.crawler.stats.inc_value(NOT_STORED_STAT)
@@ -314,7 +339,7 @@ class StorePipeline:
             self.engine.dispose()
 
     def process_item(self, item):
-        parts = [part for part in batch_parts(item) if isinstance(part, (RecordItem, PageItem, DeletedItem))]
+        parts = [part for part in batch_parts(item) if isinstance(part, (*RECORD_TYPES, PageItem, DeletedItem))]
         if not parts:
             return item
         if self.batch_size == 1 and not isinstance(item, RecordBatch):
@@ -353,12 +378,13 @@ class StorePipeline:
     def _write(self, items: list) -> None:
         """Store `items` in one transaction, in order; count them once it has committed."""
         source = self.crawler.spider.profile.source
-        done: list[tuple[object, str | bool | None]] = []
+        # (item, outcome) in order; a run of records as one entry: (the run, its outcomes)
+        done: list[tuple[object, list[str] | bool | None]] = []
         with self.engine.begin() as connection:
             for run in _runs(items):
                 first = run[0]
-                if isinstance(first, RecordItem):
-                    done += zip(run, write_records(connection, run, self.failed_pages), strict=True)
+                if isinstance(first, RECORD_TYPES):
+                    done.append((run, write_records(connection, run, self.failed_pages)))
                 elif isinstance(first, PageItem):
                     store_page(connection, first, self.run_id, source)
                     if first["kind"] == "record" and first["status"] == "failed":
@@ -368,9 +394,10 @@ class StorePipeline:
                     done.append((first, mark_deleted(connection, first)))
         counts: Counter[str] = Counter()  # summed here, then one stats call per counter (not per item)
         for item, outcome in done:
-            if isinstance(item, RecordItem):
-                self.failed_pages.discard(item.get("page_url"))
-                _count_record(counts, item, outcome)
+            if isinstance(item, list):
+                if self.failed_pages:
+                    self.failed_pages.difference_update(record.get("page_url") for record in item)
+                _count_records(counts, item, outcome)
             elif isinstance(item, PageItem):
                 if item["kind"] == "record" and item["status"] == "failed":
                     self.failed_pages.add(item["url"])
@@ -382,15 +409,19 @@ class StorePipeline:
             stats.inc_value(key, count)
 
 
-def _count_record(counts: Counter[str], item: RecordItem, outcome: str) -> None:
-    counts[f"fotofecha/records/{outcome}"] += 1
-    counts["fotofecha/records/done"] += 1
-    if item["status"] != "ok":
-        counts[f"fotofecha/records/{item['status']}"] += 1
-    for reason in item.get("reasons") or ():
-        counts[f"fotofecha/failed/{reason}"] += 1
-    image = item.get("image")
-    if image is not None:
-        counts[f"fotofecha/images/{image['status']}"] += 1
-        if image["status"] != "ok":
-            counts[f"fotofecha/failed/{image['reason']}"] += 1
+def _count_records(counts: Counter[str], run: list, outcomes: list[str]) -> None:
+    """A stored run of records in the counters: outcomes, statuses, failure reasons, images."""
+    counts["fotofecha/records/done"] += len(run)
+    for outcome, count in Counter(outcomes).items():
+        counts[f"fotofecha/records/{outcome}"] += count
+    for item in run:
+        get = item.get
+        if item["status"] != "ok":
+            counts[f"fotofecha/records/{item['status']}"] += 1
+        for reason in get("reasons") or ():
+            counts[f"fotofecha/failed/{reason}"] += 1
+        image = get("image")
+        if image is not None:
+            counts[f"fotofecha/images/{image['status']}"] += 1
+            if image["status"] != "ok":
+                counts[f"fotofecha/failed/{image['reason']}"] += 1

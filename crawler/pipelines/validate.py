@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 
-from crawler.items import RecordItem, batch_parts
+from crawler.items import RECORD_TYPES, RecordItem, batch_parts
 from crawler.profile import RECORD_FIELDS
 from db.dates import says_undated
 
@@ -21,9 +22,25 @@ _SORTED_FIELDS = tuple(sorted(HASHED_FIELDS))
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
+# Each field's '"name": ' as json.dumps writes it: text values are written in between with the function its
+# encoder uses for them (ensure_ascii=False), so the payload is json.dumps' without building a dict per record.
+_KEYS = tuple(zip((f'"{name}": ' for name in _SORTED_FIELDS), _SORTED_FIELDS, strict=True))
+
+
 def content_hash(item: Mapping[str, object]) -> str:
     get = item.get
-    payload = _ENCODER.encode({name: get(name) for name in _SORTED_FIELDS})
+    parts = []
+    for key, name in _KEYS:
+        value = get(name)
+        if value is None:
+            parts.append(key + "null")
+        elif value.__class__ is str:
+            parts.append(key + encode_basestring(value))
+        else:  # not text (never from the spiders): the encoder writes it
+            payload = _ENCODER.encode({name: get(name) for name in _SORTED_FIELDS})
+            break
+    else:
+        payload = "{" + ", ".join(parts) + "}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -57,7 +74,7 @@ class ValidatePipeline:
     def process_item(self, item):
         required = self.crawler.spider.profile.required
         for part in batch_parts(item):
-            if isinstance(part, RecordItem):
+            if isinstance(part, RECORD_TYPES):
                 validate(part, required)
         return item
 

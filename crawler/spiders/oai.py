@@ -1,9 +1,10 @@
 """The OAI-PMH spider: Identify -> ListMetadataFormats -> (ListSets) -> ListRecords in oai_dc.
 
-Same items, pipelines and tables as the HTML spider: each record becomes a RecordItem (Dublin
-Core mapped by crawler/dublincore.py), each withdrawn one a DeletedItem, each ListRecords answer
-a listing PageItem; a page's records go to the pipelines together, as one RecordBatch (those with
-a picture to fetch go alone, so their downloads overlap). Paging follows resumptionTokens, and the
+Same pipelines and tables as the HTML spider: each record becomes a record item (Dublin Core
+mapped by crawler/dublincore.py, from only the elements it reads), each withdrawn one a DeletedItem,
+each ListRecords answer a listing PageItem; a page's records go to the pipelines together, as one
+RecordBatch of plain ListedRecord dicts (those with a picture to fetch go alone, as RecordItems, so
+their downloads overlap). Paging follows resumptionTokens, and the
 next page is asked for before this one is stored; completeListSize feeds the progress bar.
 
 Incremental: when a harvest lists to the end, its first responseDate is kept (oai_harvests) and
@@ -23,17 +24,30 @@ sent by POST, as OAI-PMH allows.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import scrapy
+
+# Scrapy imports its HTTP download handler at the first request, inside the harvest's clock, and the module
+# builds deprecated aliases with inspect.stack() there (0.2-0.4 s): imported with the spider, at start-up.
+import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.dublincore import dc_fields, strip_prefix
+from crawler.dublincore import dc_fields, elements_read, strip_prefix
 from crawler.failures import failed_page
-from crawler.items import DeletedItem, PageItem, RecordBatch, RecordItem, record_item
+from crawler.items import (
+    DeletedItem,
+    ListedRecord,
+    PageItem,
+    RecordBatch,
+    RecordItem,
+    listed_record,
+    record_item,
+)
 from crawler.oai import (
     METADATA_PREFIX,
     NotOaiResponse,
@@ -49,10 +63,19 @@ from crawler.oai_paging import ListPaging
 from crawler.pipelines.store import NOT_STORED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
+from crawler.settings import SPIDER_MIDDLEWARES
 from crawler.spiders import as_bool
 from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
 from db.session import make_engine
 
+UNUSED_SPIDER_MIDDLEWARES = (
+    "scrapy.spidermiddlewares.referer.RefererMiddleware",
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
+    "scrapy.spidermiddlewares.depth.DepthMiddleware",
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
+)
+# Allocations between two collections of the young generation while a harvest runs (Python's default: 700).
+GC_YOUNG = 20_000
 # A list that keeps answering badResumptionToken after this many restarts is given up.
 MAX_RESTARTS = 3
 FATAL_STAT = "fotofecha/oai/fatal"
@@ -64,6 +87,11 @@ class OaiSpider(scrapy.Spider):
     name = "oai"
     # A list page brings a hundred records at once: they share transactions (see pipelines/store.py).
     custom_settings = {
+        # Scrapy's spider middlewares that do nothing for an OAI-PMH list, left out of every response's chain:
+        # Referer headers, depth counting (paging is bounded by ListPaging), the URL length check (_request
+        # posts a long URL instead) and the meta-copy warning. HttpErrorMiddleware stays: an HTTP error goes
+        # to listing_failed, a row.
+        "SPIDER_MIDDLEWARES": {**SPIDER_MIDDLEWARES, **dict.fromkeys(UNUSED_SPIDER_MIDDLEWARES)},
         # Up to ten pages per transaction (or FOTOFECHA_STORE_BATCH_S' worth): a commit costs what storing 40 records does.
         "FOTOFECHA_STORE_BATCH": 1000,
         # Scrapy's check for `return value` in generator callbacks re-reads the callback's source (ast.parse) for
@@ -84,6 +112,7 @@ class OaiSpider(scrapy.Spider):
         if not endpoint:
             raise ValueError("the oai spider needs endpoint=URL of an OAI-PMH repository")
         self.profile = profile if isinstance(profile, SiteProfile) else load_profile(profile)
+        self.dc_read = elements_read(self.profile.oai_holder)  # list pages parse only what dc_fields maps
         self.endpoint = endpoint_of(endpoint)
         self.set_spec = set_spec or None
         self.limit = int(limit) if limit not in (None, "") else None
@@ -118,6 +147,13 @@ class OaiSpider(scrapy.Spider):
                 self.previous_date = None
         finally:
             engine.dispose()
+        # What start-up left (modules, Scrapy's objects) is moved out of the collector's reach: a harvest builds
+        # thousands of short-lived objects a second, and each full collection would walk all of it again.
+        gc.freeze()
+        # ...and the young generation collected every GC_YOUNG allocations instead of 700: a page's records are
+        # freed by reference counting, so a collection finds almost nothing to do, and costs its walk regardless.
+        self.gc_threshold = gc.get_threshold()
+        gc.set_threshold(GC_YOUNG, *self.gc_threshold[1:])
         yield self._request(verb_url(self.endpoint, "Identify"), self.parse_identify)
 
     def _request(self, url: str, callback, **meta) -> scrapy.Request:
@@ -222,7 +258,7 @@ class OaiSpider(scrapy.Spider):
 
     def parse_records(self, response: Response) -> Iterator:
         try:
-            page = parse_list(response.body)
+            page = parse_list(response.body, self.dc_read)
         except NotOaiResponse as exc:
             yield self._not_oai(response, "ListRecords", exc)
             return
@@ -297,7 +333,7 @@ class OaiSpider(scrapy.Spider):
             self.deleted += 1
             parts.append(self._deleted_item(record))
             return
-        item = self._record_item(record)
+        item = self._record_item(record, listed=True)
         known_hash = self.known.get(item["source_id"])
         if known_hash is not None and known_hash == content_hash(item):
             counts["fotofecha/records/skipped"] += 1
@@ -350,11 +386,16 @@ class OaiSpider(scrapy.Spider):
         source_id = strip_prefix(record.identifier, self.profile.oai_identifier_prefix)
         return DeletedItem(source=self.profile.source, source_id=source_id, datestamp=record.datestamp)
 
-    def _record_item(self, record):
+    def _record_item(self, record, listed: bool = False) -> RecordItem | ListedRecord:
+        """The record's item; listed: a list page's record, a ListedRecord unless it has a picture to fetch
+        (the image pipeline takes RecordItems alone)."""
         fields = dc_fields(record, self.profile.oai_holder, self.profile.oai_identifier_prefix)
         # Dublin Core text comes whitespace-normalised from crawler/oai.py; the header's identifier does not.
         fields["source_id"] = " ".join(fields["source_id"].split())
-        return record_item({"source": self.profile.source, **fields}, normalised=True)
+        values = {"source": self.profile.source, **fields}
+        if listed and not fields["image_url"]:
+            return listed_record(values)
+        return record_item(values, normalised=True)
 
     def _list_error(self, response: Response, code: str, message: str) -> Iterator:
         if code == "noRecordsMatch":
@@ -400,6 +441,9 @@ class OaiSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         """A list read to its end, with every record stored or a row with its reason, becomes the next
         harvest's `from`; otherwise UNFINISHED_STAT says why not (run.py exits 1)."""
+        gc.unfreeze()  # start(): what the harvest's start-up left can be collected again, as often as before
+        if getattr(self, "gc_threshold", None):
+            gc.set_threshold(*self.gc_threshold)
         if reason != "finished" or self.crawler.stats.get_value(FATAL_STAT):
             return
         unfinished = self._unfinished()
