@@ -29,7 +29,7 @@ from collections.abc import Iterator, Sequence
 
 from scrapy import signals
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import (
     RECORD_TYPES,
@@ -40,19 +40,13 @@ from crawler.items import (
     RecordItem,
     batch_parts,
 )
+from crawler.pipelines.sql import IMAGE_COLUMNS, PAGES, RECORD_COLUMNS, RECORDS, sql_for
 from db.estimates import refresh_estimates
-from db.models import Image, Page, Record, utcnow
+from db.models import utcnow
 from db.session import make_engine
 
 logger = logging.getLogger(__name__)
 
-RECORD_COLUMNS = (
-    "title", "holder", "place", "description", "date_raw", "year", "year_min", "year_max",
-    "date_precision", "page_url", "image_url", "content_hash", "status", "error",
-)
-PAGE_COLUMNS = ("kind", "status", "http_status", "error", "run_id", "fetched_at")
-IMAGE_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes", "status", "error", "fetched_at")
-RECORDS, IMAGES, PAGES = Record.__table__, Image.__table__, Page.__table__
 # Values per IN (...) list: under SQLite's oldest limit of 999 bound parameters.
 IN_CHUNK = 500
 # Items (records, deletions, page rows) that reached no row this run: a harvest with any is not complete.
@@ -73,83 +67,6 @@ def _chunks(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
         yield values[start:start + size]
 
 
-class _Sql:
-    """The store's per-record statements as DBAPI text for one dialect, run on the connection's own cursor.
-
-    A harvest stores thousands of records a second: SQLAlchemy's per-row parameter handling (compiling,
-    processing each bound value, building Row objects) cost as much as the rest of the store. These
-    statements bind plain tuples with executemany instead, inside the same transaction; values a column
-    type converts (a DateTime on SQLite) go through that type's own bind processor, so the rows are the
-    ones SQLAlchemy would write. A DBAPI error is raised as SQLAlchemy's, as from any other statement.
-    """
-
-    def __init__(self, dialect) -> None:
-        self.dialect = dialect
-        self.mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        self.processors = {(table.name, column.name): processor
-                           for table in (RECORDS, IMAGES, PAGES) for column in table.columns
-                           if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
-        self.new_columns = ("source", "source_id", *RECORD_COLUMNS, "first_seen", "last_seen")
-        self.insert_record = self._insert("records", self.new_columns)
-        self.update_record = self._update("records", (*RECORD_COLUMNS, "last_seen"))
-        self.image_columns = ("record_id", "url", *IMAGE_COLUMNS)
-        self.insert_image = self._insert("images", self.image_columns)
-        self.update_image = self._update("images", IMAGE_COLUMNS)
-        self.update_page = (f"UPDATE pages SET {', '.join(f'{c} = {self.mark}' for c in PAGE_COLUMNS)} "
-                            f"WHERE url = {self.mark}")
-        self.insert_page = self._insert("pages", ("url", *PAGE_COLUMNS))
-        # (index, processor) of the columns that have one: applied per row (to `now` once, where it is computed).
-        self.record_row = self._converted("records", RECORD_COLUMNS)
-        self.image_row = self._converted("images", IMAGE_COLUMNS)
-
-    def _converted(self, table: str, columns: Sequence[str]) -> list[tuple[int, object]]:
-        return [(index, processor) for index, column in enumerate(columns)
-                if (processor := self.processors.get((table, column))) is not None]
-
-    def _insert(self, table: str, columns: Sequence[str]) -> str:
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([self.mark] * len(columns))})"
-
-    def _update(self, table: str, columns: Sequence[str]) -> str:
-        return f"UPDATE {table} SET {', '.join(f'{c} = {self.mark}' for c in columns)} WHERE id = {self.mark}"
-
-    def marks(self, count: int) -> str:
-        return ", ".join([self.mark] * count)
-
-    def value(self, table: str, column: str, value):
-        processor = self.processors.get((table, column))
-        return processor(value) if processor is not None and value is not None else value
-
-    @staticmethod
-    def convert(values: list, processors: list[tuple[int, object]]) -> list:
-        """`values` with each column's bind processor applied (in place; None stays None)."""
-        for index, processor in processors:
-            if values[index] is not None:
-                values[index] = processor(values[index])
-        return values
-
-    def run(self, cursor, statement: str, parameters, many: bool = False) -> list:
-        try:
-            if many:
-                cursor.executemany(statement, parameters)
-                return []
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description is not None else []
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(statement, parameters, exc, self.dialect.loaded_dbapi.Error,
-                                      dialect=self.dialect) from exc
-
-
-_SQL: dict[str, _Sql] = {}
-
-
-def _sql(connection: Connection) -> _Sql:
-    dialect = connection.dialect
-    key = f"{dialect.name}+{dialect.driver}"
-    if key not in _SQL:
-        _SQL[key] = _Sql(dialect)
-    return _SQL[key]
-
-
 # A stored record row: (id, source, source_id, content_hash, status); an image row: (id, record_id, url,
 # status, sha256, error).
 _RecordRow = tuple
@@ -158,7 +75,7 @@ _ImageRow = tuple
 
 def _stored(connection: Connection, keys: Sequence[tuple[str, str]]) -> tuple[dict, dict[int, list[_ImageRow]]]:
     """What is stored for these (source, source_id) keys: {key: record row}, {record id: image rows by id}."""
-    sql, cursor = _sql(connection), connection.connection.cursor()
+    sql, cursor = sql_for(connection), connection.connection.cursor()
     try:
         by_source: dict[str, list[str]] = defaultdict(list)
         for source, source_id in keys:
@@ -187,7 +104,7 @@ def write_records(connection: Connection, items: Sequence[RecordItem], failed_pa
     the current one is updated in place (curation tables reference its id). A stored failed-page
     row for a record's page_url is deleted: the page yielded a record, so the failure is history.
     """
-    sql = _sql(connection)
+    sql = sql_for(connection)
     now = sql.value("records", "last_seen", utcnow())
     keys = [(item["source"], item["source_id"]) for item in items]
     stored, stored_images = _stored(connection, keys)
@@ -259,7 +176,7 @@ def store_page(connection: Connection, item: PageItem, run_id: int | None, sourc
 
     On the connection's cursor, as the records are (an OAI-PMH harvest stores a listing row per page)."""
     now = utcnow()
-    sql = _sql(connection)
+    sql = sql_for(connection)
     values = (item["kind"], item["status"], item.get("http_status"), item.get("error"), run_id,
               sql.value("pages", "fetched_at", now))
     cursor = connection.connection.cursor()
