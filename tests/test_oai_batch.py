@@ -249,7 +249,7 @@ def test_what_start_up_left_is_frozen_for_the_harvest_and_collectable_again_afte
     import asyncio
     import gc
 
-    from crawler.spiders.oai import GC_YOUNG
+    from crawler.spiders.oai_tuning import GC_YOUNG
 
     spider = spider_for(f"sqlite:///{tmp_path / 'archive.db'}")
     before = gc.get_threshold()

@@ -24,16 +24,11 @@ sent by POST, as OAI-PMH allows.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 import scrapy
-
-# Scrapy imports its HTTP download handler at the first request, inside the harvest's clock, and the module
-# builds deprecated aliases with inspect.stack() there (0.2-0.4 s): imported with the spider, at start-up.
-import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -63,19 +58,11 @@ from crawler.oai_paging import ListPaging
 from crawler.pipelines.store import NOT_STORED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
-from crawler.settings import SPIDER_MIDDLEWARES
 from crawler.spiders import as_bool
+from crawler.spiders.oai_tuning import SETTINGS, quiet_collector, restore_collector
 from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
 from db.session import make_engine
 
-UNUSED_SPIDER_MIDDLEWARES = (
-    "scrapy.spidermiddlewares.referer.RefererMiddleware",
-    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware",
-    "scrapy.spidermiddlewares.depth.DepthMiddleware",
-    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
-)
-# Allocations between two collections of the young generation while a harvest runs (Python's default: 700).
-GC_YOUNG = 20_000
 # A list that keeps answering badResumptionToken after this many restarts is given up.
 MAX_RESTARTS = 3
 FATAL_STAT = "fotofecha/oai/fatal"
@@ -85,19 +72,8 @@ UNFINISHED_STAT = "fotofecha/oai/unfinished"
 
 class OaiSpider(scrapy.Spider):
     name = "oai"
-    # A list page brings a hundred records at once: they share transactions (see pipelines/store.py).
-    custom_settings = {
-        # Scrapy's spider middlewares that do nothing for an OAI-PMH list, left out of every response's chain:
-        # Referer headers, depth counting (paging is bounded by ListPaging), the URL length check (_request
-        # posts a long URL instead) and the meta-copy warning. HttpErrorMiddleware stays: an HTTP error goes
-        # to listing_failed, a row.
-        "SPIDER_MIDDLEWARES": {**SPIDER_MIDDLEWARES, **dict.fromkeys(UNUSED_SPIDER_MIDDLEWARES)},
-        # Up to ten pages per transaction (or FOTOFECHA_STORE_BATCH_S' worth): a commit costs what storing 40 records does.
-        "FOTOFECHA_STORE_BATCH": 1000,
-        # Scrapy's check for `return value` in generator callbacks re-reads the callback's source (ast.parse) for
-        # every response whose bound method it no longer holds: 7% of a metadata harvest's CPU. These have none.
-        "WARN_ON_GENERATOR_RETURN_VALUE": False,
-    }
+    # A list page brings a hundred records at once: what Scrapy leaves out for it (oai_tuning), shared transactions.
+    custom_settings = SETTINGS
 
     def __init__(
         self,
@@ -147,13 +123,7 @@ class OaiSpider(scrapy.Spider):
                 self.previous_date = None
         finally:
             engine.dispose()
-        # What start-up left (modules, Scrapy's objects) is moved out of the collector's reach: a harvest builds
-        # thousands of short-lived objects a second, and each full collection would walk all of it again.
-        gc.freeze()
-        # ...and the young generation collected every GC_YOUNG allocations instead of 700: a page's records are
-        # freed by reference counting, so a collection finds almost nothing to do, and costs its walk regardless.
-        self.gc_threshold = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG, *self.gc_threshold[1:])
+        self.gc_threshold = quiet_collector()  # restored in closed()
         yield self._request(verb_url(self.endpoint, "Identify"), self.parse_identify)
 
     def _request(self, url: str, callback, **meta) -> scrapy.Request:
@@ -441,9 +411,7 @@ class OaiSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         """A list read to its end, with every record stored or a row with its reason, becomes the next
         harvest's `from`; otherwise UNFINISHED_STAT says why not (run.py exits 1)."""
-        gc.unfreeze()  # start(): what the harvest's start-up left can be collected again, as often as before
-        if getattr(self, "gc_threshold", None):
-            gc.set_threshold(*self.gc_threshold)
+        restore_collector(getattr(self, "gc_threshold", None))  # start() quieted it
         if reason != "finished" or self.crawler.stats.get_value(FATAL_STAT):
             return
         unfinished = self._unfinished()
