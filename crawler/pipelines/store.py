@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 IN_CHUNK = 500
 # Items (records, deletions, page rows) that reached no row this run: a harvest with any is not complete.
 NOT_STORED_STAT = "fotofecha/not_stored"
+# The items this pipeline writes (a RecordBatch is taken apart into these).
+STORED_TYPES = (*RECORD_TYPES, PageItem, DeletedItem)
 
 
 def _image_state(image: tuple | dict | None) -> tuple | None:
@@ -238,7 +240,7 @@ class StorePipeline:
             self._count_not_stored(part)
 
     def _count_not_stored(self, item) -> None:
-        if not isinstance(item, (*RECORD_TYPES, PageItem, DeletedItem)):
+        if not isinstance(item, STORED_TYPES):
             return
         kind = "page" if isinstance(item, PageItem) else "record"
         self.crawler.stats.inc_value(NOT_STORED_STAT)
@@ -256,7 +258,7 @@ class StorePipeline:
             self.engine.dispose()
 
     def process_item(self, item):
-        parts = [part for part in batch_parts(item) if isinstance(part, (*RECORD_TYPES, PageItem, DeletedItem))]
+        parts = [part for part in batch_parts(item) if isinstance(part, STORED_TYPES)]
         if not parts:
             return item
         if self.batch_size == 1 and not isinstance(item, RecordBatch):
