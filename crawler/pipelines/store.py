@@ -26,8 +26,10 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,6 +43,7 @@ from crawler.items import (
     batch_parts,
 )
 from crawler.pipelines.sql import IMAGE_COLUMNS, PAGES, RECORD_COLUMNS, RECORDS, sql_for
+from crawler.pipelines.writer import StoreWriter
 from db.estimates import refresh_estimates
 from db.models import utcnow
 from db.session import make_engine
@@ -51,6 +54,8 @@ logger = logging.getLogger(__name__)
 IN_CHUNK = 500
 # Items (records, deletions, page rows) that reached no row this run: a harvest with any is not complete.
 NOT_STORED_STAT = "fotofecha/not_stored"
+# Why the store stopped the crawl (its writer thread died), one line; the OAI harvest is then not complete.
+STORE_FAILED_STAT = "fotofecha/store/failed"
 # The items this pipeline writes (a RecordBatch is taken apart into these).
 STORED_TYPES = (*RECORD_TYPES, PageItem, DeletedItem)
 
@@ -214,6 +219,27 @@ def _runs(items: list) -> Iterator[list]:
         yield run
 
 
+@dataclass
+class Stored:
+    """What storing some items gave, for the crawl's stats and log: applied on the reactor (StorePipeline._apply)."""
+
+    counts: Counter[str] = field(default_factory=Counter)  # stat -> how much to add
+    logs: list[tuple[int, str, tuple, object]] = field(default_factory=list)  # (level, message, args, exc_info)
+
+    def log(self, level: int, message: str, *args, exc_info: object = None) -> None:
+        self.logs.append((level, message, args, exc_info))
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _count_not_stored(counts: Counter[str], item) -> None:
+    if isinstance(item, STORED_TYPES):
+        counts[NOT_STORED_STAT] += 1
+        counts[f"fotofecha/failed/{'page' if isinstance(item, PageItem) else 'record'}_not_stored"] += 1
+
+
 class StorePipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -221,12 +247,15 @@ class StorePipeline:
         self.run_id = crawler.settings.getint("FOTOFECHA_RUN_ID") or None
         self.engine = None
         # Record pages stored as failed: the one DELETE per record that succeeds later is
-        # issued only for these.
+        # issued only for these. Only the thread that writes touches it.
         self.failed_pages: set[str] = set()
         self.batch_size = max(1, crawler.settings.getint("FOTOFECHA_STORE_BATCH", 1))
         self.batch_seconds = crawler.settings.getfloat("FOTOFECHA_STORE_BATCH_S", 0.25)
         self.held: list = []  # items waiting for the batch's transaction when batch_size > 1
         self.held_since = 0.0
+        # With batches (batch_size > 1), the thread that writes them: the reactor goes on meanwhile.
+        self.writer: StoreWriter[Stored] | None = None
+        self.writer_lost = False  # the writer died and what it had not stored is counted
 
     @classmethod
     def from_crawler(cls, crawler) -> StorePipeline:
@@ -236,66 +265,109 @@ class StorePipeline:
 
     def item_error(self, item, response, spider, failure) -> None:
         """An earlier pipeline raised on `item` (Scrapy logged it): it never reaches this one (nor a batch's parts)."""
+        counts: Counter[str] = Counter()
         for part in batch_parts(item):
-            self._count_not_stored(part)
-
-    def _count_not_stored(self, item) -> None:
-        if not isinstance(item, STORED_TYPES):
-            return
-        kind = "page" if isinstance(item, PageItem) else "record"
-        self.crawler.stats.inc_value(NOT_STORED_STAT)
-        self.crawler.stats.inc_value(f"fotofecha/failed/{kind}_not_stored")
+            _count_not_stored(counts, part)
+        self._apply(Stored(counts))
 
     def open_spider(self) -> None:
         self.engine = make_engine(self.db_url)
         with self.engine.connect() as connection:
             query = select(PAGES.c.url).where(PAGES.c.kind == "record", PAGES.c.status == "failed")
             self.failed_pages = set(connection.scalars(query))
+        if self.batch_size > 1:
+            self.writer = StoreWriter(self._store)
 
     def close_spider(self) -> None:
-        self._flush()
+        """Everything held is written and committed (the writer drained and joined) before this returns, so the
+        spider's closed() reads final counts: a harvest records itself complete only after its last commit."""
+        self._hand_over()
+        if self.writer is not None:
+            self.writer.close()
+            self._collect()
         if self.engine is not None:
             self.engine.dispose()
 
     def process_item(self, item):
+        if self.writer is not None:
+            self._collect()
         parts = [part for part in batch_parts(item) if isinstance(part, STORED_TYPES)]
         if not parts:
             return item
         if self.batch_size == 1 and not isinstance(item, RecordBatch):
-            self._write_each(parts)
+            self._apply(self._store_each(parts))
             return item
         if not self.held:
             self.held_since = time.monotonic()
         self.held += parts  # a RecordBatch's parts are written as if they had come one by one
         if len(self.held) >= self.batch_size or time.monotonic() - self.held_since >= self.batch_seconds:
-            self._flush()
+            self._hand_over()
         return item
 
-    def _flush(self) -> None:
+    def _hand_over(self) -> None:
+        """The held items to the writer (or written here without one)."""
         items, self.held = self.held, []
         if not items:
             return
-        try:
-            self._write(items)
-        except Exception as exc:  # noqa: BLE001 - each item is tried alone next, and one that fails is counted
-            logger.warning("The database refused a batch of %d items (%s); storing them one by one",
-                           len(items), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            self._write_each(items)
+        if self.writer is None:
+            self._apply(self._store(items))
+        elif not self.writer.submit(items):
+            self._collect()
 
-    def _write_each(self, items: list) -> None:
+    def _collect(self) -> None:
+        """On the reactor: the stats and log lines of the batches the writer committed; a dead writer's loss."""
+        for stored in self.writer.results():
+            self._apply(stored)
+        if self.writer.failure is None:
+            return
+        lost = Stored()
+        for batch in self.writer.lost():
+            for item in batch:
+                _count_not_stored(lost.counts, item)
+        if not self.writer_lost:
+            self.writer_lost = True
+            reason = (f"the database writer stopped ({self.writer.failure}): what it had not committed is not "
+                      "stored. Rerun the same command: it stores them again.")
+            lost.log(logging.ERROR, "The store cannot go on: %s", reason)
+            self.crawler.stats.set_value(STORE_FAILED_STAT, reason)
+            if self.crawler.engine is not None:
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
+        self._apply(lost)
+
+    def _apply(self, stored: Stored) -> None:
+        stats = self.crawler.stats
+        for key, count in stored.counts.items():
+            stats.inc_value(key, count)
+        for level, message, args, exc_info in stored.logs:
+            logger.log(level, message, *args, exc_info=exc_info)
+
+    def _store(self, items: list) -> Stored:
+        """Items in one transaction; a batch the database refuses goes again item by item (on the writer thread
+        when there is one: nothing here touches the crawl's stats or the reactor)."""
+        try:
+            return Stored(self._write(items))
+        except Exception as exc:  # noqa: BLE001 - each item is tried alone next, and one that fails is counted
+            retried = self._store_each(items)
+            retried.logs.insert(0, (logging.WARNING, "The database refused a batch of %d items (%s); storing them "
+                                    "one by one", (len(items), _first_line(exc)), None))
+            return retried
+
+    def _store_each(self, items: list) -> Stored:
         """Each item in its own transaction; one that fails is counted as not stored (the harvest is then not
         complete), with the traceback logged when the database is not to blame (a bug)."""
+        stored = Stored()
         for item in items:
             try:
-                self._write([item])
+                stored.counts.update(self._write([item]))
             except Exception as exc:  # noqa: BLE001 - counted and logged, never passed over
-                logger.error("Could not store %s %s: %s", type(item).__name__,
-                             item.get("source_id") or item.get("url"), str(exc).splitlines()[0] if str(exc)
-                             else type(exc).__name__, exc_info=not isinstance(exc, SQLAlchemyError))
-                self._count_not_stored(item)
+                stored.log(logging.ERROR, "Could not store %s %s: %s", type(item).__name__,
+                           item.get("source_id") or item.get("url"), _first_line(exc),
+                           exc_info=None if isinstance(exc, SQLAlchemyError) else (type(exc), exc, exc.__traceback__))
+                _count_not_stored(stored.counts, item)
+        return stored
 
-    def _write(self, items: list) -> None:
-        """Store `items` in one transaction, in order; count them once it has committed."""
+    def _write(self, items: list) -> Counter[str]:
+        """Store `items` in one transaction, in order; their counters once it has committed."""
         source = self.crawler.spider.profile.source
         # (item, outcome) in order; a run of records as one entry: (the run, its outcomes)
         done: list[tuple[object, list[str] | bool | None]] = []
@@ -323,9 +395,7 @@ class StorePipeline:
                 counts[f"fotofecha/pages/{item['kind']}" if item["status"] == "ok" else f"fotofecha/failed/{item['reason']}"] += 1
             else:
                 counts["fotofecha/records/deleted" if outcome else "fotofecha/records/deleted_unseen"] += 1
-        stats = self.crawler.stats
-        for key, count in counts.items():
-            stats.inc_value(key, count)
+        return counts
 
 
 def _count_records(counts: Counter[str], run: list, outcomes: list[str]) -> None:

@@ -55,7 +55,7 @@ from crawler.oai import (
     verb_url,
 )
 from crawler.oai_paging import ListPaging
-from crawler.pipelines.store import NOT_STORED_STAT
+from crawler.pipelines.store import NOT_STORED_STAT, STORE_FAILED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
 from crawler.spiders import as_bool
@@ -412,6 +412,10 @@ class OaiSpider(scrapy.Spider):
         """A list read to its end, with every record stored or a row with its reason, becomes the next
         harvest's `from`; otherwise UNFINISHED_STAT says why not (run.py exits 1)."""
         restore_collector(getattr(self, "gc_threshold", None))  # start() quieted it
+        store_failed = self.crawler.stats.get_value(STORE_FAILED_STAT)
+        if store_failed:  # the store stopped the crawl: its reason is the harvest's
+            self.crawler.stats.set_value(UNFINISHED_STAT, store_failed)
+            return
         if reason != "finished" or self.crawler.stats.get_value(FATAL_STAT):
             return
         unfinished = self._unfinished()
