@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from twisted.python.failure import Failure
 
 from crawler.imagefile import remove_partial_files
-from crawler.pipelines.store import NOT_STORED_STAT
+from crawler.pipelines.store import NOT_STORED_STAT, STORE_FAILED_STAT
 from crawler.profile import DEFAULT_PROFILE, check_http_url, load_profile, start_urls_for
 from crawler.reactor import call_in_reactor
 from crawler.spiders.archive import ArchiveSpider
@@ -326,7 +326,7 @@ def run_crawl(config: CrawlConfig) -> CrawlSummary:
             )
         if stats.get(FATAL_STAT):
             raise HarvestRefused(stats[FATAL_STAT])
-        if summary.listing_pages == 0 and summary.records == 0 and not interrupted:
+        if summary.listing_pages == 0 and summary.records == 0 and not interrupted and not stats.get(STORE_FAILED_STAT):
             error = (_first_listing_error(engine, run_id) or "no listing page was read").rstrip(".")
             # These errors name their fix (in the profile); the address is not what is wrong.
             fix = "" if error.startswith(PROFILE_LIMIT_ERRORS) else (

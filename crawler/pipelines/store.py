@@ -7,11 +7,15 @@ Items come one by one (the HTML crawl) or a list page at a time (the OAI-PMH spi
 RecordBatch, whose parts are stored exactly as if they had come one by one, in their order).
 With FOTOFECHA_STORE_BATCH > 1 (the OAI-PMH spider, which lists thousands of records a
 second) items are held and written together, in the order they came, in one transaction
-every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end. A run of records
+every that many items or FOTOFECHA_STORE_BATCH_S seconds and at the end, by a writer thread
+(crawler/pipelines/writer.py) while the reactor parses the next pages: the batches in order, what they
+gave (counters, log lines) applied to the crawl on the reactor, and close_spider waits for the last
+commit, so the spider decides whether the harvest is complete on final counts. A writer that dies
+stops the crawl (STORE_FAILED_STAT says why) and what it did not commit counts as not stored. A run of records
 then costs a few set-based statements (one SELECT of what is stored, one INSERT or UPDATE
 each for the records and their images) instead of an ORM round per record. A batch the
 database refuses is written again item by item, each in its own transaction, so one failing
-item fails alone. A kill loses at most the held batch, and the rerun stores it again.
+item fails alone. A kill loses at most the batches not yet committed, and the rerun stores them again.
 Counts new/updated/unchanged records (via content_hash and the image's sha256) in the stats.
 
 An item that never reaches the database (the database refused it, or an earlier pipeline raised:
@@ -56,6 +60,8 @@ IN_CHUNK = 500
 NOT_STORED_STAT = "fotofecha/not_stored"
 # Why the store stopped the crawl (its writer thread died), one line; the OAI harvest is then not complete.
 STORE_FAILED_STAT = "fotofecha/store/failed"
+# Seconds the reactor waited for the writer thread in all (it runs at most writer.MAX_PENDING batches behind).
+WAITED_STAT = "fotofecha/store/waited_s"
 # The items this pipeline writes (a RecordBatch is taken apart into these).
 STORED_TYPES = (*RECORD_TYPES, PageItem, DeletedItem)
 
@@ -284,7 +290,8 @@ class StorePipeline:
         self._hand_over()
         if self.writer is not None:
             self.writer.close()
-            self._collect()
+            self._collect(stop_crawl=False)  # it is closing already
+            self.crawler.stats.set_value(WAITED_STAT, round(self.writer.waited_s, 3))
         if self.engine is not None:
             self.engine.dispose()
 
@@ -314,7 +321,7 @@ class StorePipeline:
         elif not self.writer.submit(items):
             self._collect()
 
-    def _collect(self) -> None:
+    def _collect(self, stop_crawl: bool = True) -> None:
         """On the reactor: the stats and log lines of the batches the writer committed; a dead writer's loss."""
         for stored in self.writer.results():
             self._apply(stored)
@@ -330,7 +337,7 @@ class StorePipeline:
                       "stored. Rerun the same command: it stores them again.")
             lost.log(logging.ERROR, "The store cannot go on: %s", reason)
             self.crawler.stats.set_value(STORE_FAILED_STAT, reason)
-            if self.crawler.engine is not None:
+            if stop_crawl and self.crawler.engine is not None:
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason="store_failed"))
         self._apply(lost)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -46,6 +47,7 @@ class StoreWriter(Generic[Result]):
         self.failure: str | None = None  # why the writer died (one line), None while it works or once it ended well
         self.dying: list | None = None  # the batch the writer was writing when it died
         self.unsent: list[list] = []  # batches submitted after it died
+        self.waited_s = 0.0  # how long submit() waited for the writer in all (the database's back-pressure)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
@@ -66,6 +68,19 @@ class StoreWriter(Generic[Result]):
         return self.failure is None and self.thread.is_alive()
 
     def _hand(self, batch: list | None) -> bool:
+        if self.alive:
+            try:
+                self.pending.put_nowait(batch)  # the common case: room in the queue
+                return True
+            except queue.Full:
+                pass
+        started = time.monotonic()
+        try:
+            return self._wait_to_hand(batch)
+        finally:
+            self.waited_s += time.monotonic() - started
+
+    def _wait_to_hand(self, batch: list | None) -> bool:
         while True:
             if not self.alive:
                 if batch is not _END:
