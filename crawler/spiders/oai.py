@@ -1,4 +1,4 @@
-"""The OAI-PMH spider: Identify -> ListMetadataFormats -> (ListSets) -> ListRecords in oai_dc.
+"""The OAI-PMH spider: Identify -> ListMetadataFormats -> (ListSets) (oai_preamble.py) -> ListRecords in oai_dc.
 
 Same pipelines and tables as the HTML spider: each record becomes a record item (Dublin Core
 mapped by crawler/dublincore.py, from only the elements it reads), each withdrawn one a DeletedItem,
@@ -48,8 +48,6 @@ from crawler.oai import (
     NotOaiResponse,
     endpoint_of,
     from_argument,
-    parse_formats,
-    parse_identify,
     parse_list,
     parse_single,
     verb_url,
@@ -59,6 +57,7 @@ from crawler.pipelines.store import NOT_STORED_STAT, STORE_FAILED_STAT
 from crawler.pipelines.validate import content_hash
 from crawler.profile import DEFAULT_PROFILE, SiteProfile, load_profile
 from crawler.spiders import as_bool
+from crawler.spiders.oai_preamble import OaiPreamble
 from crawler.spiders.oai_tuning import SETTINGS, quiet_collector, restore_collector
 from crawler.state import complete_record_hashes, image_failed_ids, last_harvest, save_harvest
 from db.session import make_engine
@@ -70,7 +69,7 @@ FATAL_STAT = "fotofecha/oai/fatal"
 UNFINISHED_STAT = "fotofecha/oai/unfinished"
 
 
-class OaiSpider(scrapy.Spider):
+class OaiSpider(OaiPreamble, scrapy.Spider):
     name = "oai"
     # A list page brings a hundred records at once: what Scrapy leaves out for it (oai_tuning), shared transactions.
     custom_settings = SETTINGS
@@ -152,64 +151,6 @@ class OaiSpider(scrapy.Spider):
         self.crawler.stats.set_value(FATAL_STAT, message)
         return PageItem(url=response.url, kind="listing", status="failed", http_status=response.status,
                         reason=f"listing_oai_{code}", error=f"listing_oai_{code}: {message}")
-
-    # -- Identify, ListMetadataFormats, ListSets ---------------------------------------------------
-    def parse_identify(self, response: Response) -> Iterator:
-        try:
-            identify = parse_identify(response.body)
-        except NotOaiResponse as exc:
-            yield self._fatal(response, "not_oai", (
-                f"{self.endpoint} does not answer OAI-PMH ?verb=Identify ({exc}). Expected the base URL of an OAI-PMH "
-                "repository, e.g. https://archive.example/oai; run 'cli.py probe URL' to find it."))
-            return
-        self.granularity = identify.granularity
-        if self.previous_date:
-            self.from_ = from_argument(self.previous_date, identify.granularity)
-        yield self._request(verb_url(self.endpoint, "ListMetadataFormats"), self.parse_formats)
-
-    def parse_formats(self, response: Response) -> Iterator:
-        error, prefixes = parse_formats(response.body)
-        if error is not None or METADATA_PREFIX not in prefixes:
-            offered = ", ".join(prefixes) or "none"
-            detail = f"{error[0]}: {error[1]}" if error else f"it offers {offered}"
-            yield self._fatal(response, "cannotDisseminateFormat", (
-                f"{self.endpoint} does not offer {METADATA_PREFIX} records ({detail}). "
-                "The harvester reads Dublin Core only: ask the archive for oai_dc, or crawl its HTML with a profile."))
-            return
-        if self.set_spec:
-            yield self._request(verb_url(self.endpoint, "ListSets"), self.parse_sets, sets=[])
-        else:
-            yield self._list_request()
-
-    def parse_sets(self, response: Response) -> Iterator:
-        try:
-            page = parse_list(response.body)
-        except NotOaiResponse as exc:
-            yield self._not_oai(response, "ListSets", exc)
-            return
-        if page.error is not None:
-            code, message = page.error
-            yield self._fatal(response, code, (
-                f"{self.endpoint} cannot list sets ({code}: {message}), so --set {self.set_spec} cannot be "
-                "harvested. Harvest the whole repository: leave out --set."))
-            return
-        sets = response.meta["sets"] + page.sets
-        paging = response.meta.get("paging") or ListPaging()
-        if self.set_spec in {spec for spec, _ in sets}:
-            yield self._list_request()
-        elif page.token:
-            seen = {spec for spec, _ in response.meta["sets"]}
-            fresh = len({spec for spec, _ in page.sets} - seen)
-            problem = paging.next_page(page.token, len(page.sets), fresh, page.complete_list_size)
-            if problem is not None:
-                yield self._endless(response, "ListSets", problem)
-                return
-            yield self._request(verb_url(self.endpoint, "ListSets", resumptionToken=page.token), self.parse_sets,
-                                sets=sets, paging=paging)
-        else:
-            shown = ", ".join(spec for spec, _ in sets[:20]) + (" ..." if len(sets) > 20 else "")
-            yield self._fatal(response, "badArgument", (
-                f"{self.endpoint} has no set {self.set_spec!r}: expected one of {shown or 'none'}. Fix --set."))
 
     # -- ListRecords ------------------------------------------------------------------------------
     def _list_request(self, token: str | None = None, since: str | None = None) -> scrapy.Request:
