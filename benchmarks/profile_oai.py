@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_crawl import machine, measure  # noqa: E402
 from benchmarks.bench_oai import _serve  # noqa: E402
 
-# group -> a frame (function and file, as py-spy writes it) that every sample of the group passes through
+# group -> a frame (function and file, as py-spy writes it) that every sample of the group passes through, or
+# several that each such sample passes through
 GROUPS = {
     "main thread (start-up imports, then the progress bar)": "<module> (cli.py",
     "reactor thread (the harvest)": "_run_reactor (crawler/reactor.py",
@@ -35,7 +36,9 @@ GROUPS = {
     "items through Scrapy's scraper and the pipelines": "Scraper.start_itemproc_async",
     "  validate (content_hash, required fields)": "ValidatePipeline.process_item",
     "  dates": "DatePipeline.process_item",
-    "  store (DBAPI executemany + SQLite)": "StorePipeline.process_item",
+    "  store on the reactor (holding a batch, handing it over)": "StorePipeline.process_item",
+    "store writer thread (beside the reactor; SQLite's work outside the GIL)": "StoreWriter._run (crawler/pipelines/writer.py",
+    "  writer waiting for a batch": ("StoreWriter._run (crawler/pipelines/writer.py", "Queue.get (queue.py"),
     "downloader (HTTP on loopback)": "Downloader._download",
 }
 
@@ -78,8 +81,9 @@ def main() -> None:
           f"under py-spy); replica CPU {served.user + served.system - served_before.user - served_before.system:.2f} s; "
           f"{total:,} samples\n")
     print("| where | share of samples |\n|:--|--:|")
-    for group, frame in GROUPS.items():
-        count = sum(int(n) for stack, _, n in stacks if frame in stack)
+    for group, frames in GROUPS.items():
+        frames = (frames,) if isinstance(frames, str) else frames
+        count = sum(int(n) for stack, _, n in stacks if all(frame in stack for frame in frames))
         print(f"| {group} | {100 * count / total:.1f}% |")
     if args.top:
         print_top(stacks, total, args.top)
