@@ -84,6 +84,7 @@ def test_a_writer_that_dies_gives_back_every_batch_it_did_not_finish():
     assert writer.results() == [["a"]] and writer.lost() == [["b"], ["c"]]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_dead_writer_counts_what_it_did_not_commit_and_says_why(fresh_db, db_url, monkeypatch, caplog):
     store_batch = StorePipeline._store
     calls = []
@@ -111,6 +112,7 @@ def test_a_dead_writer_counts_what_it_did_not_commit_and_says_why(fresh_db, db_u
         f"The store cannot go on: {reason}"]
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_the_stats_of_a_batch_reach_the_crawl_only_on_the_thread_that_runs_it(fresh_db, db_url):
     store = pipeline(db_url, batch=2)
     stats = store.crawler.stats = ThreadNotingStats(store.crawler.stats)
