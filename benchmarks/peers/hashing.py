@@ -29,12 +29,21 @@ def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: st
     options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the options
     if not trim:
         options["trim"] = False
-    cpu, start = cpu_seconds(), time.perf_counter()
+    cpu, own, start = cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
     hashed = 0
     for result in hash_paths(jobs, workers=workers, **options):
         batch = result if isinstance(result, list) else [result]  # a baseline may yield one result at a time
         hashed += sum(1 for _, picture, _ in batch if picture is not None)
-    return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "items": hashed}
+    return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "items": hashed,
+            "cpu_self": _own_cpu_seconds() - own}
+
+
+def _own_cpu_seconds() -> float:
+    """CPU of this process alone (its forks' CPU is cpu_seconds() less this)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def child_hash_imagededup(folder: str, workers: int) -> dict:
@@ -76,6 +85,7 @@ def hash_sets(synthetic: int, large: int) -> list[tuple[str, str, Path]]:
 def compare_hash(args, lines: list[str]) -> None:
     missing = importable(args.peers_python, "imagededup.methods")
     lines += ["## Perceptual hashing, 2 workers, start-up excluded", ""]
+    balance = []
     if missing:
         lines += [f"imagededup not importable ({missing}): only fotofecha measured.", ""]
     lines += ["| set | tool | images | wall s | img/s | CPU ms/img | imagededup / tool, wall | imagededup / tool, CPU |",
@@ -87,9 +97,10 @@ def compare_hash(args, lines: list[str]) -> None:
                 "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False),
                 "fotofecha --no-transforms --no-trim (phash, whole picture, upright)": partial(
                     ours, False, str(ROOT), False)}
-        if args.baseline:
-            runs[f"fotofecha before ({args.baseline.name}: phash, trimmed, 8 orientations)"] = partial(
-                run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, True, str(args.baseline))
+        if args.baseline:  # like for like with the peer: the whole picture, upright
+            runs[f"fotofecha before ({args.baseline.name}) --no-transforms --no-trim"] = partial(
+                run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, False, str(args.baseline),
+                False)
         if not missing:
             runs["imagededup PHash().encode_images"] = partial(
                 run_child, args.peers_python, "hash-imagededup", str(folder), args.workers)
@@ -107,7 +118,17 @@ def compare_hash(args, lines: list[str]) -> None:
                          f"{ratio_wall} | {ratio_cpu} |")
             print(f"  {tool}: walls {[round(r['wall'], 2) for r in rs]}, cpus {[round(r['cpu'], 2) for r in rs]}",
                   file=sys.stderr)
+            if "cpu_self" in rs[0]:
+                middle = sorted(rs, key=lambda r: r["wall"])[len(rs) // 2]
+                balance.append(f"| {name} | {tool} | {middle['wall']:.3f} | {middle['cpu_self']:.3f} | "
+                               f"{middle['cpu'] - middle['cpu_self']:.3f} | "
+                               f"{100 * middle['cpu'] / (args.workers * middle['wall']):.0f}% |")
     lines += ["", "Sets: " + "; ".join(f"{name}: {label}" for name, label, _ in sets) + ".", ""]
+    lines += ["### Balance of fotofecha's runs (the round of median wall time)", "",
+              f"| set | tool | wall s | CPU s, calling process | CPU s, its forks | busy share of {args.workers} x wall |",
+              "|:--|:--|--:|--:|--:|--:|", *balance, "",
+              "A busy share below 100% is time a worker sat idle (waiting for another's last batch) or the "
+              "machine gave to other work.", ""]
 
 
 def step_costs(args, lines: list[str]) -> None:
