@@ -289,12 +289,7 @@ def chunk_sizes(count: int, workers: int) -> list[int]:
 
 
 def _warm_up() -> None:
-    """What a first hash does once per process (Pillow's plugins, the DCT's plan), done before forking.
-
-    The forks inherit it instead of each paying it again: some 2.5 ms a process, which a batch of
-    small scans notices.
-    """
-    PILImage.preinit()
+    """What a first hash does once per process (the DCT's plan), done before forking: the forks inherit it."""
     _low_frequencies(np.zeros((1, PHASH_SIDE, PHASH_SIDE)))
 
 

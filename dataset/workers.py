@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.sharedctypes  # noqa: F401 - RawValue and Lock below: loaded with this module, not per run
+import multiprocessing.synchronize  # noqa: F401
 import os
 import pickle
 import signal
