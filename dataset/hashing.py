@@ -12,13 +12,16 @@ a quarter turn, and one more 9x8 thumbnail for dhash; `orientations=False` (dedu
 skips them. `trim=False` (dedupe --no-trim) hashes the whole picture as the published phash does,
 from a greyscale decode at the smallest scale that keeps phash's 32 px (PLAIN_SIDE; a JPEG's 1/8
 scale from 256 px up): no colour, no border search, about the least any Pillow-based hasher decodes.
-Each stored hash says which of the two it is (HASH_KINDS). Files are hashed in parallel worker processes, a batch per task, and the DCTs and medians
-of a batch run as one array operation; results are committed in batches, so an interrupted run keeps
-what it did.
+Each stored hash says which of the two it is (HASH_KINDS). Files are hashed in batches by worker
+processes (this one among them) that take the next batch from one shared counter, largest files
+first, the batches shrinking towards the end so every process finishes at about the same time
+(hash_paths); the DCTs and medians of a batch run as one array operation; results are committed in
+batches, so an interrupted run keeps what it did.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +35,7 @@ from sqlalchemy import Engine, select
 from dataset.imageio import RESAMPLE, UnreadableImage, load_image
 from dataset.orientations import ORIENTATIONS, STEPS, apply, dct_signs
 from dataset.trim import content_box, has_flat_edge
-from dataset.workers import worker_pool
+from dataset.workers import shared_chunks
 from db.models import Image, ImageHash, utcnow
 from db.pixels import DEFAULT_MAX_PIXELS
 from db.progress import progress as progress_bar
@@ -57,8 +60,12 @@ HASH_KINDS = ("trimmed", "plain")
 # Short side of the copy borders are looked for on, at most: a decode larger than this (a big scan at
 # 1/8 scale) is box-reduced first, so big and small decodes trim alike and cheaply.
 TRIM_SIDE = 128
-# Files per worker task: the per-file overhead of a task and of one DCT is shared by a batch.
+# Files per worker task at most: the per-file overhead of a task and of one DCT is shared by a batch.
 BATCH_FILES = 64
+# A batch is this share of the files not yet taken, per worker (1/GUIDED_SHARES each): large while
+# much is left, small at the end, so no process waits long for another's last batch.
+GUIDED_SHARES = 4
+MIN_BATCH_FILES = 2  # files per batch at least: the batch DCT still shares its overhead
 COMMIT_EVERY = 500
 
 
@@ -242,32 +249,55 @@ def hash_paths(
     jobs: list[tuple[int, str, tuple[str, ...]]], workers: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
     orientations: bool = True, trim: bool = True,
 ) -> Iterator[list[tuple[int, PictureHashes | None, str | None]]]:
-    """Batches of (key, hashes or None, error or None) for the (key, path, algorithms) jobs, in order; `workers` processes.
+    """Batches of (key, hashes or None, error or None) for the (key, path, algorithms) jobs, as they are done.
 
-    A batch is at most BATCH_FILES files, fewer when that leaves each worker several batches to balance the load.
-    This process is one of the `workers`: it hashes batches from the end of the list while `workers - 1`
-    forked processes take them from the front, so one fork fewer is paid and this process does not sit
-    idle waiting for results.
+    `workers` processes, this one among them (dataset/workers.shared_chunks), take the next batch from a
+    shared counter. The files go largest first and the batches shrink towards the end (chunk_sizes), so
+    the last batches are small files in small batches and every process ends within a few milliseconds
+    of the others.
     """
-    size = max(1, min(BATCH_FILES, -(-len(jobs) // (max(1, workers) * 4))))
-    batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
     work = partial(_hash_batch_job, max_pixels=max_pixels, orientations=orientations, trim=trim)
-    if workers <= 1 or len(batches) < 2:
-        yield from map(work, batches)
-        return
-    with worker_pool(workers - 1) as pool:
-        futures = [pool.submit(work, batch) for batch in batches]
-        done_here: dict[int, list] = {}
-        ready = 0  # batches yielded so far, in order
-        for k in range(len(batches) - 1, -1, -1):
-            if not futures[k].cancel():
-                break  # the pool has taken k, and so every batch before it: it takes them in order
-            done_here[k] = work(batches[k])
-            while ready < len(batches) and (ready in done_here or futures[ready].done()):
-                yield done_here.pop(ready) if ready in done_here else futures[ready].result()
-                ready += 1
-        for k in range(ready, len(batches)):
-            yield done_here.pop(k) if k in done_here else futures[k].result()
+    if workers > 1:
+        _warm_up()
+    for _, batch in shared_chunks(work, plan_batches(jobs, workers), workers):
+        yield batch
+
+
+def plan_batches(jobs: list[tuple[int, str, tuple[str, ...]]], workers: int) -> list[list]:
+    """The jobs in batches, largest file first, of chunk_sizes (with several workers; else in order)."""
+    if workers > 1:
+        jobs = sorted(jobs, key=lambda job: -_file_size(job[1]))
+    batches, start = [], 0
+    for size in chunk_sizes(len(jobs), workers):
+        batches.append(jobs[start : start + size])
+        start += size
+    return batches
+
+
+def chunk_sizes(count: int, workers: int) -> list[int]:
+    """Batch sizes for `count` files: each a share of what is left (guided scheduling), BATCH_FILES at most.
+
+    >>> chunk_sizes(40, 2)
+    [5, 5, 4, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2]
+    """
+    sizes, left = [], count
+    while left:
+        size = min(left, BATCH_FILES, max(MIN_BATCH_FILES, -(-left // (GUIDED_SHARES * max(1, workers)))))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+def _warm_up() -> None:
+    """What a first hash does once per process (the DCT's plan), done before forking: the forks inherit it."""
+    _low_frequencies(np.zeros((1, PHASH_SIDE, PHASH_SIDE)))
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # a missing file fails in its batch, with its reason
 
 
 def compute_missing_hashes(

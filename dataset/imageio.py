@@ -38,6 +38,9 @@ READABLE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".tiff", ".webp", ".bmp", ".dib", ".gif", ".ppm",
     ".pgm", ".pbm", ".pnm", ".pcx", ".tga",
 })
+# Pillow loads its common decoders (JPEG, PNG, ...) on the first open; here they load with this module,
+# at start-up, not inside the first hashing batch of every process.
+Image.preinit()
 # One resampling filter for every resize, so an exported copy and an original shrink alike.
 RESAMPLE = Image.Resampling.LANCZOS
 _GREY_DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")

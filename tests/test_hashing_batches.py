@@ -1,6 +1,8 @@
 """Hashing in batches, upright only for `dedupe --no-transforms`, whole for `--no-trim`, at the decode size the hashes need."""
 
 import io
+import os
+import time
 from pathlib import Path
 
 import imagehash
@@ -10,8 +12,18 @@ from sqlalchemy import select
 
 from crawler.replica.photos import mount_print, render_photo
 from dataset.dedupe import DedupeConfig, run_dedupe
-from dataset.hashing import DECODE_SIDE, PLAIN_SIDE, hash_batch, hash_paths, hash_picture, trim_picture
+from dataset.hashing import (
+    DECODE_SIDE,
+    PLAIN_SIDE,
+    chunk_sizes,
+    hash_batch,
+    hash_paths,
+    hash_picture,
+    plan_batches,
+    trim_picture,
+)
 from dataset.imageio import UnreadableImage, load_image
+from dataset.workers import shared_chunks
 from db.models import ImageHash
 from db.session import session_scope
 from tests.conftest import REAL_PHOTOS
@@ -69,12 +81,51 @@ def test_upright_only_is_the_first_of_the_eight(files):
             name: hashes[:1] for name, hashes in eight.hashes.items()}
 
 
-def test_hash_paths_yields_every_job_in_order_across_workers(files):
+def test_hash_paths_yields_every_job_once_across_workers_largest_files_first(files):
     jobs = [(100 + k, str(path), ("phash",)) for k, path in enumerate(files)]
     results = [item for batch in hash_paths(jobs, workers=2) for item in batch]
-    assert [key for key, _, _ in results] == [key for key, _, _ in jobs]
-    failed = [key for key, picture, error in results if picture is None]
-    assert failed == [103] and "cannot decode" in results[3][2]
+    assert sorted(key for key, _, _ in results) == [key for key, _, _ in jobs]
+    failed = [(key, error) for key, picture, error in results if picture is None]
+    assert [key for key, _ in failed] == [103] and "cannot decode" in failed[0][1]
+    # Largest first: the last batches taken are the small files.
+    planned = [job for batch in plan_batches(jobs, 2) for job in batch]
+    sizes = [Path(path).stat().st_size if Path(path).exists() else 0 for _, path, _ in planned]
+    assert sorted(planned) == sorted(jobs) and sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+
+
+def test_batches_shrink_towards_the_end_so_workers_finish_together():
+    sizes = chunk_sizes(400, 2)
+    assert sum(sizes) == 400 and sizes[0] == 50 and max(sizes[-8:]) <= 2
+    assert sizes == sorted(sizes, reverse=True)
+    assert chunk_sizes(1000, 1)[0] == 64 and chunk_sizes(0, 2) == [] and chunk_sizes(3, 4) == [2, 1]
+
+
+def test_every_worker_takes_batches_from_one_counter():
+    # Each process, this one included, takes the next batch not yet taken: all of them work, none twice.
+    chunks = [[k] for k in range(40)]
+    done = dict(shared_chunks(_pid_after_a_while, chunks, 2))
+    assert sorted(done) == list(range(40))
+    assert len(set(done.values())) == 2
+
+
+def test_a_worker_exception_is_raised_in_the_caller():
+    with pytest.raises(ZeroDivisionError):
+        list(shared_chunks(_fails_in_fork, [[1]] * 20, 2))
+
+
+def _pid_after_a_while(chunk: list[int]) -> int:
+    time.sleep(0.01)
+    return os.getpid()
+
+
+def _fails_in_fork(chunk: list[int]) -> int:
+    time.sleep(0.005)
+    if os.getpid() != PARENT_PID:
+        return 1 // 0
+    return 1
+
+
+PARENT_PID = os.getpid()
 
 
 def test_jpegs_decode_at_the_smallest_scale_that_keeps_128_pixels():
@@ -137,11 +188,11 @@ def test_no_trim_decodes_jpegs_at_phash_size_near_the_published_phash_of_the_ful
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_hash_paths_with_workers_gives_what_one_process_gives(files, workers):
-    # The calling process hashes batches from the end while the forks take the front: the same results, in order.
+    # Every process takes batches from one counter: the same results, each job once, in any order.
     jobs = [(k, str(path), ("phash", "dhash")) for k, path in enumerate(files * 3)]
     alone = [item for batch in hash_paths(jobs, workers=1) for item in batch]
     shared = [item for batch in hash_paths(jobs, workers=workers) for item in batch]
-    assert shared == alone and len(shared) == len(jobs)
+    assert sorted(shared, key=str) == sorted(alone, key=str) and len(shared) == len(jobs)
 
 
 def stored_kinds(engine) -> list[tuple[str | None, str | None]]:

@@ -29,12 +29,21 @@ def child_hash_fotofecha(folder: str, workers: int, orientations: bool, root: st
     options = {"orientations": orientations} if not orientations else {}  # a baseline may predate the options
     if not trim:
         options["trim"] = False
-    cpu, start = cpu_seconds(), time.perf_counter()
+    cpu, own, start = cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
     hashed = 0
     for result in hash_paths(jobs, workers=workers, **options):
         batch = result if isinstance(result, list) else [result]  # a baseline may yield one result at a time
         hashed += sum(1 for _, picture, _ in batch if picture is not None)
-    return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "items": hashed}
+    return {"wall": time.perf_counter() - start, "cpu": cpu_seconds() - cpu, "items": hashed,
+            "cpu_self": _own_cpu_seconds() - own}
+
+
+def _own_cpu_seconds() -> float:
+    """CPU of this process alone (its forks' CPU is cpu_seconds() less this)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def child_hash_imagededup(folder: str, workers: int) -> dict:
@@ -76,6 +85,7 @@ def hash_sets(synthetic: int, large: int) -> list[tuple[str, str, Path]]:
 def compare_hash(args, lines: list[str]) -> None:
     missing = importable(args.peers_python, "imagededup.methods")
     lines += ["## Perceptual hashing, 2 workers, start-up excluded", ""]
+    balance = []
     if missing:
         lines += [f"imagededup not importable ({missing}): only fotofecha measured.", ""]
     lines += ["| set | tool | images | wall s | img/s | CPU ms/img | imagededup / tool, wall | imagededup / tool, CPU |",
@@ -87,9 +97,10 @@ def compare_hash(args, lines: list[str]) -> None:
                 "fotofecha --no-transforms (phash, trimmed, upright)": partial(ours, False),
                 "fotofecha --no-transforms --no-trim (phash, whole picture, upright)": partial(
                     ours, False, str(ROOT), False)}
-        if args.baseline:
-            runs[f"fotofecha before ({args.baseline.name}: phash, trimmed, 8 orientations)"] = partial(
-                run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, True, str(args.baseline))
+        if args.baseline:  # like for like with the peer: the whole picture, upright
+            runs[f"fotofecha before ({args.baseline.name}) --no-transforms --no-trim"] = partial(
+                run_child, Path(sys.executable), "hash-fotofecha", str(folder), args.workers, False, str(args.baseline),
+                False)
         if not missing:
             runs["imagededup PHash().encode_images"] = partial(
                 run_child, args.peers_python, "hash-imagededup", str(folder), args.workers)
@@ -107,7 +118,17 @@ def compare_hash(args, lines: list[str]) -> None:
                          f"{ratio_wall} | {ratio_cpu} |")
             print(f"  {tool}: walls {[round(r['wall'], 2) for r in rs]}, cpus {[round(r['cpu'], 2) for r in rs]}",
                   file=sys.stderr)
+            if "cpu_self" in rs[0]:
+                middle = sorted(rs, key=lambda r: r["wall"])[len(rs) // 2]
+                balance.append(f"| {name} | {tool} | {middle['wall']:.3f} | {middle['cpu_self']:.3f} | "
+                               f"{middle['cpu'] - middle['cpu_self']:.3f} | "
+                               f"{100 * middle['cpu'] / (args.workers * middle['wall']):.0f}% |")
     lines += ["", "Sets: " + "; ".join(f"{name}: {label}" for name, label, _ in sets) + ".", ""]
+    lines += ["### Balance of fotofecha's runs (the round of median wall time)", "",
+              f"| set | tool | wall s | CPU s, calling process | CPU s, its forks | busy share of {args.workers} x wall |",
+              "|:--|:--|--:|--:|--:|--:|", *balance, "",
+              "A busy share below 100% is time a worker sat idle (waiting for another's last batch) or the "
+              "machine gave to other work.", ""]
 
 
 def step_costs(args, lines: list[str]) -> None:
@@ -169,8 +190,9 @@ def step_costs(args, lines: list[str]) -> None:
               "32x32 resize | DCT, medians, 8 orientations | fotofecha total | imagededup's whole decode + 32x32 resize "
               "| that / fotofecha | floor: grey decode at 1/8, resize, DCT | imagededup / floor "
               "| fotofecha --no-trim --no-transforms (hash_batch) | imagededup / that "
-              "| flat outer line at the 1/8 grey decode | trimmed by default |",
-              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+              "| flat outer line at the 1/8 grey decode | trimmed by default "
+              "| default with trimming free (colour decode, grey, resize, DCT) | imagededup / that |",
+              "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     sets = [("synthetic", sorted(str(p) for p in DEFAULT_DIR.glob("photo_*.jpg"))[: min(args.synthetic, 200)]),
             ("real-large", jpeg_files(str(TMP / f"fotofecha-bench-real-large-{args.large}"))),
             ("real-small", jpeg_files(str(REAL_DIR)))]
@@ -197,14 +219,17 @@ def step_costs(args, lines: list[str]) -> None:
         cut = sum(trim_picture(g, lambda c=c: c)[1] is not None for g, c in pairs) / len(files)
         lines.append(f"| {name} | {decode:.2f} | {grey:.2f} | {reduce:.2f} | {trim - reduce:.2f} | {resize:.2f} | "
                      f"{dct:.2f} | {total:.2f} | {peer:.2f} | {peer / total:.1f}x | {least:.2f} | {peer / least:.1f}x | "
-                     f"{plain:.2f} | {peer / plain:.1f}x | {100 * flat:.0f}% | {100 * cut:.0f}% |")
+                     f"{plain:.2f} | {peer / plain:.1f}x | {100 * flat:.0f}% | {100 * cut:.0f}% | "
+                     f"{total - trim:.2f} | {peer / (total - trim):.1f}x |")
     lines += ["", "trim: reduced copies is trim_picture's box reductions (grey, and colour where an edge is flat); "
               "border search is the rest of trim_picture. The floor hashes without trimming, upright only, from a "
               "greyscale 1/8-scale decode: its ratio is about the most any Pillow-based hashing could gain "
               "over imagededup in one process. The two --no-trim columns are dedupe --no-trim --no-transforms's own path "
               "(dataset.hashing.hash_batch, trim=False): that floor plus its per-file bookkeeping. The two shares: "
               "of pictures whose outermost row or column is flat at the 1/8 grey decode (trim.has_flat_edge), "
-              "and of those dedupe trims by default.", ""]
+              "and of those dedupe trims by default. The last two: the default's own floor, its total without "
+              "trimming (the colour decode at 128 px and the Lanczos resize are what its stored hashes are made "
+              "from), and imagededup's cost over it: the most the default could gain if trimming cost nothing.", ""]
 
 
 def compare_agreement(args, lines: list[str]) -> None:
