@@ -74,22 +74,32 @@ def harvests(db_url: str) -> int:
     return count
 
 
+def refuse_records(engine, refused: list[str]) -> None:
+    """Make an SQLite file's records table refuse these source ids (a trigger): the database says no, as a full
+    disk would; DROP TRIGGER refuse lets them in again."""
+    with engine.begin() as connection:
+        connection.execute(text(
+            "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.source_id IN "
+            f"({', '.join(repr(s) for s in refused)}) BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+
+
+def not_stored_line(count: int) -> str:
+    """The crawl's last line when `count` listed records could not be stored."""
+    return (f"Error: The harvest is not complete: {count} listed records or rows could not be stored "
+            "(see failed by reason). Rerun the same command: it lists them again.")
+
+
 def test_records_the_database_refuses_keep_the_harvest_incomplete_and_the_rerun_stores_them(tmp_path,
                                                                                               replica_archive):
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     refused = [r.source_id for r in replica_archive.records[25:31]]
     engine = make_engine(db_url)
-    with engine.begin() as connection:  # the database itself refuses these rows, as a full disk would
-        connection.execute(text(
-            "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.source_id IN "
-            f"({', '.join(repr(s) for s in refused)}) BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+    refuse_records(engine, refused)  # the database itself refuses these rows, as a full disk would
     with ReplicaServer(replica_archive, oai_faults=False, oai_page_size=20) as server:
         result = crawl_cli(f"{server.base_url}/oai", db_url, tmp_path / "images")
         assert result.exit_code == 1, result.output
         assert f"record_not_stored {len(refused)}" in " ".join(result.output.split()), result.output
-        assert result.output.strip().splitlines()[-1] == (
-            f"Error: The harvest is not complete: {len(refused)} listed records or rows could not be stored "
-            "(see failed by reason). Rerun the same command: it lists them again.")
+        assert result.output.strip().splitlines()[-1] == not_stored_line(len(refused))
         assert harvests(db_url) == 0  # `from` did not advance
         assert not set(refused) & set(source_ids(db_url))
         with engine.begin() as connection:

@@ -9,7 +9,7 @@ import threading
 import pytest
 from scrapy.utils.test import get_crawler
 from sqlalchemy import text
-from test_harvest_integrity import crawl_cli, harvests, source_ids
+from test_harvest_integrity import crawl_cli, harvests, not_stored_line, refuse_records, source_ids
 from test_store import record, rows
 
 from crawler.pipelines.store import STORE_FAILED_STAT, StorePipeline
@@ -129,10 +129,7 @@ def refusing_db(tmp_path, replica_archive):
     db_url = f"sqlite:///{tmp_path / 'a.db'}"
     refused = [r.source_id for r in replica_archive.records[52:60]]
     engine = make_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(text(
-            "CREATE TRIGGER refuse BEFORE INSERT ON records WHEN NEW.source_id IN "
-            f"({', '.join(repr(s) for s in refused)}) BEGIN SELECT RAISE(ABORT, 'injected fault'); END"))
+    refuse_records(engine, refused)
     yield db_url, engine, refused
     engine.dispose()
 
@@ -145,9 +142,7 @@ def test_a_harvest_whose_last_batch_the_writer_could_not_commit_is_not_complete(
     with ReplicaServer(replica_archive, oai_faults=False, oai_page_size=20) as server:
         result = crawl_cli(f"{server.base_url}/oai", db_url, tmp_path / "images")
         assert result.exit_code == 1, result.output
-        assert result.output.strip().splitlines()[-1] == (
-            f"Error: The harvest is not complete: {len(refused)} listed records or rows could not be stored "
-            "(see failed by reason). Rerun the same command: it lists them again.")
+        assert result.output.strip().splitlines()[-1] == not_stored_line(len(refused))
         assert harvests(db_url) == 0  # `from` did not advance
         assert not set(refused) & set(source_ids(db_url))
         with engine.begin() as connection:
